@@ -1,0 +1,574 @@
+"""Run and baseline files: format, schema checks, atomic writes, git metadata.
+
+A run file is ``perf-<short-commit>-<epoch-ms>.json`` in the artifacts folder
+and follows ``schema/run.schema.json``. Files are written to a hidden temp file
+in the same folder, flushed, and then hard-linked into place, so a reader sees
+either nothing or the whole file, and a run never replaces another (the link
+fails if the name exists and the next millisecond is tried).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import functools
+import math
+import os
+import platform
+import re
+import socket
+import subprocess
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+from perfslo_tui.stats import summarize
+
+SCHEMA_VERSION = 1
+RUN_FILE_RE = re.compile(r"^perf-(?P<commit>[^/\\]+?)-(?P<ms>\d{10,16})\.json$")
+BASELINE_NAME = ".perf-baseline.json"
+BASELINE_HISTORY_DIR = "baselines"
+# A run file larger than this is refused before parsing: 7 SLOs x 100 samples
+# is ~8 KB, so 64 MiB leaves room for a million samples and stops a runaway.
+MAX_FILE_BYTES = 64 * 1024 * 1024
+
+
+class ArtifactError(Exception):
+    """A file that cannot be used, rendered as ``path: problem`` on one line."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")
+
+
+@dataclass(frozen=True, slots=True)
+class RunFile:
+    """A run read from disk and checked against the schema.
+
+    Attributes:
+        path: Where it was read from.
+        run_id: The file name, unique within the folder.
+        timestamp_ms: Epoch milliseconds the run finished.
+        commit: The git commit (full or short) or ``unknown``.
+        branch: The git branch or ``unknown``.
+        dirty: True when the work tree had uncommitted changes.
+        source: What produced it (``perfslo``, ``pytest``, ``import:pyperf``...).
+        samples: Per SLO, the raw samples in milliseconds.
+    """
+
+    path: Path
+    run_id: str
+    timestamp_ms: int
+    commit: str
+    branch: str
+    dirty: bool
+    source: str
+    samples: Mapping[str, Sequence[float]]
+
+
+@dataclass(frozen=True, slots=True)
+class Baseline:
+    """The reference runs are compared with.
+
+    Attributes:
+        path: The baseline file.
+        established: ISO time it was established.
+        commit: Commit of the run it came from.
+        source_run: File name of that run, if known.
+        medians: Per SLO, the baseline median (ms).
+        samples: Per SLO, the baseline samples (may be empty when imported
+            from a format that kept only summaries).
+    """
+
+    path: Path
+    established: str
+    commit: str
+    source_run: str | None
+    medians: Mapping[str, float]
+    samples: Mapping[str, Sequence[float]]
+
+
+@functools.cache
+def load_schema(name: str) -> dict[str, Any]:
+    """Return a bundled JSON schema (``run`` or ``baseline``)."""
+    text = resources.files("perfslo_tui").joinpath("schema", f"{name}.schema.json").read_bytes()
+    schema: dict[str, Any] = orjson.loads(text)
+    return schema
+
+
+@functools.cache
+def _validator(name: str) -> Callable[[Any], str | None]:
+    import jsonschema  # deferred: its import costs ~100 ms, not needed to write
+
+    cls = jsonschema.validators.validator_for(load_schema(name))
+    validator = cls(load_schema(name))
+
+    def first_error(document: Any) -> str | None:
+        error = jsonschema.exceptions.best_match(validator.iter_errors(document))
+        if error is None:
+            return None
+        where = "/".join(str(part) for part in error.absolute_path) or "(top level)"
+        message = error.message
+        if len(message) > 160:
+            message = message[:157] + "..."
+        return f"schema: at {where}: {message}"
+
+    return first_error
+
+
+def schema_problem(document: Any, name: str = "run") -> str | None:
+    """Return the first schema problem of a document, or None when valid."""
+    return _validator(name)(document)
+
+
+def is_run_file_name(name: str) -> bool:
+    """True for names like ``perf-a1b2c3d-1703081234567.json``."""
+    return RUN_FILE_RE.match(name) is not None
+
+
+def read_json(path: Path, max_bytes: int = MAX_FILE_BYTES) -> Any:
+    """Read and parse a JSON file, or raise ArtifactError with a clear reason."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except FileNotFoundError:
+        raise ArtifactError(path, "file disappeared while reading") from None
+    except IsADirectoryError:
+        raise ArtifactError(path, "is a directory, not a run file") from None
+    except OSError as exc:
+        raise ArtifactError(path, f"cannot read: {exc.strerror or exc}") from None
+    if len(data) > max_bytes:
+        raise ArtifactError(path, f"too large (over {max_bytes // (1024 * 1024)} MiB)")
+    if not data.strip():
+        raise ArtifactError(path, "empty file")
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        problem = str(exc).split(":")[0]
+        if "utf-8" in str(exc).lower():
+            problem = "not valid UTF-8"
+        raise ArtifactError(path, f"invalid JSON: {problem} (truncated or corrupt?)") from None
+    except RecursionError:
+        raise ArtifactError(path, "invalid JSON: nested too deeply") from None
+
+
+def parse_run(path: Path, document: Any) -> RunFile:
+    """Check a parsed run document against the schema and return the run.
+
+    Raises:
+        ArtifactError: When it is not a run or fails the schema.
+    """
+    if not isinstance(document, dict):
+        raise ArtifactError(path, f"not a run: expected a JSON object, got {type(document).__name__}")
+    version = document.get("schema_version")
+    if version is None and "measurements" in document:
+        raise ArtifactError(
+            path, "a LUASCRIPT-format run: convert it with `perfslo import luascript-run FILE`"
+        )
+    if version != SCHEMA_VERSION and isinstance(version, int):
+        raise ArtifactError(
+            path, f"unsupported schema_version {version} (this perfslo reads {SCHEMA_VERSION})"
+        )
+    problem = _samples_problem(document) or schema_problem(_without_samples(document), "run")
+    if problem:
+        raise ArtifactError(path, problem)
+    meta = document["metadata"]
+    return RunFile(
+        path=path,
+        run_id=path.name,
+        timestamp_ms=int(meta["timestamp_unix"]),
+        commit=str(meta.get("commit") or "unknown"),
+        branch=str(meta.get("branch") or "unknown"),
+        dirty=bool(meta.get("dirty", False)),
+        source=str(meta.get("source") or "perfslo"),
+        samples={name: body["samples"] for name, body in document["slos"].items()},
+    )
+
+
+_SAMPLE_MAX = 86_400_000.0  # one day in ms; the schema's maximum
+
+
+def _without_samples(document: dict[str, Any]) -> dict[str, Any]:
+    """A shallow copy with each sample list cut to its first item.
+
+    The schema check is then independent of the sample count; the samples
+    themselves are checked with numpy by :func:`_samples_problem`.
+    """
+    slos = document.get("slos")
+    if not isinstance(slos, dict):
+        return document
+    cut: dict[str, Any] = {}
+    for name, body in slos.items():
+        if isinstance(body, dict) and isinstance(body.get("samples"), list):
+            body = dict(body, samples=body["samples"][:1])
+        cut[name] = body
+    return dict(document, slos=cut)
+
+
+def _samples_problem(document: dict[str, Any]) -> str | None:
+    """Check every sample list: numbers (not bools), finite, > 0, at most a day."""
+    slos = document.get("slos")
+    if not isinstance(slos, dict):
+        return None  # the schema check names this problem
+    for name, body in slos.items():
+        if not isinstance(body, dict) or not isinstance(body.get("samples"), list):
+            continue
+        samples = body["samples"]
+        where = f"schema: at slos/{_clip(name)}/samples"
+        if len(samples) > 1_000_000:
+            return f"{where}: too many samples ({len(samples)}; at most 1000000)"
+        if not all(type(v) is float or type(v) is int for v in samples):
+            return f"{where}: every sample must be a number of ms"
+        values = np.asarray(samples, dtype=float)
+        if values.size and not (
+            np.all(np.isfinite(values)) and values.min() > 0 and values.max() <= _SAMPLE_MAX
+        ):
+            return f"{where}: samples must be finite, > 0 and at most {_SAMPLE_MAX:.0f} ms"
+    return None
+
+
+def _clip(name: Any, limit: int = 60) -> str:
+    text = str(name)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def read_run(path: Path) -> RunFile:
+    """Read one run file.
+
+    Raises:
+        ArtifactError: Naming the file and the problem.
+    """
+    return parse_run(path, read_json(path))
+
+
+# ---------------------------------------------------------------- metadata
+
+
+def _git(args: list[str], cwd: Path) -> str | None:
+    try:
+        result = subprocess.run(
+            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def git_info(cwd: Path | None = None) -> dict[str, Any]:
+    """Commit, branch and dirty flag of the work tree, with CI overrides.
+
+    ``PERFSLO_COMMIT`` / ``PERFSLO_BRANCH`` win; then GitHub Actions'
+    ``GITHUB_SHA`` and ``GITHUB_HEAD_REF`` / ``GITHUB_REF_NAME``, GitLab's
+    ``CI_COMMIT_SHA`` / ``CI_COMMIT_REF_NAME``; then git itself.
+    """
+    where = cwd or Path.cwd()
+    env = os.environ
+    commit = env.get("PERFSLO_COMMIT") or env.get("GITHUB_SHA") or env.get("CI_COMMIT_SHA")
+    branch = (
+        env.get("PERFSLO_BRANCH")
+        or env.get("GITHUB_HEAD_REF")
+        or env.get("GITHUB_REF_NAME")
+        or env.get("CI_COMMIT_REF_NAME")
+    )
+    if not commit:
+        commit = _git(["rev-parse", "HEAD"], where) or "unknown"
+    if not branch:
+        branch = _git(["rev-parse", "--abbrev-ref", "HEAD"], where) or "unknown"
+    status = _git(["status", "--porcelain", "--untracked-files=no"], where)
+    return {"commit": commit, "branch": branch, "dirty": bool(status)}
+
+
+def host_info() -> dict[str, Any]:
+    """Host, CPU, OS and Python facts recorded with each run."""
+    return {
+        "hostname": socket.gethostname(),
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count() or 0,
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+    }
+
+
+def utc_iso(timestamp_ms: int) -> str:
+    """Epoch milliseconds as ISO-8601 UTC with a ``Z``."""
+    moment = dt.datetime.fromtimestamp(timestamp_ms / 1000.0, tz=dt.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{timestamp_ms % 1000:03d}Z"
+
+
+def make_metadata(
+    timestamp_ms: int | None = None,
+    cwd: Path | None = None,
+    source: str = "perfslo",
+    git: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Build a run's metadata block (time, git, host)."""
+    from perfslo_tui import __version__
+
+    ms = timestamp_ms if timestamp_ms is not None else _now_ms()
+    info = dict(git) if git is not None else git_info(cwd)
+    return {
+        "timestamp": utc_iso(ms),
+        "timestamp_unix": ms,
+        "commit": str(info.get("commit", "unknown")),
+        "branch": str(info.get("branch", "unknown")),
+        "dirty": bool(info.get("dirty", False)),
+        "host": host_info(),
+        "runner": os.environ.get("RUNNER_NAME") or socket.gethostname(),
+        "python": platform.python_version(),
+        "tool": f"perfslo {__version__}",
+        "source": source,
+    }
+
+
+def _now_ms() -> int:
+    return int(dt.datetime.now(tz=dt.UTC).timestamp() * 1000)
+
+
+def build_run_document(
+    samples: Mapping[str, Sequence[float]],
+    metadata: Mapping[str, Any],
+    summary: Mapping[str, int] | None = None,
+    violations: Sequence[Mapping[str, str]] = (),
+    warnings: Sequence[Mapping[str, str]] = (),
+    inner_loops: Mapping[str, int] | None = None,
+) -> dict[str, Any]:
+    """Assemble a run document (schema version 1) from raw samples.
+
+    Args:
+        samples: Per SLO, the raw samples in milliseconds.
+        metadata: From :func:`make_metadata`.
+        summary: The seed's summary counts as evaluated at write time.
+        violations: ``[{slo, message}]`` as evaluated at write time.
+        warnings: ``[{slo, message}]`` as evaluated at write time.
+        inner_loops: Per SLO, calls per timed sample.
+
+    Returns:
+        The document, ready for :func:`write_run`.
+    """
+    slos: dict[str, Any] = {}
+    for name, values in samples.items():
+        floats = [float(v) for v in values]
+        body: dict[str, Any] = {
+            "unit": "ms",
+            "samples": floats,
+            "stats": summarize(floats).as_dict(),
+        }
+        if inner_loops and name in inner_loops:
+            body["inner_loops"] = int(inner_loops[name])
+        slos[name] = body
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "metadata": dict(metadata),
+        "slos": slos,
+        "summary": dict(summary or {}),
+        "violations": [dict(v) for v in violations],
+        "warnings": [dict(w) for w in warnings],
+    }
+
+
+# ---------------------------------------------------------------- writing
+
+
+def _dump(document: Any) -> bytes:
+    try:
+        return orjson.dumps(document, option=orjson.OPT_INDENT_2)
+    except TypeError as exc:
+        raise ValueError(f"cannot serialise run: {exc}") from None
+
+
+def atomic_write_bytes(path: Path, data: bytes, *, overwrite: bool = True) -> Path:
+    """Write ``data`` to ``path`` so that readers see all of it or nothing.
+
+    The bytes go to a hidden temp file in the same folder, are flushed to
+    disk, then renamed (``overwrite``) or hard-linked (no overwrite) into
+    place. On any error the temp file is removed and the old file is intact.
+
+    Args:
+        path: The final path.
+        data: The full content.
+        overwrite: Replace an existing file (rename) or fail if it exists.
+
+    Returns:
+        The path written.
+
+    Raises:
+        FileExistsError: When ``overwrite`` is False and ``path`` exists.
+        OSError: On a write error (disk full, permissions); nothing is left behind.
+    """
+    folder = path.parent
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, path)
+            tmp.unlink()
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    return path
+
+
+def run_file_name(commit: str, timestamp_ms: int) -> str:
+    """``perf-<short-commit>-<epoch-ms>.json``, with the commit made path-safe."""
+    short = re.sub(r"[^0-9A-Za-z._]", "_", commit)[:12] if commit else "unknown"
+    if commit and re.fullmatch(r"[0-9a-f]{8,64}", commit):
+        short = commit[:7]
+    return f"perf-{short or 'unknown'}-{timestamp_ms}.json"
+
+
+def write_run(artifacts_dir: Path, document: Mapping[str, Any]) -> Path:
+    """Write a run document into the artifacts folder, atomically.
+
+    The name comes from the metadata's commit and time; if a run of that name
+    exists, the next millisecond is used (and recorded), so no run is ever
+    overwritten.
+
+    Args:
+        artifacts_dir: The artifacts folder (created if missing).
+        document: A run document; it is validated against the schema first.
+
+    Returns:
+        The path of the new run file.
+
+    Raises:
+        ValueError: When the document fails the schema.
+        OSError: On write errors (nothing partial is left behind).
+    """
+    problem = schema_problem(document, "run")
+    if problem:
+        raise ValueError(f"refusing to write an invalid run: {problem}")
+    artifacts_dir.mkdir(parents=True, exist_ok=True)
+    doc = dict(document)
+    meta = dict(doc["metadata"])
+    ms = int(meta["timestamp_unix"])
+    for _attempt in range(1000):
+        meta["timestamp_unix"] = ms
+        meta["timestamp"] = utc_iso(ms)
+        doc["metadata"] = meta
+        target = artifacts_dir / run_file_name(str(meta["commit"]), ms)
+        try:
+            return atomic_write_bytes(target, _dump(doc), overwrite=False)
+        except FileExistsError:
+            ms += 1
+    raise OSError(f"{artifacts_dir}: could not find a free run file name")
+
+
+# ---------------------------------------------------------------- baseline
+
+
+def parse_baseline(path: Path, document: Any) -> Baseline:
+    """Check a parsed baseline document and return it.
+
+    Raises:
+        ArtifactError: When it is not a perfslo baseline.
+    """
+    if isinstance(document, dict) and "benchmarks" in document and "schema_version" not in document:
+        raise ArtifactError(
+            path, "a LUASCRIPT-format baseline: convert it with `perfslo import luascript-baseline FILE`"
+        )
+    if not isinstance(document, dict):
+        raise ArtifactError(path, f"not a baseline: expected a JSON object, got {type(document).__name__}")
+    problem = schema_problem(document, "baseline")
+    if problem:
+        raise ArtifactError(path, problem)
+    slos = document["slos"]
+    return Baseline(
+        path=path,
+        established=str(document["established"]),
+        commit=str(document.get("commit") or "unknown"),
+        source_run=document.get("source_run"),
+        medians={name: float(body["median"]) for name, body in slos.items()},
+        samples={name: list(body.get("samples") or []) for name, body in slos.items()},
+    )
+
+
+def read_baseline(path: Path) -> Baseline | None:
+    """Read the baseline file; None when there is none.
+
+    Raises:
+        ArtifactError: When the file exists but cannot be used.
+    """
+    if not path.exists():
+        return None
+    return parse_baseline(path, read_json(path))
+
+
+def baseline_document_from_run(run: RunFile, established_ms: int | None = None) -> dict[str, Any]:
+    """Build a baseline document keeping a run's samples and medians."""
+    ms = established_ms if established_ms is not None else _now_ms()
+    slos: dict[str, Any] = {}
+    for name, values in run.samples.items():
+        summary = summarize(values)
+        slos[name] = {
+            "median": summary.median,
+            "mean": summary.mean,
+            "p95": summary.p95,
+            "samples": [float(v) for v in values],
+        }
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "kind": "baseline",
+        "established": utc_iso(ms),
+        "timestamp_unix": run.timestamp_ms,
+        "source_run": run.run_id,
+        "commit": run.commit,
+        "branch": run.branch,
+        "slos": slos,
+    }
+
+
+def write_baseline(artifacts_dir: Path, document: Mapping[str, Any]) -> tuple[Path, Path | None]:
+    """Install a new baseline, keeping the one it replaces.
+
+    The previous baseline is first copied (atomically) to
+    ``baselines/perf-baseline-<epoch-ms>.json``; only then is the new one
+    renamed into place.
+
+    Returns:
+        The baseline path and where the previous one was kept (or None).
+
+    Raises:
+        ValueError: When the document fails the schema.
+        OSError: On write errors; the old baseline stays intact.
+    """
+    problem = schema_problem(document, "baseline")
+    if problem:
+        raise ValueError(f"refusing to write an invalid baseline: {problem}")
+    artifacts_dir.mkdir(parents=True, exist_ok=True)
+    target = artifacts_dir / BASELINE_NAME
+    kept: Path | None = None
+    if target.exists():
+        history = artifacts_dir / BASELINE_HISTORY_DIR
+        history.mkdir(exist_ok=True)
+        old = target.read_bytes()
+        ms = _now_ms()
+        while True:
+            candidate = history / f"perf-baseline-{ms}.json"
+            try:
+                kept = atomic_write_bytes(candidate, old, overwrite=False)
+                break
+            except FileExistsError:
+                ms += 1
+    atomic_write_bytes(target, _dump(document), overwrite=True)
+    return target, kept
+
+
+def is_finite_number(value: Any) -> bool:
+    """True for int/float values that are finite (and not bools)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

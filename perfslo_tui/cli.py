@@ -1,0 +1,84 @@
+"""The ``perfslo`` command line: the CI gate and its friends.
+
+Each subcommand lives in ``perfslo_tui/commands/<name>.py`` and exposes
+``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``. Command modules
+import only argparse at module level, so ``perfslo check`` pays for polars and
+numpy but never for textual or plotext.
+
+Exit codes: 0 passed or warning, 1 failed gate, 2 usage, config or data errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from perfslo_tui import __version__
+
+COMMANDS = ("check", "baseline", "run", "trend", "dashboard", "prune", "import")
+
+
+class UsageError(Exception):
+    """A problem with how perfslo was called or with its inputs (exit 2)."""
+
+
+def add_common(parser: argparse.ArgumentParser) -> None:
+    """Options every subcommand takes: ``--config`` and ``--artifacts``."""
+    parser.add_argument("--config", type=Path, help="config file (default: found from the current folder)")
+    parser.add_argument("--artifacts", type=Path, help="artifacts folder (default: from the config)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand that is installed."""
+    parser = argparse.ArgumentParser(
+        prog="perfslo", description="Performance SLO budgets, regression gate and reports."
+    )
+    parser.add_argument("--version", action="version", version=f"perfslo {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"perfslo_tui.commands.{name.replace('-', '_')}_cmd")
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith("perfslo_tui.commands"):
+                continue
+            raise
+        command = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        add_common(command)
+        module.add_arguments(command)
+        command.set_defaults(handler=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code."""
+    from perfslo_tui.artifacts import ArtifactError
+    from perfslo_tui.bench_command import BenchCommandError
+    from perfslo_tui.config import ConfigError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except (ConfigError, ArtifactError, UsageError, BenchCommandError) as exc:
+        print(f"perfslo: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("perfslo: interrupted", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"perfslo: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
+    return code
+
+
+def entry() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

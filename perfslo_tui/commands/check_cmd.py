@@ -1,0 +1,101 @@
+"""``perfslo check``: the CI gate."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+HELP = "evaluate the latest run against budgets and baseline (exit 1 on confirmed violations)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``perfslo check``."""
+    parser.add_argument("--run", type=Path, help="evaluate this run file instead of the latest")
+    parser.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    parser.add_argument("--output", "-o", type=Path, help="also write the report to this file")
+    parser.add_argument(
+        "--confirm",
+        type=int,
+        metavar="N",
+        help="a violation must be seen in N consecutive runs; re-runs the bench command "
+        "up to N times to confirm or clear it",
+    )
+    parser.add_argument(
+        "--no-step-summary",
+        action="store_true",
+        help="do not append the Markdown report to $GITHUB_STEP_SUMMARY",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate and print the report; return the gate's exit code."""
+    from perfslo_tui.artifacts import atomic_write_bytes, read_run
+    from perfslo_tui.cli import UsageError
+    from perfslo_tui.commands import load_context, load_store
+    from perfslo_tui.evaluate import evaluate
+
+    config = load_context(args)
+    if args.confirm is not None and args.confirm < 1:
+        raise UsageError("--confirm must be at least 1")
+    store = load_store(config)
+    run_id = None
+    if args.run is not None:
+        path = args.run.resolve()
+        run_file = read_run(path)
+        if path.parent != config.artifacts_dir.resolve():
+            raise UsageError(f"{path}: --run must name a file in the artifacts folder {config.artifacts_dir}")
+        run_id = run_file.run_id
+    if store.table.height == 0:
+        for path, reason in sorted(store.errors.items()):
+            print(f"perfslo: {path}: {reason}", file=sys.stderr)
+        if not config.artifacts_dir.is_dir():
+            raise UsageError(
+                f"{config.artifacts_dir}: artifacts folder does not exist (run your benchmarks first)"
+            )
+        raise UsageError(f"{config.artifacts_dir}: no usable runs (run your benchmarks first)")
+    for path, reason in sorted(store.errors.items()):
+        print(f"perfslo: warning: skipped {path}: {reason}", file=sys.stderr)
+
+    evaluation = evaluate(
+        store.table, config, store.baseline, run_id=run_id, errors=store.errors, confirm_runs=args.confirm
+    )
+    if args.confirm is not None and run_id is None:
+        from perfslo_tui.confirm import confirm_by_rerunning
+
+        evaluation = confirm_by_rerunning(config, store, evaluation, args.confirm)
+
+    report = _render(evaluation, args.format)
+    sys.stdout.write(report)
+    if args.output is not None:
+        atomic_write_bytes(args.output, report.encode())
+    summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary_path and not args.no_step_summary:
+        markdown = report if args.format == "markdown" else _render(evaluation, "markdown")
+        try:
+            with open(summary_path, "a", encoding="utf-8") as handle:
+                handle.write(markdown)
+        except OSError as exc:
+            print(
+                f"perfslo: warning: cannot write $GITHUB_STEP_SUMMARY ({summary_path}): {exc.strerror}",
+                file=sys.stderr,
+            )
+    return evaluation.verdict.exit_code
+
+
+def _render(evaluation: object, fmt: str) -> str:
+    from perfslo_tui.evaluate import Evaluation
+
+    assert isinstance(evaluation, Evaluation)
+    if fmt == "json":
+        from perfslo_tui.report.json_report import render_json
+
+        return render_json(evaluation)
+    if fmt == "markdown":
+        from perfslo_tui.report.markdown import render_markdown
+
+        return render_markdown(evaluation)
+    from perfslo_tui.report.text import render_text
+
+    return render_text(evaluation)

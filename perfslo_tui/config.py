@@ -1,0 +1,331 @@
+"""SLO configuration: ``perfslo.toml`` or ``[tool.perfslo]`` in ``pyproject.toml``.
+
+Discovery walks from the current directory upward and stops at the repository
+root (the first folder holding ``.git``); outside a git repository only the
+current directory is considered, so a config file in some parent folder
+outside the project is never picked up. In one folder ``perfslo.toml`` wins
+over ``pyproject.toml``: a dedicated file is the more explicit statement.
+
+Example::
+
+    [tool.perfslo]
+    artifacts_dir = "artifacts"
+    bench_command = "python -m perfslo_tui.selfbench --slo {slo}"
+    trend_days = 30
+    confirm_runs = 3
+
+    [tool.perfslo.slos.transpile-simple]
+    budget = 0.85          # ms
+    tolerance = 0.05       # ±5 %
+    description = "Single var declaration"
+
+In ``perfslo.toml`` the same keys sit at the top level (no ``[tool.perfslo]``).
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from perfslo_tui.rules import DEFAULT_TOLERANCE
+
+DEDICATED_FILE = "perfslo.toml"
+PYPROJECT_FILE = "pyproject.toml"
+
+_GLOBAL_KEYS = {
+    "artifacts_dir",
+    "bench_command",
+    "trend_days",
+    "confirm_runs",
+    "keep_runs",
+    "history_runs",
+    "slos",
+    "rename",
+}
+_SLO_KEYS = {"budget", "tolerance", "description", "command", "warmup", "runs"}
+
+
+class ConfigError(Exception):
+    """A configuration problem, rendered as one line naming file, key and problem."""
+
+    def __init__(self, path: Path | None, key: str | None, problem: str) -> None:
+        self.path = path
+        self.key = key
+        self.problem = problem
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = str(self.path) if self.path else "<config>"
+        if self.key:
+            return f"{where}: {self.key}: {self.problem}"
+        return f"{where}: {self.problem}"
+
+
+@dataclass(frozen=True, slots=True)
+class SLOConfig:
+    """One SLO: a benchmark with a time budget.
+
+    Attributes:
+        name: The SLO's name (the benchmark key in run files).
+        budget_ms: The budget in milliseconds.
+        tolerance: The tolerance as a fraction (0.05 is ±5 %).
+        description: Free text shown beside the name.
+        command: Optional shell command timed as a whole (command benchmarks).
+        warmup: Warm-up runs of ``command`` before timing.
+        runs: Timed runs of ``command``.
+    """
+
+    name: str
+    budget_ms: float
+    tolerance: float = DEFAULT_TOLERANCE
+    description: str = ""
+    command: str | None = None
+    warmup: int = 1
+    runs: int = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The project's perfslo configuration.
+
+    Attributes:
+        path: The file it was read from, or None for the built-in defaults.
+        root: The folder relative paths are resolved against.
+        slos: The SLOs by name, in file order.
+        artifacts_dir: Where run files and the baseline live.
+        bench_command: The shell command that (re)runs the benchmarks; may
+            contain ``{slo}`` to run a single SLO.
+        trend_days: The trend window in days.
+        confirm_runs: Consecutive runs a violation or regression must be seen
+            in before it blocks the gate.
+        keep_runs: Latest runs ``perfslo prune`` always keeps.
+        history_runs: Recent runs used to estimate run-to-run noise.
+        rename: Source benchmark name -> SLO name, for importers.
+    """
+
+    path: Path | None
+    root: Path
+    slos: Mapping[str, SLOConfig] = field(default_factory=dict)
+    artifacts_dir: Path = Path("artifacts")
+    bench_command: str | None = None
+    trend_days: int = 30
+    confirm_runs: int = 3
+    keep_runs: int = 20
+    history_runs: int = 20
+    rename: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def baseline_path(self) -> Path:
+        """Where the baseline lives: ``<artifacts>/.perf-baseline.json``."""
+        return self.artifacts_dir / ".perf-baseline.json"
+
+    def with_artifacts_dir(self, artifacts_dir: Path) -> Config:
+        """Return a copy that reads and writes another artifacts folder."""
+        return Config(
+            path=self.path,
+            root=self.root,
+            slos=self.slos,
+            artifacts_dir=artifacts_dir,
+            bench_command=self.bench_command,
+            trend_days=self.trend_days,
+            confirm_runs=self.confirm_runs,
+            keep_runs=self.keep_runs,
+            history_runs=self.history_runs,
+            rename=self.rename,
+        )
+
+
+def find_config_file(start: Path | None = None) -> Path | None:
+    """Find the config file from ``start`` upward, stopping at the repo root.
+
+    Args:
+        start: The folder to start from (default: the current directory).
+
+    Returns:
+        The ``perfslo.toml`` or ``pyproject.toml`` (with a ``[tool.perfslo]``
+        table) that applies, or None.
+    """
+    here = (start or Path.cwd()).resolve()
+    folders = [here, *here.parents]
+    if not any((folder / ".git").exists() for folder in folders):
+        folders = [here]
+    for folder in folders:
+        dedicated = folder / DEDICATED_FILE
+        if dedicated.is_file():
+            return dedicated
+        pyproject = folder / PYPROJECT_FILE
+        if pyproject.is_file() and _has_tool_table(pyproject):
+            return pyproject
+        if (folder / ".git").exists():
+            break
+    return None
+
+
+def load_config(path: Path | None = None, start: Path | None = None) -> Config:
+    """Load the configuration from ``path``, or discover it from ``start``.
+
+    Args:
+        path: An explicit config file (``--config``); wins over discovery.
+        start: Where discovery starts (default: the current directory).
+
+    Returns:
+        The config. With no file found: no SLOs, defaults everywhere, and
+        ``artifacts/`` under ``start``.
+
+    Raises:
+        ConfigError: On unreadable TOML or an invalid key or value.
+    """
+    if path is None:
+        path = find_config_file(start)
+        if path is None:
+            root = (start or Path.cwd()).resolve()
+            return Config(path=None, root=root, artifacts_dir=root / "artifacts")
+    path = path.resolve()
+    table = _read_table(path)
+    return parse_config(table, path)
+
+
+def parse_config(table: Mapping[str, Any], path: Path) -> Config:
+    """Validate a config table (already unwrapped from ``[tool.perfslo]``).
+
+    Args:
+        table: The parsed TOML table.
+        path: The file it came from; relative paths resolve against its folder.
+
+    Returns:
+        The validated config.
+
+    Raises:
+        ConfigError: Naming the file, the key and the problem.
+    """
+    prefix = "tool.perfslo." if path.name == PYPROJECT_FILE else ""
+    for key in table:
+        if key not in _GLOBAL_KEYS:
+            raise ConfigError(path, prefix + key, f"unknown key (known: {', '.join(sorted(_GLOBAL_KEYS))})")
+    root = path.parent
+    artifacts = _get(table, "artifacts_dir", str, "artifacts", path, prefix)
+    bench_command = _get(table, "bench_command", str, None, path, prefix)
+    trend_days = _get_int(table, "trend_days", 30, path, prefix, minimum=1)
+    confirm_runs = _get_int(table, "confirm_runs", 3, path, prefix, minimum=1)
+    keep_runs = _get_int(table, "keep_runs", 20, path, prefix, minimum=1)
+    history_runs = _get_int(table, "history_runs", 20, path, prefix, minimum=2)
+    rename_raw = _get(table, "rename", dict, {}, path, prefix)
+    rename: dict[str, str] = {}
+    for source, target in rename_raw.items():
+        if not isinstance(target, str) or not target:
+            raise ConfigError(path, f"{prefix}rename.{source}", "must be a non-empty string")
+        rename[str(source)] = target
+    slos_raw = _get(table, "slos", dict, {}, path, prefix)
+    slos: dict[str, SLOConfig] = {}
+    for name, body in slos_raw.items():
+        slos[name] = _parse_slo(name, body, path, f"{prefix}slos.{name}")
+    return Config(
+        path=path,
+        root=root,
+        slos=slos,
+        artifacts_dir=(root / artifacts).resolve() if artifacts else root / "artifacts",
+        bench_command=bench_command,
+        trend_days=trend_days,
+        confirm_runs=confirm_runs,
+        keep_runs=keep_runs,
+        history_runs=history_runs,
+        rename=rename,
+    )
+
+
+def _parse_slo(name: str, body: Any, path: Path, key: str) -> SLOConfig:
+    if not isinstance(body, dict):
+        raise ConfigError(path, key, "must be a table with at least `budget`")
+    for sub in body:
+        if sub not in _SLO_KEYS:
+            raise ConfigError(path, f"{key}.{sub}", f"unknown key (known: {', '.join(sorted(_SLO_KEYS))})")
+    if not name.strip():
+        raise ConfigError(path, key, "SLO name must not be empty")
+    if "budget" not in body:
+        raise ConfigError(path, f"{key}.budget", "missing (the budget in ms is required)")
+    budget = body["budget"]
+    if isinstance(budget, bool) or not isinstance(budget, int | float) or not math.isfinite(budget):
+        raise ConfigError(path, f"{key}.budget", f"must be a number of ms, got {budget!r}")
+    if budget <= 0:
+        raise ConfigError(path, f"{key}.budget", f"must be > 0, got {budget!r}")
+    tolerance = body.get("tolerance", DEFAULT_TOLERANCE)
+    if isinstance(tolerance, bool) or not isinstance(tolerance, int | float):
+        raise ConfigError(path, f"{key}.tolerance", f"must be a number, got {tolerance!r}")
+    if not (0.0 < tolerance < 1.0):
+        raise ConfigError(path, f"{key}.tolerance", f"must be in (0, 1) (0.05 is ±5%), got {tolerance!r}")
+    description = body.get("description", "")
+    if not isinstance(description, str):
+        raise ConfigError(path, f"{key}.description", "must be a string")
+    command = body.get("command")
+    if command is not None and (not isinstance(command, str) or not command.strip()):
+        raise ConfigError(path, f"{key}.command", "must be a non-empty string")
+    warmup = _get_int(body, "warmup", 1, path, key + ".", minimum=0)
+    runs = _get_int(body, "runs", 10, path, key + ".", minimum=1)
+    return SLOConfig(
+        name=name,
+        budget_ms=float(budget),
+        tolerance=float(tolerance),
+        description=description,
+        command=command,
+        warmup=warmup,
+        runs=runs,
+    )
+
+
+def _get(table: Mapping[str, Any], key: str, kind: type, default: Any, path: Path, prefix: str) -> Any:
+    if key not in table:
+        return default
+    value = table[key]
+    if not isinstance(value, kind):
+        raise ConfigError(path, prefix + key, f"must be a {kind.__name__}, got {value!r}")
+    return value
+
+
+def _get_int(table: Mapping[str, Any], key: str, default: int, path: Path, prefix: str, minimum: int) -> int:
+    if key not in table:
+        return default
+    value = table[key]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(path, prefix + key, f"must be a whole number, got {value!r}")
+    if value < minimum:
+        raise ConfigError(path, prefix + key, f"must be >= {minimum}, got {value}")
+    return value
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, None, f"invalid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(path, None, f"cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(path, None, "invalid TOML: not UTF-8") from None
+
+
+def _read_table(path: Path) -> dict[str, Any]:
+    data = _read_toml(path)
+    if path.name == PYPROJECT_FILE:
+        tool = data.get("tool", {})
+        table = tool.get("perfslo") if isinstance(tool, dict) else None
+        if table is None:
+            raise ConfigError(path, "tool.perfslo", "missing: no [tool.perfslo] table in this file")
+        if not isinstance(table, dict):
+            raise ConfigError(path, "tool.perfslo", "must be a table")
+        return table
+    return data
+
+
+def _has_tool_table(pyproject: Path) -> bool:
+    try:
+        data = _read_toml(pyproject)
+    except ConfigError:
+        # A broken pyproject with no way to tell: report it rather than skip it.
+        return "[tool.perfslo" in pyproject.read_text(errors="replace")
+    tool = data.get("tool")
+    return isinstance(tool, dict) and "perfslo" in tool

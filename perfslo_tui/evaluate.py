@@ -1,0 +1,768 @@
+"""The one evaluation: budgets, regressions, noise, confirmation, drift, steps.
+
+The gate (``perfslo check``), the TUI and every report read the
+:class:`Evaluation` built here from the run table, the config and the
+baseline; nothing downstream recomputes a verdict.
+
+Gate policy:
+
+* FAILED (exit 1) when an SLO is *blocking*: a budget VIOLATION seen in
+  ``confirm_runs`` consecutive runs, or a significant REGRESSION against the
+  baseline seen in ``confirm_runs`` consecutive runs.
+* WARNING (exit 0) for DRIFT, unconfirmed violations or regressions,
+  significant warnings against the baseline, and SLOs with no data.
+* PASSED otherwise. Changes past a threshold that are not significant are
+  shown as "within noise" and do not warn.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from perfslo_tui.artifacts import Baseline
+from perfslo_tui.config import Config, SLOConfig
+from perfslo_tui.rules import (
+    BudgetCheck,
+    BudgetStatus,
+    RegressionCheck,
+    Severity,
+    assess_regression,
+    budget_status,
+    format_change,
+    format_ms,
+    severity_for_change,
+    violation_threshold,
+)
+from perfslo_tui.stats import (
+    Z95,
+    ChangeEstimate,
+    DriftEstimate,
+    SampleStats,
+    change_estimate,
+    drift,
+    find_step,
+    median_log_se,
+    run_to_run_noise,
+)
+
+DAY_MS = 86_400_000
+STEP_WINDOW = 60
+INCONCLUSIVE_HINT = "inconclusive: increase PERF_ITERATIONS or stabilise the machine"
+
+
+class Verdict(StrEnum):
+    """The overall verdict of a run, as the gate reports it."""
+
+    PASSED = "PASSED"
+    WARNING = "WARNING"
+    FAILED = "FAILED"
+
+    @property
+    def icon(self) -> str:
+        """The seed's icon for the verdict."""
+        return {"PASSED": "✅", "WARNING": "⚠️", "FAILED": "❌"}[self.value]
+
+    @property
+    def exit_code(self) -> int:
+        """The gate's exit code: 1 only for FAILED."""
+        return 1 if self is Verdict.FAILED else 0
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """One SLO's median compared with a reference run's median.
+
+    Attributes:
+        reference: ``baseline``, ``previous`` or ``session``.
+        reference_run_id: The reference run's file name, if known.
+        reference_commit: The reference run's commit.
+        regression: The rule's verdict on the point estimate.
+        estimate: The change with its 95 % interval and significance, or
+            None when there were no samples to judge noise from.
+    """
+
+    reference: str
+    reference_run_id: str | None
+    reference_commit: str
+    regression: RegressionCheck
+    estimate: ChangeEstimate | None
+
+    @property
+    def change(self) -> float:
+        """Relative change (a fraction)."""
+        return self.regression.change
+
+    @property
+    def severity(self) -> Severity:
+        """The rule's severity for the point estimate."""
+        return self.regression.severity
+
+    @property
+    def significant(self) -> bool:
+        """True when the change's interval excludes zero (True without an estimate)."""
+        return self.estimate.significant if self.estimate else True
+
+    @property
+    def within_noise(self) -> bool:
+        """A change past a threshold that is not significant."""
+        return self.severity is not Severity.STABLE and not self.significant
+
+    @property
+    def effective_severity(self) -> Severity:
+        """The severity that counts: STABLE when the change is within noise."""
+        return Severity.STABLE if self.within_noise else self.severity
+
+    @property
+    def label(self) -> str:
+        """``+6.1% warning``, ``+12.0% within noise``, ``-1.0% stable``."""
+        kind = "within noise" if self.within_noise else self.severity.value
+        return f"{format_change(self.change)} {kind}"
+
+    @property
+    def interval(self) -> str:
+        """The 95 % interval as text, or an empty string."""
+        if not self.estimate:
+            return ""
+        return f"[{format_change(self.estimate.ci_low)}, {format_change(self.estimate.ci_high)}]"
+
+
+@dataclass(frozen=True, slots=True)
+class TrendPoint:
+    """One run's median of one SLO, for trend lines."""
+
+    run_id: str
+    ts_ms: int
+    commit: str
+    median: float
+
+
+@dataclass(frozen=True, slots=True)
+class Drift:
+    """A significant robust drift over the trend window."""
+
+    estimate: DriftEstimate
+    days_to_violation: float | None
+
+    @property
+    def message(self) -> str:
+        """``drifting +2.1% over 14 days``, with the time to breach if any."""
+        days = self.estimate.span_days
+        span = f"{days:.0f} days" if days >= 2 else f"{days * 24:.0f} hours"
+        text = f"drifting {format_change(self.estimate.total)} over {span}"
+        if self.days_to_violation is not None:
+            text += f"; violation in ~{self.days_to_violation:.0f} days at this rate"
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """A step change in an SLO's history: where it happened."""
+
+    run_id: str
+    commit: str
+    ts_ms: int
+    change: float
+
+    @property
+    def message(self) -> str:
+        """``regressed +7.0% at a1b2c3d`` or ``improved -9.0% at …``."""
+        verb = "regressed" if self.change > 0 else "improved"
+        return f"{verb} {format_change(self.change)} at {self.commit[:7]}"
+
+
+@dataclass(frozen=True, slots=True)
+class SLOResult:
+    """Everything known about one SLO in the evaluated run.
+
+    Attributes:
+        name: The SLO's name.
+        config: Its config, or None when measured but not configured
+            ("no budget").
+        description: The configured description (or empty).
+        stats: Summary of this run's samples, or None when the SLO has no
+            data in this run.
+        budget: The budget check, or None without budget or data.
+        vs_baseline: Comparison with the baseline, if the baseline has it.
+        vs_previous: Comparison with the previous run that measured it.
+        vs_session: Comparison with the session's reference run (TUI).
+        noise: Run-to-run relative noise from recent runs, if known.
+        inconclusive: True when the noise is wider than the tolerance.
+        violation_streak: Consecutive runs (ending here) in VIOLATION.
+        regression_streak: Consecutive runs (ending here) in REGRESSION
+            against the baseline.
+        confirm_runs: Runs needed to confirm.
+        trend: This SLO's medians over the trend window, oldest first.
+        drift: A significant drift over the window, if any.
+        step: The most pronounced step change in the window, if any.
+    """
+
+    name: str
+    config: SLOConfig | None
+    description: str
+    stats: SampleStats | None
+    budget: BudgetCheck | None
+    vs_baseline: Comparison | None
+    vs_previous: Comparison | None
+    vs_session: Comparison | None
+    noise: float | None
+    inconclusive: bool
+    violation_streak: int
+    regression_streak: int
+    confirm_runs: int
+    trend: tuple[TrendPoint, ...]
+    drift: Drift | None
+    step: Step | None
+
+    @property
+    def value_ms(self) -> float | None:
+        """This run's median, or None without data."""
+        return self.stats.median if self.stats else None
+
+    @property
+    def status(self) -> BudgetStatus | None:
+        """The budget status, or None (no budget or no data)."""
+        return self.budget.status if self.budget else None
+
+    @property
+    def has_budget(self) -> bool:
+        """True when the SLO is configured."""
+        return self.config is not None
+
+    @property
+    def violation(self) -> bool:
+        """A budget VIOLATION in this run, confirmed or not."""
+        return self.status is BudgetStatus.VIOLATION
+
+    @property
+    def confirmed_violation(self) -> bool:
+        """A VIOLATION seen in enough consecutive runs to block."""
+        return self.violation and self.violation_streak >= self.confirm_runs
+
+    @property
+    def regression(self) -> bool:
+        """A significant REGRESSION against the baseline, confirmed or not."""
+        cmp = self.vs_baseline
+        return cmp is not None and cmp.effective_severity is Severity.REGRESSION
+
+    @property
+    def confirmed_regression(self) -> bool:
+        """A significant REGRESSION seen in enough consecutive runs to block."""
+        return self.regression and self.regression_streak >= self.confirm_runs
+
+    @property
+    def blocking(self) -> bool:
+        """True when this SLO fails the gate."""
+        return self.confirmed_violation or self.confirmed_regression
+
+    @property
+    def warning(self) -> bool:
+        """True when this SLO warrants a warning (but does not block)."""
+        if self.blocking:
+            return False
+        if self.config is not None and self.stats is None:
+            return True
+        if self.status in (BudgetStatus.DRIFT, BudgetStatus.VIOLATION):
+            return True
+        cmp = self.vs_baseline
+        return cmp is not None and cmp.effective_severity in (Severity.WARNING, Severity.REGRESSION)
+
+    @property
+    def rank(self) -> int:
+        """Badness for sorting: blocking > warning > no data > pass."""
+        if self.blocking:
+            return 4
+        if self.violation:
+            return 3
+        if self.warning:
+            return 2
+        if self.stats is None or self.config is None:
+            return 1
+        return 0
+
+    @property
+    def state_label(self) -> str:
+        """A short status word: PASS, DRIFT, VIOLATION, NO BUDGET or NO DATA."""
+        if self.stats is None:
+            return "NO DATA"
+        if self.budget is None:
+            return "NO BUDGET"
+        return self.budget.status.value
+
+    @property
+    def icon(self) -> str:
+        """The status icon (❔ without budget or data)."""
+        return self.budget.status.icon if self.budget else "❔"
+
+    @property
+    def confirmation_label(self) -> str:
+        """``confirmed (3/3 runs)`` or ``unconfirmed (1/3 runs)``; empty if n/a."""
+        if self.violation:
+            streak = self.violation_streak
+        elif self.regression:
+            streak = self.regression_streak
+        else:
+            return ""
+        word = "confirmed" if streak >= self.confirm_runs else "unconfirmed"
+        return f"{word} ({min(streak, self.confirm_runs)}/{self.confirm_runs} runs)"
+
+    def messages(self) -> list[str]:
+        """Human lines explaining this SLO's state, most important first."""
+        lines: list[str] = []
+        if self.stats is None:
+            lines.append("no data in this run")
+            return lines
+        if self.budget is None:
+            lines.append(f"no budget: measured {format_ms(self.stats.median)}ms, not configured")
+        elif self.budget.status is not BudgetStatus.PASS or self.budget.under_band:
+            text = self.budget.message
+            if self.violation:
+                text += f" — {self.confirmation_label}"
+            lines.append(text)
+        cmp = self.vs_baseline
+        if cmp is not None and cmp.severity is not Severity.STABLE:
+            text = f"{cmp.label} vs baseline {cmp.reference_commit[:7]}"
+            if self.regression:
+                text += f" — {self.confirmation_label}"
+            lines.append(text)
+        if self.step is not None:
+            lines.append(self.step.message)
+        if self.drift is not None:
+            lines.append(self.drift.message)
+        if self.inconclusive:
+            lines.append(INCONCLUSIVE_HINT)
+        return lines
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    """The evaluated run's identity."""
+
+    run_id: str
+    ts_ms: int
+    commit: str
+    branch: str
+    dirty: bool
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """The evaluation of one run against budgets, baseline and history.
+
+    Attributes:
+        run: The evaluated run, or None when there are no runs.
+        run_count: Runs in the table.
+        slos: One result per SLO: configured ones in config order, then
+            measured-but-unconfigured ones by name.
+        baseline: The baseline used, if any.
+        errors: Files that could not be used: ``(path, reason)``.
+        confirm_runs: Runs needed to confirm a violation or regression.
+        trend_days: The trend window in days.
+    """
+
+    run: RunInfo | None
+    run_count: int
+    slos: tuple[SLOResult, ...]
+    baseline: Baseline | None
+    errors: tuple[tuple[str, str], ...] = ()
+    confirm_runs: int = 3
+    trend_days: int = 30
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def verdict(self) -> Verdict:
+        """FAILED if any SLO blocks, WARNING if any warns, else PASSED."""
+        if any(r.blocking for r in self.slos):
+            return Verdict.FAILED
+        if any(r.warning for r in self.slos):
+            return Verdict.WARNING
+        return Verdict.PASSED
+
+    @property
+    def budgeted(self) -> list[SLOResult]:
+        """SLOs with a budget and data in this run."""
+        return [r for r in self.slos if r.budget is not None]
+
+    @property
+    def passing(self) -> int:
+        """Budgets in PASS."""
+        return sum(1 for r in self.budgeted if r.status is BudgetStatus.PASS)
+
+    @property
+    def blocking(self) -> list[SLOResult]:
+        """SLOs that fail the gate."""
+        return [r for r in self.slos if r.blocking]
+
+    @property
+    def warnings(self) -> list[SLOResult]:
+        """SLOs that warn."""
+        return [r for r in self.slos if r.warning]
+
+    def result(self, name: str) -> SLOResult | None:
+        """The result for one SLO by name."""
+        for r in self.slos:
+            if r.name == name:
+                return r
+        return None
+
+    def seed_summary(self) -> dict[str, int]:
+        """The seed's ``summary`` block."""
+        return {
+            "totalViolations": len(self.blocking),
+            "totalWarnings": len(self.warnings),
+            "passingBudgets": self.passing,
+            "failingBudgets": len(self.budgeted) - self.passing,
+        }
+
+
+def _series(table: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    return {str(key[0]): frame for key, frame in table.group_by("slo", maintain_order=True)}
+
+
+_SE_CACHE: dict[tuple[str, str, int, float], float] = {}
+
+
+def _median_se(run_id: str, slo: str, samples: Sequence[float]) -> float:
+    """Bootstrap SE of a run's log-median, memoised per run (runs are immutable)."""
+    key = (run_id, slo, len(samples), float(np.median(samples)) if len(samples) else 0.0)
+    cached = _SE_CACHE.get(key)
+    if cached is None:
+        if len(_SE_CACHE) > 50_000:
+            _SE_CACHE.clear()
+        cached = median_log_se(samples)
+        _SE_CACHE[key] = cached
+    return cached
+
+
+def _compare(
+    reference: str,
+    ref_run_id: str | None,
+    ref_commit: str,
+    ref_median: float,
+    ref_samples: Sequence[float],
+    cur_run_id: str,
+    slo: str,
+    cur_median: float,
+    cur_samples: Sequence[float],
+    tolerance: float,
+    run_noise: float | None,
+) -> Comparison:
+    regression = assess_regression(ref_median, cur_median, tolerance)
+    estimate: ChangeEstimate | None = None
+    if len(ref_samples) >= 3 and len(cur_samples) >= 3:
+        estimate = change_estimate(
+            ref_median,
+            cur_median,
+            _median_se(ref_run_id or f"baseline:{ref_commit}", slo, ref_samples),
+            _median_se(cur_run_id, slo, cur_samples),
+            run_noise,
+        )
+    elif run_noise is not None:
+        estimate = change_estimate(ref_median, cur_median, 0.0, 0.0, run_noise)
+    return Comparison(reference, ref_run_id, ref_commit, regression, estimate)
+
+
+def evaluate(
+    table: pl.DataFrame,
+    config: Config,
+    baseline: Baseline | None = None,
+    run_id: str | None = None,
+    session_run_id: str | None = None,
+    errors: Mapping[Path, str] | Iterable[tuple[Path, str]] = (),
+    confirm_runs: int | None = None,
+) -> Evaluation:
+    """Evaluate one run (default: the latest by timestamp).
+
+    Args:
+        table: The run table from :mod:`perfslo_tui.store`.
+        config: The SLOs and settings.
+        baseline: The baseline to compare with, if any.
+        run_id: The run to evaluate (a file name); default the latest.
+        session_run_id: A reference run for "since I opened the monitor".
+        errors: Load errors to carry along for the views.
+        confirm_runs: Override of ``config.confirm_runs``.
+
+    Returns:
+        The evaluation.
+
+    Raises:
+        KeyError: When ``run_id`` is not in the table.
+    """
+    error_items = errors.items() if isinstance(errors, Mapping) else errors
+    error_list = tuple(sorted((str(p), reason) for p, reason in error_items))
+    confirm = confirm_runs if confirm_runs is not None else config.confirm_runs
+    if table.height == 0:
+        empty_results = tuple(_no_data_result(slo, confirm) for slo in config.slos.values())
+        return Evaluation(None, 0, empty_results, baseline, error_list, confirm, config.trend_days)
+
+    runs = (
+        table.select("run_id", "ts_ms", "commit", "branch", "dirty", "source")
+        .unique("run_id", keep="first")
+        .sort(["ts_ms", "run_id"])
+    )
+    if run_id is None:
+        row = runs.row(runs.height - 1, named=True)
+    else:
+        match = runs.filter(pl.col("run_id") == run_id)
+        if match.height == 0:
+            raise KeyError(run_id)
+        row = match.row(0, named=True)
+    info = RunInfo(
+        run_id=row["run_id"],
+        ts_ms=int(row["ts_ms"]),
+        commit=row["commit"],
+        branch=row["branch"],
+        dirty=bool(row["dirty"]),
+        source=row["source"],
+    )
+    # Only history up to the evaluated run counts, so evaluating an old run
+    # gives the verdict it had then.
+    upto = table.filter(
+        (pl.col("ts_ms") < info.ts_ms) | ((pl.col("ts_ms") == info.ts_ms) & (pl.col("run_id") <= info.run_id))
+    )
+    series = _series(upto)
+    session_rows: dict[str, dict[str, object]] = {}
+    if session_run_id is not None and session_run_id != info.run_id:
+        for srow in table.filter(pl.col("run_id") == session_run_id).iter_rows(named=True):
+            session_rows[srow["slo"]] = srow
+
+    names = list(config.slos)
+    current = {name: frame for name, frame in series.items() if frame["run_id"][-1] == info.run_id}
+    names += sorted(name for name in current if name not in config.slos)
+    window_start = info.ts_ms - config.trend_days * DAY_MS
+    results = [
+        _evaluate_slo(
+            name,
+            config.slos.get(name),
+            current.get(name),
+            baseline,
+            session_rows.get(name),
+            info,
+            window_start,
+            config.history_runs,
+            confirm,
+        )
+        for name in names
+    ]
+    return Evaluation(
+        run=info,
+        run_count=runs.height,
+        slos=tuple(results),
+        baseline=baseline,
+        errors=error_list,
+        confirm_runs=confirm,
+        trend_days=config.trend_days,
+    )
+
+
+def _no_data_result(slo: SLOConfig, confirm: int) -> SLOResult:
+    return SLOResult(
+        name=slo.name,
+        config=slo,
+        description=slo.description,
+        stats=None,
+        budget=None,
+        vs_baseline=None,
+        vs_previous=None,
+        vs_session=None,
+        noise=None,
+        inconclusive=False,
+        violation_streak=0,
+        regression_streak=0,
+        confirm_runs=confirm,
+        trend=(),
+        drift=None,
+        step=None,
+    )
+
+
+def _evaluate_slo(
+    name: str,
+    slo: SLOConfig | None,
+    frame: pl.DataFrame | None,
+    baseline: Baseline | None,
+    session_row: Mapping[str, object] | None,
+    info: RunInfo,
+    window_start: int,
+    history_runs: int,
+    confirm: int,
+) -> SLOResult:
+    if frame is None or frame.height == 0:
+        assert slo is not None
+        return _no_data_result(slo, confirm)
+    tolerance = slo.tolerance if slo else 0.05
+    last = frame.row(frame.height - 1, named=True)
+    samples: list[float] = last["samples"]
+    stats = SampleStats(
+        count=int(last["count"]),
+        min=float(last["min"]),
+        median=float(last["median"]),
+        mean=float(last["mean"]),
+        p95=float(last["p95"]),
+        max=float(last["max"]),
+        stdev=float(last["stdev"]),
+    )
+    medians = frame["median"].to_numpy()
+    noise = run_to_run_noise(medians[-history_runs:])
+    budget = budget_status(stats.median, slo.budget_ms, slo.tolerance) if slo else None
+
+    vs_baseline: Comparison | None = None
+    if baseline is not None and name in baseline.medians:
+        vs_baseline = _compare(
+            "baseline",
+            baseline.source_run,
+            baseline.commit,
+            baseline.medians[name],
+            baseline.samples.get(name, ()),
+            info.run_id,
+            name,
+            stats.median,
+            samples,
+            tolerance,
+            noise,
+        )
+    vs_previous: Comparison | None = None
+    if frame.height >= 2:
+        prev = frame.row(frame.height - 2, named=True)
+        vs_previous = _compare(
+            "previous",
+            prev["run_id"],
+            prev["commit"],
+            float(prev["median"]),
+            prev["samples"],
+            info.run_id,
+            name,
+            stats.median,
+            samples,
+            tolerance,
+            noise,
+        )
+    vs_session: Comparison | None = None
+    if session_row is not None:
+        vs_session = _compare(
+            "session",
+            str(session_row["run_id"]),
+            str(session_row["commit"]),
+            float(session_row["median"]),  # type: ignore[arg-type]
+            session_row["samples"],  # type: ignore[arg-type]
+            info.run_id,
+            name,
+            stats.median,
+            samples,
+            tolerance,
+            noise,
+        )
+
+    violation_streak = 0
+    if slo is not None:
+        limit = violation_threshold(slo.budget_ms, slo.tolerance)
+        for value in medians[::-1]:
+            if value > limit * (1 + 1e-9):
+                violation_streak += 1
+            else:
+                break
+    regression_streak = 0
+    if baseline is not None and name in baseline.medians:
+        ref = baseline.medians[name]
+        for value in medians[::-1]:
+            if severity_for_change(value / ref - 1.0, tolerance) is Severity.REGRESSION:
+                regression_streak += 1
+            else:
+                break
+
+    inconclusive = False
+    probe = vs_baseline or vs_previous
+    if probe is not None and probe.estimate is not None:
+        inconclusive = Z95 * probe.estimate.noise > tolerance
+
+    window = frame.filter(pl.col("ts_ms") >= window_start)
+    trend = tuple(
+        TrendPoint(r["run_id"], int(r["ts_ms"]), r["commit"], float(r["median"]))
+        for r in window.select("run_id", "ts_ms", "commit", "median").iter_rows(named=True)
+    )
+    drift_result: Drift | None = None
+    step_result: Step | None = None
+    if len(trend) >= 4:
+        days = np.array([p.ts_ms for p in trend], dtype=float) / DAY_MS
+        values = np.array([p.median for p in trend], dtype=float)
+        estimate = drift(days, values)
+        if estimate is not None and estimate.significant and abs(estimate.total) >= tolerance / 2:
+            to_breach = None
+            if slo is not None:
+                to_breach = estimate.days_until(
+                    stats.median, violation_threshold(slo.budget_ms, slo.tolerance)
+                )
+            drift_result = Drift(estimate, to_breach)
+        # The culprit search looks at the most recent runs only: it is
+        # quadratic, and an old step is already the baseline's business.
+        offset = max(0, len(values) - STEP_WINDOW)
+        step = find_step(values[offset:])
+        if step is not None and abs(step.change) >= tolerance:
+            point = trend[offset + step.index]
+            step_result = Step(point.run_id, point.commit, point.ts_ms, step.change)
+
+    return SLOResult(
+        name=name,
+        config=slo,
+        description=slo.description if slo else "",
+        stats=stats,
+        budget=budget,
+        vs_baseline=vs_baseline,
+        vs_previous=vs_previous,
+        vs_session=vs_session,
+        noise=noise,
+        inconclusive=inconclusive,
+        violation_streak=violation_streak,
+        regression_streak=regression_streak,
+        confirm_runs=confirm,
+        trend=trend,
+        drift=drift_result,
+        step=step_result,
+    )
+
+
+def write_time_summary(
+    samples: Mapping[str, Sequence[float]], config: Config
+) -> tuple[dict[str, int], list[dict[str, str]], list[dict[str, str]]]:
+    """The seed's summary, violations and warnings for a run about to be written.
+
+    Only the budget rule applies here (no history); views re-evaluate.
+
+    Returns:
+        ``(summary, violations, warnings)``.
+    """
+    violations: list[dict[str, str]] = []
+    warnings: list[dict[str, str]] = []
+    passing = failing = 0
+    for name, values in samples.items():
+        slo = config.slos.get(name)
+        if slo is None or not len(values):
+            continue
+        check = budget_status(float(np.median(values)), slo.budget_ms, slo.tolerance)
+        if check.status is BudgetStatus.PASS:
+            passing += 1
+            continue
+        failing += 1
+        entry = {"slo": name, "message": check.message}
+        (violations if check.status is BudgetStatus.VIOLATION else warnings).append(entry)
+    summary = {
+        "totalViolations": len(violations),
+        "totalWarnings": len(warnings),
+        "passingBudgets": passing,
+        "failingBudgets": failing,
+    }
+    return summary, violations, warnings
+
+
+def finite_or_none(value: float | None) -> float | None:
+    """The value, or None when missing or not finite (for JSON output)."""
+    if value is None or not math.isfinite(value):
+        return None
+    return value

@@ -1,0 +1,117 @@
+"""Helpers shared by the text, Markdown, JSON and HTML reports."""
+
+from __future__ import annotations
+
+import re
+
+from perfslo_tui.evaluate import Comparison, Evaluation, SLOResult, Verdict
+from perfslo_tui.rules import format_ms, format_percent
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
+
+
+def printable(text: str, limit: int = 80) -> str:
+    """Make untrusted text safe for a terminal: escape control characters, clip.
+
+    Names and commits come from files anyone can write; an ANSI escape or a
+    bidi override in them must never reach the terminal as such.
+    """
+    cleaned = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    if len(cleaned) > limit:
+        cleaned = cleaned[: limit - 1] + "…"
+    return cleaned
+
+
+def headline(verdict: Verdict) -> str:
+    """The seed's headline for a verdict."""
+    if verdict is Verdict.PASSED:
+        return "✅ PASSED: All SLOs within budget"
+    if verdict is Verdict.WARNING:
+        return "⚠️  WARNING: Performance drift detected"
+    return "❌ FAILED: Performance SLO violations detected"
+
+
+def action_line(verdict: Verdict) -> str:
+    """The seed's closing line for a verdict."""
+    if verdict is Verdict.PASSED:
+        return ""
+    if verdict is Verdict.WARNING:
+        return "Status: Merge allowed, but monitor performance"
+    return "Action: Must fix before merge"
+
+
+def short_reason(result: SLOResult) -> str:
+    """Why an SLO warns or blocks, in a few words (for the summary lines)."""
+    if result.stats is None:
+        return "no data"
+    if result.budget is not None and result.budget.over_by_percent > 0:
+        if result.violation:
+            text = f"exceeds budget by {result.budget.over_by_percent:.1f}%"
+            if not result.blocking:
+                text += f", {result.confirmation_label}"
+            return text
+        return f"drift, {format_percent(result.budget.percent_of_budget)} of budget"
+    cmp = result.vs_baseline
+    if cmp is not None:
+        text = f"{cmp.label} vs baseline"
+        if result.regression and not result.blocking:
+            text += f", {result.confirmation_label}"
+        return text
+    return "warning"
+
+
+def value_cell(result: SLOResult) -> str:
+    """The value as ``0.84ms`` or ``—``."""
+    return f"{format_ms(result.value_ms)}ms" if result.value_ms is not None else "—"
+
+
+def budget_cell(result: SLOResult) -> str:
+    """The budget as ``0.85ms ±5%`` or ``—``."""
+    if result.config is None:
+        return "—"
+    return f"{format_ms(result.config.budget_ms)}ms ±{result.config.tolerance * 100:g}%"
+
+
+def percent_cell(result: SLOResult) -> str:
+    """Percent of budget or ``—``."""
+    return format_percent(result.budget.percent_of_budget) if result.budget else "—"
+
+
+def status_cell(result: SLOResult) -> str:
+    """``✅ PASS``, ``❌ VIOLATION (unconfirmed 1/3)``, ``❔ NO BUDGET``."""
+    text = f"{result.icon} {result.state_label}"
+    if result.violation and not result.confirmed_violation:
+        text += f" (unconfirmed {result.violation_streak}/{result.confirm_runs})"
+    return text
+
+
+def comparison_cell(cmp: Comparison | None) -> str:
+    """``+6.1% warning`` or ``—``."""
+    return cmp.label if cmp is not None else "—"
+
+
+def sparkline(values: list[float], width: int = 20) -> str:
+    """A unicode block sparkline of the last ``width`` values."""
+    tail = values[-width:]
+    if not tail:
+        return ""
+    low, high = min(tail), max(tail)
+    if high <= low:
+        return SPARK_BLOCKS[3] * len(tail)
+    steps = len(SPARK_BLOCKS) - 1
+    return "".join(SPARK_BLOCKS[round((v - low) / (high - low) * steps)] for v in tail)
+
+
+def problem_lines(evaluation: Evaluation) -> list[str]:
+    """The seed's ``Violations: 1 (…)`` and ``Warnings: 2 (…)`` lines."""
+    lines: list[str] = []
+    blocking = evaluation.blocking
+    if blocking:
+        details = ", ".join(f"{printable(r.name, 60)} {short_reason(r)}" for r in blocking)
+        lines.append(f"Violations: {len(blocking)} ({details})")
+    warnings = evaluation.warnings
+    if warnings:
+        details = ", ".join(f"{printable(r.name, 60)}: {short_reason(r)}" for r in warnings)
+        lines.append(f"Warnings: {len(warnings)} ({details})")
+    return lines

@@ -1,0 +1,144 @@
+"""The JSON report of ``perfslo check --format json``.
+
+Format (``format_version`` 1)::
+
+    {
+      "format_version": 1,
+      "verdict": "PASSED" | "WARNING" | "FAILED",
+      "exit_code": 0 | 1,
+      "run": {"run_id", "timestamp", "timestamp_unix", "commit", "branch", "dirty"} | null,
+      "run_count": int,
+      "baseline": {"commit", "established", "source_run"} | null,
+      "confirm_runs": int,
+      "summary": {"totalViolations", "totalWarnings", "passingBudgets", "failingBudgets"},
+      "violations": [{"slo", "message"}],
+      "warnings": [{"slo", "message"}],
+      "slos": [{
+        "name", "description", "has_budget", "status" ("PASS"|"DRIFT"|"VIOLATION"|"NO BUDGET"|"NO DATA"),
+        "value_ms", "budget_ms", "tolerance", "percent_of_budget", "under_band",
+        "stats": {count, min, median, mean, p95, max, stdev} | null,
+        "blocking", "warning", "confirmed", "violation_streak", "regression_streak",
+        "vs_baseline" | "vs_previous" | "vs_session": {
+            "reference_run", "reference_commit", "reference_ms", "change", "percent_change",
+            "severity", "significant", "within_noise", "ci_low", "ci_high"} | null,
+        "noise", "inconclusive",
+        "drift": {"rate_per_day", "total", "span_days", "runs", "days_to_violation", "message"} | null,
+        "step": {"run_id", "commit", "timestamp_unix", "change", "message"} | null,
+        "messages": [str]
+      }],
+      "errors": [{"path", "reason"}]
+    }
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from perfslo_tui.artifacts import utc_iso
+from perfslo_tui.evaluate import Comparison, Evaluation, SLOResult, finite_or_none
+from perfslo_tui.report.common import short_reason
+
+FORMAT_VERSION = 1
+
+
+def _comparison(cmp: Comparison | None) -> dict[str, Any] | None:
+    if cmp is None:
+        return None
+    est = cmp.estimate
+    return {
+        "reference_run": cmp.reference_run_id,
+        "reference_commit": cmp.reference_commit,
+        "reference_ms": cmp.regression.baseline_ms,
+        "change": finite_or_none(cmp.change),
+        "percent_change": cmp.regression.percent_change,
+        "severity": cmp.severity.value,
+        "significant": cmp.significant,
+        "within_noise": cmp.within_noise,
+        "ci_low": finite_or_none(est.ci_low) if est else None,
+        "ci_high": finite_or_none(est.ci_high) if est else None,
+    }
+
+
+def slo_to_dict(result: SLOResult) -> dict[str, Any]:
+    """One SLO's result as a JSON-ready dict."""
+    budget = result.budget
+    return {
+        "name": result.name,
+        "description": result.description,
+        "has_budget": result.has_budget,
+        "status": result.state_label,
+        "value_ms": result.value_ms,
+        "budget_ms": result.config.budget_ms if result.config else None,
+        "tolerance": result.config.tolerance if result.config else None,
+        "percent_of_budget": round(budget.percent_of_budget, 1) if budget else None,
+        "under_band": budget.under_band if budget else False,
+        "stats": result.stats.as_dict() if result.stats else None,
+        "blocking": result.blocking,
+        "warning": result.warning,
+        "confirmed": result.confirmed_violation or result.confirmed_regression,
+        "violation_streak": result.violation_streak,
+        "regression_streak": result.regression_streak,
+        "vs_baseline": _comparison(result.vs_baseline),
+        "vs_previous": _comparison(result.vs_previous),
+        "vs_session": _comparison(result.vs_session),
+        "noise": finite_or_none(result.noise),
+        "inconclusive": result.inconclusive,
+        "drift": None
+        if result.drift is None
+        else {
+            "rate_per_day": result.drift.estimate.rate_per_day,
+            "total": result.drift.estimate.total,
+            "span_days": result.drift.estimate.span_days,
+            "runs": result.drift.estimate.runs,
+            "days_to_violation": result.drift.days_to_violation,
+            "message": result.drift.message,
+        },
+        "step": None
+        if result.step is None
+        else {
+            "run_id": result.step.run_id,
+            "commit": result.step.commit,
+            "timestamp_unix": result.step.ts_ms,
+            "change": result.step.change,
+            "message": result.step.message,
+        },
+        "messages": result.messages(),
+    }
+
+
+def evaluation_to_dict(evaluation: Evaluation) -> dict[str, Any]:
+    """The whole evaluation as a JSON-ready dict (see the module docstring)."""
+    run = evaluation.run
+    base = evaluation.baseline
+    return {
+        "format_version": FORMAT_VERSION,
+        "verdict": evaluation.verdict.value,
+        "exit_code": evaluation.verdict.exit_code,
+        "run": None
+        if run is None
+        else {
+            "run_id": run.run_id,
+            "timestamp": utc_iso(run.ts_ms),
+            "timestamp_unix": run.ts_ms,
+            "commit": run.commit,
+            "branch": run.branch,
+            "dirty": run.dirty,
+        },
+        "run_count": evaluation.run_count,
+        "baseline": None
+        if base is None
+        else {"commit": base.commit, "established": base.established, "source_run": base.source_run},
+        "confirm_runs": evaluation.confirm_runs,
+        "summary": evaluation.seed_summary(),
+        "violations": [{"slo": r.name, "message": short_reason(r)} for r in evaluation.blocking],
+        "warnings": [{"slo": r.name, "message": short_reason(r)} for r in evaluation.warnings],
+        "slos": [slo_to_dict(r) for r in evaluation.slos],
+        "errors": [{"path": p, "reason": reason} for p, reason in evaluation.errors],
+    }
+
+
+def render_json(evaluation: Evaluation) -> str:
+    """Render the evaluation as indented JSON text."""
+    return orjson.dumps(evaluation_to_dict(evaluation), option=orjson.OPT_INDENT_2).decode() + "\n"

@@ -1,0 +1,97 @@
+"""The plain-text report of ``perfslo check`` (the seed's console output)."""
+
+from __future__ import annotations
+
+from perfslo_tui.artifacts import utc_iso
+from perfslo_tui.evaluate import Evaluation
+from perfslo_tui.report.common import (
+    action_line,
+    budget_cell,
+    comparison_cell,
+    headline,
+    percent_cell,
+    printable,
+    problem_lines,
+    status_cell,
+    value_cell,
+)
+
+
+def render_text(evaluation: Evaluation) -> str:
+    """Render the gate's report as plain text.
+
+    Args:
+        evaluation: The evaluation of the run.
+
+    Returns:
+        The report, ending with a newline.
+    """
+    out: list[str] = []
+    run = evaluation.run
+    if run is None:
+        out.append("No runs in the artifacts folder yet: run your benchmarks first.")
+    else:
+        dirty = " (dirty)" if run.dirty else ""
+        out.append(
+            f"perfslo check: {printable(run.run_id)} — commit {printable(run.commit[:12])}{dirty}, "
+            f"branch {printable(run.branch, 40)}, {utc_iso(run.ts_ms)[:19].replace('T', ' ')} UTC"
+        )
+        base = evaluation.baseline
+        if base is not None:
+            established = printable(base.established, 30)
+            out.append(f"Baseline: commit {printable(base.commit[:12])}, established {established}")
+        else:
+            out.append("Baseline: none (establish one with `perfslo baseline --establish`)")
+        out.append(f"Runs in history: {evaluation.run_count}")
+    out.append("")
+    header = ("SLO", "Value", "Budget", "% budget", "Status", "vs baseline", "vs previous")
+    rows = [
+        (
+            printable(r.name, 32),
+            value_cell(r),
+            budget_cell(r),
+            percent_cell(r),
+            status_cell(r),
+            comparison_cell(r.vs_baseline),
+            comparison_cell(r.vs_previous),
+        )
+        for r in evaluation.slos
+    ]
+    if rows:
+        widths = [max(len(h), *(_width(row[i]) for row in rows)) for i, h in enumerate(header)]
+        out.append(_row(header, widths))
+        out.append(_row(tuple("-" * w for w in widths), widths))
+        out.extend(_row(row, widths) for row in rows)
+        out.append("")
+    details = [(r, r.messages()) for r in evaluation.slos]
+    details = [(r, lines) for r, lines in details if lines]
+    if details:
+        out.append("Details:")
+        for result, lines in details:
+            for line in lines:
+                out.append(f"  {printable(result.name, 40)}: {printable(line, 200)}")
+        out.append("")
+    if evaluation.errors:
+        out.append(f"Skipped {len(evaluation.errors)} unusable file(s):")
+        for path, reason in evaluation.errors:
+            out.append(f"  {printable(path, 120)}: {printable(reason, 200)}")
+        out.append("")
+    verdict = evaluation.verdict
+    out.append(headline(verdict))
+    out.extend(problem_lines(evaluation))
+    budgeted = evaluation.budgeted
+    out.append(f"Passing budgets: {evaluation.passing}/{len(budgeted)}")
+    action = action_line(verdict)
+    if action:
+        out.append(action)
+    return "\n".join(out) + "\n"
+
+
+def _width(text: str) -> int:
+    # Emoji icons take two terminal cells; the variation selector takes none.
+    return sum(0 if ch == "\ufe0f" else 2 if ord(ch) >= 0x2600 else 1 for ch in text)
+
+
+def _row(cells: tuple[str, ...], widths: list[int]) -> str:
+    parts = [cell + " " * (width - _width(cell)) for cell, width in zip(cells, widths, strict=True)]
+    return "  ".join(parts).rstrip()

@@ -1,0 +1,310 @@
+"""Statistics for verdicts: summaries, change intervals, noise, drift and steps.
+
+Everything here is numpy/scipy; no formulas are written by hand where a library
+has them. The noise model has two parts, because on shared machines a run's own
+samples understate how much its median moves between runs:
+
+* within-run uncertainty of each median: a bootstrap of the median
+  (``scipy.stats.bootstrap``), and
+* run-to-run noise: the robust spread (``median_abs_deviation``, normal scale)
+  of the log-medians of recent runs of the same SLO, as conbench's lookback
+  z-score does. It is the floor that keeps one fast or slow run from raising
+  an alarm.
+
+Changes are computed on the log scale (``log(current / reference)``) so that
+intervals are symmetric in ratio terms, then reported as relative changes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy import stats as sps
+
+# 95 % two-sided normal quantile.
+Z95 = float(sps.norm.ppf(0.975))
+BOOTSTRAP_RESAMPLES = 400
+_SEED = 20251220
+
+
+@dataclass(frozen=True, slots=True)
+class SampleStats:
+    """Summary statistics of one SLO's samples in one run (milliseconds)."""
+
+    count: int
+    min: float
+    median: float
+    mean: float
+    p95: float
+    max: float
+    stdev: float
+
+    def as_dict(self) -> dict[str, float | int]:
+        """Return the stats as a plain dict, as stored in run files."""
+        return {
+            "count": self.count,
+            "min": self.min,
+            "median": self.median,
+            "mean": self.mean,
+            "p95": self.p95,
+            "max": self.max,
+            "stdev": self.stdev,
+        }
+
+
+def summarize(samples: ArrayLike) -> SampleStats:
+    """Summarize samples: count, min, median, mean, p95, max, sample stdev.
+
+    Args:
+        samples: One or more finite sample values.
+
+    Returns:
+        The summary (stdev is 0.0 for a single sample).
+
+    Raises:
+        ValueError: If there are no samples.
+    """
+    values = np.asarray(samples, dtype=float)
+    if values.size == 0:
+        raise ValueError("no samples")
+    return SampleStats(
+        count=int(values.size),
+        min=float(values.min()),
+        median=float(np.median(values)),
+        mean=float(values.mean()),
+        p95=float(np.percentile(values, 95)),
+        max=float(values.max()),
+        stdev=float(values.std(ddof=1)) if values.size > 1 else 0.0,
+    )
+
+
+def median_log_se(samples: ArrayLike) -> float:
+    """Standard error of ``log(median)`` of the samples, by bootstrap.
+
+    Args:
+        samples: The samples of one run (positive values).
+
+    Returns:
+        The bootstrap standard error of the log-median; 0.0 for fewer than
+        three samples or identical samples.
+    """
+    values = np.asarray(samples, dtype=float)
+    if values.size < 3 or float(values.min()) == float(values.max()):
+        return 0.0
+    # Large sample sets give the same answer from a subsample, at a fraction
+    # of the cost; the standard error is rescaled by sqrt(n_sub / n).
+    scale = 1.0
+    if values.size > 2000:
+        rng = np.random.default_rng(_SEED)
+        scale = math.sqrt(2000 / values.size)
+        values = rng.choice(values, 2000, replace=False)
+    result = sps.bootstrap(
+        (np.log(values),),
+        np.median,
+        n_resamples=BOOTSTRAP_RESAMPLES,
+        vectorized=True,
+        method="percentile",
+        rng=np.random.default_rng(_SEED),
+    )
+    return float(result.standard_error) * scale
+
+
+def run_to_run_noise(medians: Sequence[float] | NDArray[np.float64]) -> float | None:
+    """Robust run-to-run noise of an SLO, from its recent run medians.
+
+    Uses the successive differences of the log-medians, so a real step or a
+    slow drift in the history does not inflate the noise (only one or a few
+    differences carry it, and the MAD ignores them).
+
+    Args:
+        medians: Medians of recent runs of one SLO (oldest first).
+
+    Returns:
+        The relative standard deviation of one run's median
+        (``MAD(diff(log m)) / sqrt(2)``, normal-scaled), or None with fewer
+        than four runs to judge from.
+    """
+    values = np.asarray(medians, dtype=float)
+    values = values[np.isfinite(values) & (values > 0)]
+    if values.size < 4:
+        return None
+    steps = np.diff(np.log(values))
+    return float(sps.median_abs_deviation(steps, scale="normal")) / math.sqrt(2.0)
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeEstimate:
+    """A change in median between a reference and a current run.
+
+    Attributes:
+        change: Point estimate, ``current / reference - 1``.
+        ci_low: Lower end of the 95 % interval of the change.
+        ci_high: Upper end of the 95 % interval of the change.
+        noise: The combined relative standard error used (log scale).
+        significant: True when the interval excludes zero.
+    """
+
+    change: float
+    ci_low: float
+    ci_high: float
+    noise: float
+    significant: bool
+
+
+def change_estimate(
+    reference_median: float,
+    current_median: float,
+    reference_se: float,
+    current_se: float,
+    run_noise: float | None,
+) -> ChangeEstimate:
+    """Estimate the change of median with a 95 % interval.
+
+    The log-ratio's variance is the two medians' within-run variances plus,
+    when known, twice the run-to-run variance (each of the two runs carries
+    it independently).
+
+    Args:
+        reference_median: The reference (baseline or previous) median, > 0.
+        current_median: The current median, > 0.
+        reference_se: Standard error of the reference's log-median.
+        current_se: Standard error of the current log-median.
+        run_noise: Run-to-run relative noise, or None when unknown.
+
+    Returns:
+        The point estimate, interval and significance.
+    """
+    log_change = math.log(current_median / reference_median)
+    variance = reference_se**2 + current_se**2 + 2.0 * (run_noise or 0.0) ** 2
+    se = math.sqrt(variance)
+    half = Z95 * se
+    low, high = math.expm1(log_change - half), math.expm1(log_change + half)
+    return ChangeEstimate(
+        change=math.expm1(log_change),
+        ci_low=low,
+        ci_high=high,
+        noise=se,
+        significant=se > 0 and (low > 0 or high < 0) or (se == 0 and log_change != 0),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DriftEstimate:
+    """A robust trend of an SLO's run medians over time.
+
+    Attributes:
+        rate_per_day: Relative change per day (Theil–Sen slope on log medians).
+        rate_low: Lower end of the slope's 95 % interval (per day).
+        rate_high: Upper end of the slope's 95 % interval (per day).
+        span_days: Days between the first and last run considered.
+        total: The drift over the span, relative (``exp(slope*span) - 1``).
+        significant: True when the slope's interval excludes zero.
+        runs: Number of runs the estimate is based on.
+    """
+
+    rate_per_day: float
+    rate_low: float
+    rate_high: float
+    span_days: float
+    total: float
+    significant: bool
+    runs: int
+
+    def days_until(self, current: float, threshold: float) -> float | None:
+        """Days until ``current`` reaches ``threshold`` at this drift rate.
+
+        Returns:
+            Days, or None when not drifting upward or already past it.
+        """
+        if not self.significant or self.rate_per_day <= 0 or current >= threshold:
+            return None
+        return math.log(threshold / current) / math.log1p(self.rate_per_day)
+
+
+def drift(days: ArrayLike, medians: ArrayLike) -> DriftEstimate | None:
+    """Theil–Sen drift of log medians against time.
+
+    Args:
+        days: Run times in days (any origin), oldest first.
+        medians: The runs' medians (positive).
+
+    Returns:
+        The drift estimate, or None with fewer than four runs or a span under
+        one hour (not enough to call a trend).
+    """
+    x = np.asarray(days, dtype=float)
+    y = np.asarray(medians, dtype=float)
+    keep = np.isfinite(x) & np.isfinite(y) & (y > 0)
+    x, y = x[keep], y[keep]
+    if x.size < 4:
+        return None
+    span = float(x.max() - x.min())
+    if span < 1.0 / 24.0:
+        return None
+    slope, _intercept, low, high = sps.theilslopes(np.log(y), x, alpha=0.95)
+    return DriftEstimate(
+        rate_per_day=math.expm1(slope),
+        rate_low=math.expm1(low),
+        rate_high=math.expm1(high),
+        span_days=span,
+        total=math.expm1(slope * span),
+        significant=bool(low > 0 or high < 0),
+        runs=int(x.size),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StepChange:
+    """A step change in an SLO's run medians.
+
+    Attributes:
+        index: Position (in the series given) of the first run after the step.
+        change: Relative change of the median level across the step.
+        p_value: Mann–Whitney U two-sided p-value between the two segments.
+    """
+
+    index: int
+    change: float
+    p_value: float
+
+
+def find_step(medians: ArrayLike, min_segment: int = 3, alpha: float = 0.01) -> StepChange | None:
+    """Find the most pronounced step change in a series of run medians.
+
+    Every split with at least ``min_segment`` runs on each side is scored by
+    the change between the two segments' medians; the largest one is kept if
+    a Mann–Whitney U test separates the segments at ``alpha``.
+
+    Args:
+        medians: Run medians, oldest first.
+        min_segment: Fewest runs on each side of a step.
+        alpha: Significance level of the segment test.
+
+    Returns:
+        The step, or None.
+    """
+    y = np.log(np.asarray(medians, dtype=float))
+    n = y.size
+    if n < 2 * min_segment:
+        return None
+    best: tuple[float, int] | None = None
+    for split in range(min_segment, n - min_segment + 1):
+        before, after = y[:split], y[split:]
+        score = abs(float(np.median(after) - np.median(before)))
+        if best is None or score > best[0]:
+            best = (score, split)
+    assert best is not None
+    split = best[1]
+    before, after = y[:split], y[split:]
+    p_value = float(sps.mannwhitneyu(before, after, alternative="two-sided").pvalue)
+    if not p_value < alpha:
+        return None
+    return StepChange(
+        index=split,
+        change=math.expm1(float(np.median(after) - np.median(before))),
+        p_value=p_value,
+    )
