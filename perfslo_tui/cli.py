@@ -17,12 +17,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from perfslo_tui import __version__
+from perfslo_tui.commands import UsageError
 
 COMMANDS = ("check", "baseline", "run", "trend", "dashboard", "prune", "import")
-
-
-class UsageError(Exception):
-    """A problem with how perfslo was called or with its inputs (exit 2)."""
 
 
 def add_common(parser: argparse.ArgumentParser) -> None:

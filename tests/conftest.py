@@ -143,7 +143,7 @@ def run_cli(
     if env:
         full_env.update(env)
     return subprocess.run(
-        [sys.executable, "-m", "perfslo_tui.cli", *args],
+        [sys.executable, "-m", "perfslo_tui", *args],
         cwd=cwd,
         env=full_env,
         capture_output=True,

@@ -11,6 +11,10 @@ if TYPE_CHECKING:
     from perfslo_tui.store import RunStore
 
 
+class UsageError(Exception):
+    """A problem with how perfslo was called or with its inputs (exit 2)."""
+
+
 def load_context(args: argparse.Namespace) -> Config:
     """The config from ``--config`` (or discovery), with ``--artifacts`` applied."""
     from perfslo_tui.config import load_config

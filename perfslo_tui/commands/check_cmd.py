@@ -32,8 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Evaluate and print the report; return the gate's exit code."""
     from perfslo_tui.artifacts import atomic_write_bytes, read_run
-    from perfslo_tui.cli import UsageError
-    from perfslo_tui.commands import load_context, load_store
+    from perfslo_tui.commands import UsageError, load_context, load_store
     from perfslo_tui.evaluate import evaluate
 
     config = load_context(args)
