@@ -9,17 +9,20 @@ PY=${PYTHON:-python3}
 if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV"
 fi
-"$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
-"$VENV/bin/python" -m pip install -q -e '.[dev]'
+log=$(mktemp)
+if ! { "$VENV/bin/python" -m pip install -q --upgrade pip && "$VENV/bin/python" -m pip install -q -e '.[dev]'; } >"$log" 2>&1; then
+  cat "$log"; echo "scripts/test.sh: installing the project failed (log above)" >&2; exit 1
+fi
 # System tools some tests drive for real: headless Chromium for the HTML
 # dashboard, hyperfine for importer fixtures. Installed when apt is usable.
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v hyperfine >/dev/null 2>&1 || need+=(hyperfine)
 if [ ${#need[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"; } >"$log" 2>&1 \
+    || { cat "$log"; echo "scripts/test.sh: apt-get install ${need[*]} failed" >&2; }
 fi
 unset NO_COLOR TEXTUAL_THEME
-"$VENV/bin/ruff" check perfslo_tui tests benchmarks
+"$VENV/bin/ruff" check .
 "$VENV/bin/mypy"
 "$VENV/bin/python" -m pytest "$@"
