@@ -1,0 +1,189 @@
+"""Command benchmarks: time a whole command, hyperfine-style.
+
+An SLO with ``command = "node bench/simple.js"`` in the config is measured by
+running that command ``warmup`` times untimed, then ``runs`` times timed. Each
+sample is the wall-clock time from just before the process is started to just
+after it has exited (``time.perf_counter_ns`` around ``Popen`` + ``wait``), so
+it includes process start-up, as hyperfine's does.
+
+No shell is used unless the command needs one: it is split with
+:func:`shlex.split` and run directly. A shell (``/bin/sh -c``) is used when
+the string contains shell syntax: pipes, redirections, ``;``/``&&``/``||``,
+``$`` expansions, backticks, globs, ``~``, parentheses, or a leading
+``NAME=value`` assignment. A shell adds its own start-up (about 1 ms) to every
+sample; hyperfine subtracts an estimate of it, perfslo does not, so a budget
+for a shell command includes it.
+
+Output goes to ``/dev/null``; stderr is kept (its tail names the problem
+when the command fails). A non-zero exit, a timeout or a command that cannot
+start stops the benchmark with :class:`CommandBenchError`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from perfslo_tui.bench_command import BenchCommandError
+
+DEFAULT_TIMEOUT_S = 600.0
+_SHELL_CHARS = frozenset("|&;<>()$`*?[]{}~!#\n")
+_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+STDERR_TAIL_CHARS = 600
+
+
+class CommandBenchError(BenchCommandError):
+    """A command benchmark failed: the message names the command and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class CommandBenchResult:
+    """What :func:`bench_command` measured.
+
+    Attributes:
+        command: The command as configured.
+        samples_ms: Wall-clock milliseconds of each timed run.
+        warmup: Untimed runs made first.
+        shell: True when it ran through ``/bin/sh -c``.
+    """
+
+    command: str
+    samples_ms: list[float]
+    warmup: int
+    shell: bool
+
+
+def needs_shell(command: str) -> bool:
+    """True when ``command`` uses shell syntax and must run through ``sh -c``.
+
+    Quoting alone does not need a shell (``shlex.split`` does it), so
+    characters inside single quotes are ignored, and inside double quotes
+    only ``$`` and backticks count.
+    """
+    quote: str | None = None
+    index = 0
+    while index < len(command):
+        char = command[index]
+        if quote == "'":
+            if char == "'":
+                quote = None
+        elif quote == '"':
+            if char == "\\":
+                index += 1
+            elif char == '"':
+                quote = None
+            elif char in "$`":
+                return True
+        elif char == "\\":
+            index += 1
+        elif char in "'\"":
+            quote = char
+        elif char in _SHELL_CHARS:
+            return True
+        index += 1
+    if quote is not None:
+        return True  # unbalanced quotes: let the shell report them
+    words = shlex.split(command)
+    return bool(words) and _ASSIGNMENT.match(words[0]) is not None
+
+
+def _tail(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    tail = " | ".join(lines[-3:])
+    return tail if len(tail) <= STDERR_TAIL_CHARS else "…" + tail[-STDERR_TAIL_CHARS:]
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    # The command runs in its own session, so a shell's children go too.
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        process.kill()
+    process.wait()
+
+
+def bench_command(
+    command: str,
+    runs: int = 10,
+    warmup: int = 1,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    on_sample: Callable[[int, float], None] | None = None,
+) -> CommandBenchResult:
+    """Run ``command`` ``warmup`` times, then time ``runs`` runs of it.
+
+    Args:
+        command: The command line (see the module docs for when a shell is used).
+        runs: Timed runs (at least 1).
+        warmup: Untimed runs first (at least 0).
+        cwd: Working folder (default: the current one).
+        env: Environment (default: ours).
+        timeout: Seconds one run may take before it is killed.
+        on_sample: Called with ``(index, ms)`` after each timed run.
+
+    Returns:
+        The samples.
+
+    Raises:
+        CommandBenchError: The command cannot start, exits non-zero or times
+            out; the message names the command, the exit code and the tail of
+            its stderr.
+        ValueError: On a bad ``runs``/``warmup``/``command``.
+    """
+    if runs < 1 or warmup < 0:
+        raise ValueError(f"runs must be >= 1 and warmup >= 0, got runs={runs}, warmup={warmup}")
+    if not command.strip():
+        raise ValueError("empty command")
+    shell = needs_shell(command)
+    argv: list[str] = ["/bin/sh", "-c", command] if shell else shlex.split(command)
+    samples: list[float] = []
+    clock = time.perf_counter_ns
+    with tempfile.TemporaryFile() as errors:
+        for index in range(warmup + runs):
+            errors.seek(0)
+            errors.truncate()
+            start = clock()
+            try:
+                process = subprocess.Popen(
+                    argv,
+                    cwd=cwd,
+                    env=dict(env) if env is not None else None,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=errors,
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                reason = exc.strerror or str(exc)
+                raise CommandBenchError(f"cannot start command {command!r}: {reason}") from None
+            try:
+                code = process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                _kill_group(process)
+                raise CommandBenchError(f"command {command!r} timed out after {timeout:g}s") from None
+            except BaseException:
+                _kill_group(process)
+                raise
+            elapsed = clock() - start
+            if code != 0:
+                errors.seek(0)
+                tail = _tail(errors.read().decode(errors="replace"))
+                how = f"killed by signal {-code}" if code < 0 else f"exited {code}"
+                raise CommandBenchError(
+                    f"command {command!r} {how}" + (f": {tail}" if tail else " (no stderr output)")
+                )
+            if index >= warmup:
+                ms = elapsed / 1e6
+                samples.append(ms)
+                if on_sample is not None:
+                    on_sample(index - warmup, ms)
+    return CommandBenchResult(command=command, samples_ms=samples, warmup=warmup, shell=shell)

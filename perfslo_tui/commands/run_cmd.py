@@ -1,0 +1,106 @@
+"""``perfslo run``: measure the SLOs that have a ``command``, write one run.
+
+With ``bench_command = "perfslo run --slo {slo}"`` in the config, a project in
+any language gets the whole loop (check, confirm re-runs, TUI re-runs)
+without writing Python: every SLO is a command perfslo times itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+HELP = "time the SLOs that have a `command` (warm-up + N runs each) and write one run file"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``perfslo run``."""
+    parser.add_argument(
+        "--slo",
+        action="append",
+        metavar="NAME",
+        help="measure only this SLO (repeatable; default: every SLO with a command)",
+    )
+    parser.add_argument("--runs", type=int, metavar="N", help="timed runs per SLO (default: its `runs`)")
+    parser.add_argument(
+        "--warmup", type=int, metavar="N", help="warm-up runs per SLO (default: its `warmup`)"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=600.0, metavar="SECONDS", help="per run (default: 600)"
+    )
+    parser.add_argument("--quiet", "-q", action="store_true", help="print only the run file written")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Measure, write the run; exit 2 if any command failed (the others are still written)."""
+    from perfslo_tui.artifacts import build_run_document, make_metadata, write_run
+    from perfslo_tui.bench_command import artifacts_from_env
+    from perfslo_tui.commands import UsageError
+    from perfslo_tui.command_bench import CommandBenchError, bench_command
+    from perfslo_tui.commands import load_context
+    from perfslo_tui.report.common import printable
+    from perfslo_tui.rules import format_ms
+    from perfslo_tui.stats import summarize
+
+    if args.config is None and os.environ.get("PERFSLO_CONFIG"):
+        # Started as perfslo's own bench command: use the config that started us.
+        args.config = Path(os.environ["PERFSLO_CONFIG"])
+    config = load_context(args)
+    if args.runs is not None and args.runs < 1:
+        raise UsageError("--runs must be at least 1")
+    if args.warmup is not None and args.warmup < 0:
+        raise UsageError("--warmup must be at least 0")
+    if args.timeout <= 0:
+        raise UsageError("--timeout must be > 0")
+    where = config.path or "the config"
+    with_command = [slo for slo in config.slos.values() if slo.command]
+    if args.slo:
+        chosen = []
+        for name in dict.fromkeys(args.slo):
+            slo = config.slos.get(name)
+            if slo is None:
+                known = ", ".join(printable(n, 40) for n in config.slos) or "none"
+                raise UsageError(f"{where}: no SLO named {printable(name, 80)!r} (known: {known})")
+            if not slo.command:
+                raise UsageError(f"{where}: slos.{printable(name, 80)} has no `command` to run")
+            chosen.append(slo)
+    else:
+        chosen = with_command
+    if not chosen:
+        raise UsageError(f'{where}: no SLO has a `command` (add command = "..." to an SLO)')
+    artifacts = (
+        config.artifacts_dir if args.artifacts is not None else artifacts_from_env(config.artifacts_dir)
+    )
+
+    samples: dict[str, list[float]] = {}
+    failures: list[str] = []
+    for slo in chosen:
+        assert slo.command is not None
+        runs = args.runs if args.runs is not None else slo.runs
+        warmup = args.warmup if args.warmup is not None else slo.warmup
+        try:
+            result = bench_command(
+                slo.command, runs=runs, warmup=warmup, cwd=config.root, timeout=args.timeout
+            )
+        except CommandBenchError as exc:
+            failures.append(f"{printable(slo.name, 80)}: {printable(str(exc), 400)}")
+            print(f"perfslo: {failures[-1]}", file=sys.stderr)
+            continue
+        samples[slo.name] = result.samples_ms
+        if not args.quiet:
+            stats = summarize(result.samples_ms)
+            via = " (via sh -c)" if result.shell else ""
+            print(
+                f"{printable(slo.name, 60)}: median {format_ms(stats.median)}ms "
+                f"(min {format_ms(stats.min)}, max {format_ms(stats.max)}; "
+                f"{runs} runs after {warmup} warm-up){via}"
+            )
+    if not samples:
+        return 2
+    meta = make_metadata(cwd=config.root, source="perfslo run")
+    meta["commands"] = {slo.name: slo.command for slo in chosen if slo.name in samples}
+    path = write_run(artifacts, build_run_document(samples, meta))
+    print(f"Run written: {path}")
+    return 2 if failures else 0
