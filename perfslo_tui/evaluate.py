@@ -7,12 +7,22 @@ baseline; nothing downstream recomputes a verdict.
 Gate policy:
 
 * FAILED (exit 1) when an SLO is *blocking*: a budget VIOLATION seen in
-  ``confirm_runs`` consecutive runs, or a significant REGRESSION against the
-  baseline seen in ``confirm_runs`` consecutive runs.
+  ``confirm_runs`` consecutive runs, or a confirmed REGRESSION against the
+  baseline: ``confirm_runs`` consecutive runs each slower than the baseline
+  by more than the tolerance, whose pooled change is a significant
+  regression (past twice the tolerance, 95 % interval above zero).
 * WARNING (exit 0) for DRIFT, unconfirmed violations or regressions,
   significant warnings against the baseline, and SLOs with no data.
 * PASSED otherwise. Changes past a threshold that are not significant are
   shown as "within noise" and do not warn.
+
+Noise model (chosen by measurement, see ``docs/verdicts.md``): a run's level
+is the median of ``log(sample / reference)`` when the run holds the
+companion reference series ``<slo>@ref`` (it cancels the machine's changing
+speed), else ``log(median)``. The baseline's level is pooled over every run
+of the baseline's commit. A change's variance is the within-run bootstrap
+variance plus the run-to-run variance (robust spread of successive level
+differences over the last ``history_runs`` runs) on each side.
 """
 
 from __future__ import annotations
@@ -25,15 +35,16 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+from numpy.typing import NDArray
 
 from perfslo_tui.artifacts import Baseline
 from perfslo_tui.config import Config, SLOConfig
 from perfslo_tui.rules import (
+    DEFAULT_TOLERANCE,
     BudgetCheck,
     BudgetStatus,
     RegressionCheck,
     Severity,
-    assess_regression,
     budget_status,
     format_change,
     format_ms,
@@ -41,14 +52,17 @@ from perfslo_tui.rules import (
     violation_threshold,
 )
 from perfslo_tui.stats import (
+    REFERENCE_SUFFIX,
     Z95,
     ChangeEstimate,
     DriftEstimate,
     SampleStats,
-    change_estimate,
     drift,
     find_step,
+    is_reference_name,
+    log_ratios,
     median_log_se,
+    pooled_change,
     run_to_run_noise,
 )
 
@@ -86,6 +100,10 @@ class Comparison:
         regression: The rule's verdict on the point estimate.
         estimate: The change with its 95 % interval and significance, or
             None when there were no samples to judge noise from.
+        adjusted: True when the change is measured against the reference
+            workload (machine speed cancelled); the change then differs
+            from the ratio of the raw medians.
+        reference_runs: Runs pooled into the reference level.
     """
 
     reference: str
@@ -93,6 +111,8 @@ class Comparison:
     reference_commit: str
     regression: RegressionCheck
     estimate: ChangeEstimate | None
+    adjusted: bool = False
+    reference_runs: int = 1
 
     @property
     def change(self) -> float:
@@ -195,12 +215,14 @@ class SLOResult:
         noise: Run-to-run relative noise from recent runs, if known.
         inconclusive: True when the noise is wider than the tolerance.
         violation_streak: Consecutive runs (ending here) in VIOLATION.
-        regression_streak: Consecutive runs (ending here) in REGRESSION
-            against the baseline.
+        regression_streak: Consecutive runs (ending here) slower than the
+            baseline by more than the tolerance.
         confirm_runs: Runs needed to confirm.
         trend: This SLO's medians over the trend window, oldest first.
         drift: A significant drift over the window, if any.
         step: The most pronounced step change in the window, if any.
+        confirmation: The pooled change of the last ``confirm_runs`` runs
+            against the baseline, once the streak is long enough.
     """
 
     name: str
@@ -219,6 +241,7 @@ class SLOResult:
     trend: tuple[TrendPoint, ...]
     drift: Drift | None
     step: Step | None
+    confirmation: ChangeEstimate | None = None
 
     @property
     def value_ms(self) -> float | None:
@@ -247,14 +270,37 @@ class SLOResult:
 
     @property
     def regression(self) -> bool:
-        """A significant REGRESSION against the baseline, confirmed or not."""
+        """A significant REGRESSION against the baseline in this run, or a confirmed one."""
         cmp = self.vs_baseline
-        return cmp is not None and cmp.effective_severity is Severity.REGRESSION
+        current = cmp is not None and cmp.effective_severity is Severity.REGRESSION
+        return current or self.confirmed_regression
 
     @property
     def confirmed_regression(self) -> bool:
-        """A significant REGRESSION seen in enough consecutive runs to block."""
-        return self.regression and self.regression_streak >= self.confirm_runs
+        """``confirm_runs`` consecutive slow runs whose pooled change is a significant regression."""
+        pooled = self.confirmation
+        if pooled is None or self.regression_streak < self.confirm_runs:
+            return False
+        tolerance = self.config.tolerance if self.config else DEFAULT_TOLERANCE
+        return pooled.significant and severity_for_change(pooled.change, tolerance) is Severity.REGRESSION
+
+    @property
+    def needs_confirmation(self) -> bool:
+        """An unconfirmed problem that more runs could confirm or clear.
+
+        A violation not yet seen in enough runs, or a significant slowdown
+        past the tolerance whose interval reaches the regression threshold
+        (a +8 % change with interval [+3 %, +13 %] may be a regression).
+        """
+        if self.violation and not self.confirmed_violation:
+            return True
+        cmp = self.vs_baseline
+        if cmp is None or self.confirmed_regression:
+            return False
+        tolerance = self.config.tolerance if self.config else DEFAULT_TOLERANCE
+        if cmp.change <= tolerance or not cmp.significant:
+            return False
+        return cmp.estimate is None or cmp.estimate.ci_high >= 2.0 * tolerance
 
     @property
     def blocking(self) -> bool:
@@ -429,44 +475,113 @@ def _series(table: pl.DataFrame) -> dict[str, pl.DataFrame]:
 _SE_CACHE: dict[tuple[str, str, int, float], float] = {}
 
 
-def _median_se(run_id: str, slo: str, samples: Sequence[float]) -> float:
-    """Bootstrap SE of a run's log-median, memoised per run (runs are immutable)."""
-    key = (run_id, slo, len(samples), float(np.median(samples)) if len(samples) else 0.0)
+def _median_se(run_id: str, slo: str, values: NDArray[np.float64], logged: bool = False) -> float:
+    """Bootstrap SE of a run's log level, memoised per run (runs are immutable)."""
+    middle = float(np.median(values)) if len(values) else 0.0
+    key = (run_id, slo + (REFERENCE_SUFFIX if logged else ""), len(values), middle)
     cached = _SE_CACHE.get(key)
     if cached is None:
         if len(_SE_CACHE) > 50_000:
             _SE_CACHE.clear()
-        cached = median_log_se(samples)
+        cached = median_log_se(values, logged=logged)
         _SE_CACHE[key] = cached
     return cached
 
 
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """One run of one SLO as the comparisons see it."""
+
+    run_id: str
+    commit: str
+    median: float
+    samples: NDArray[np.float64]
+    ratios: NDArray[np.float64] | None
+
+    def level(self, adjusted: bool) -> float:
+        """The run's log level: median log ratio (adjusted) or log median."""
+        if adjusted:
+            assert self.ratios is not None
+            return float(np.median(self.ratios))
+        return math.log(self.median)
+
+    def se(self, slo: str, adjusted: bool) -> float:
+        """Within-run bootstrap SE of the level."""
+        if adjusted:
+            assert self.ratios is not None
+            return _median_se(self.run_id, slo, self.ratios, logged=True)
+        if self.samples.size < 3:
+            return 0.0
+        return _median_se(self.run_id, slo, self.samples)
+
+
+def _make_run(
+    run_id: str, commit: str, median: float, samples: Sequence[float], reference: Sequence[float] | None
+) -> _Run:
+    values = np.asarray(samples, dtype=float)
+    ratios = log_ratios(values, reference) if reference is not None else None
+    return _Run(run_id, commit, median, values, ratios)
+
+
+def _noise(runs: Sequence[_Run], adjusted: bool, history_runs: int) -> float | None:
+    """Run-to-run noise (log scale) of the last ``history_runs`` runs that have the level."""
+    usable = [r for r in runs if not adjusted or r.ratios is not None][-history_runs:]
+    return run_to_run_noise(np.exp([r.level(adjusted) for r in usable]))
+
+
 def _compare(
     reference: str,
-    ref_run_id: str | None,
-    ref_commit: str,
-    ref_median: float,
-    ref_samples: Sequence[float],
-    cur_run_id: str,
+    ref_runs: Sequence[_Run],
+    current: Sequence[_Run],
     slo: str,
-    cur_median: float,
-    cur_samples: Sequence[float],
     tolerance: float,
-    run_noise: float | None,
-) -> Comparison:
-    regression = assess_regression(ref_median, cur_median, tolerance)
+    history: Sequence[_Run],
+    history_runs: int,
+    ref_commit: str,
+    ref_run_id: str | None,
+) -> tuple[Comparison, float | None]:
+    """Compare pooled current runs with pooled reference runs.
+
+    The comparison is speed-adjusted when every run involved has its
+    reference series; otherwise it uses raw medians.
+
+    Returns:
+        The comparison and the run-to-run noise used.
+    """
+    adjusted = all(r.ratios is not None for r in (*ref_runs, *current))
+    noise = _noise(history, adjusted, history_runs)
+    ref_median = float(np.median([r.median for r in ref_runs]))
+    cur_median = float(np.median([r.median for r in current]))
     estimate: ChangeEstimate | None = None
-    if len(ref_samples) >= 3 and len(cur_samples) >= 3:
-        estimate = change_estimate(
-            ref_median,
-            cur_median,
-            _median_se(ref_run_id or f"baseline:{ref_commit}", slo, ref_samples),
-            _median_se(cur_run_id, slo, cur_samples),
-            run_noise,
+    enough = all(r.samples.size >= 3 or adjusted for r in (*ref_runs, *current))
+    if enough or noise is not None:
+        estimate = pooled_change(
+            [r.level(adjusted) for r in ref_runs],
+            [r.se(slo, adjusted) if enough else 0.0 for r in ref_runs],
+            [r.level(adjusted) for r in current],
+            [r.se(slo, adjusted) if enough else 0.0 for r in current],
+            noise,
         )
-    elif run_noise is not None:
-        estimate = change_estimate(ref_median, cur_median, 0.0, 0.0, run_noise)
-    return Comparison(reference, ref_run_id, ref_commit, regression, estimate)
+    if estimate is not None and adjusted:
+        change = estimate.change
+    else:
+        change = cur_median / ref_median - 1.0
+    regression = RegressionCheck(
+        baseline_ms=ref_median,
+        current_ms=cur_median,
+        change=change,
+        severity=severity_for_change(change, tolerance),
+    )
+    comparison = Comparison(
+        reference,
+        ref_run_id,
+        ref_commit,
+        regression,
+        estimate,
+        adjusted=adjusted,
+        reference_runs=len(ref_runs),
+    )
+    return comparison, noise
 
 
 def evaluate(
@@ -527,7 +642,12 @@ def evaluate(
     upto = table.filter(
         (pl.col("ts_ms") < info.ts_ms) | ((pl.col("ts_ms") == info.ts_ms) & (pl.col("run_id") <= info.run_id))
     )
-    series = _series(upto)
+    all_series = _series(upto)
+    # ``<slo>@ref`` series are the reference workload's timings, not SLOs.
+    series = {name: f for name, f in all_series.items() if not is_reference_name(name)}
+    references = {
+        name[: -len(REFERENCE_SUFFIX)]: f for name, f in all_series.items() if is_reference_name(name)
+    }
     session_rows: dict[str, dict[str, object]] = {}
     if session_run_id is not None and session_run_id != info.run_id:
         for srow in table.filter(pl.col("run_id") == session_run_id).iter_rows(named=True):
@@ -542,8 +662,10 @@ def evaluate(
             name,
             config.slos.get(name),
             current.get(name),
+            references.get(name),
             baseline,
             session_rows.get(name),
+            session_rows.get(name + REFERENCE_SUFFIX),
             info,
             window_start,
             config.history_runs,
@@ -587,8 +709,10 @@ def _evaluate_slo(
     name: str,
     slo: SLOConfig | None,
     frame: pl.DataFrame | None,
+    ref_frame: pl.DataFrame | None,
     baseline: Baseline | None,
     session_row: Mapping[str, object] | None,
+    session_ref_row: Mapping[str, object] | None,
     info: RunInfo,
     window_start: int,
     history_runs: int,
@@ -597,9 +721,8 @@ def _evaluate_slo(
     if frame is None or frame.height == 0:
         assert slo is not None
         return _no_data_result(slo, confirm)
-    tolerance = slo.tolerance if slo else 0.05
+    tolerance = slo.tolerance if slo else DEFAULT_TOLERANCE
     last = frame.row(frame.height - 1, named=True)
-    samples: list[float] = last["samples"]
     stats = SampleStats(
         count=int(last["count"]),
         min=float(last["min"]),
@@ -610,54 +733,81 @@ def _evaluate_slo(
         stdev=float(last["stdev"]),
     )
     medians = frame["median"].to_numpy()
-    noise = run_to_run_noise(medians[-history_runs:])
     budget = budget_status(stats.median, slo.budget_ms, slo.tolerance) if slo else None
 
+    ref_by_run: dict[str, list[float]] = {}
+    if ref_frame is not None:
+        ref_by_run = dict(zip(ref_frame["run_id"].to_list(), ref_frame["samples"].to_list(), strict=True))
+    # Only recent runs matter for noise, streaks and steps; building every
+    # run of a long history would cost time for nothing.
+    recent = frame.tail(max(history_runs + confirm, STEP_WINDOW))
+    runs = [
+        _make_run(r["run_id"], r["commit"], float(r["median"]), r["samples"], ref_by_run.get(r["run_id"]))
+        for r in recent.select("run_id", "commit", "median", "samples").iter_rows(named=True)
+    ]
+    this = runs[-1]
+    noise = _noise(runs, this.ratios is not None, history_runs)
+
     vs_baseline: Comparison | None = None
+    confirmation: ChangeEstimate | None = None
+    regression_streak = 0
     if baseline is not None and name in baseline.medians:
-        vs_baseline = _compare(
+        pool = _baseline_pool(name, baseline, frame, ref_by_run, runs[-confirm:], history_runs)
+        vs_baseline, _ = _compare(
             "baseline",
-            baseline.source_run,
+            pool,
+            [this],
+            name,
+            tolerance,
+            runs,
+            history_runs,
             baseline.commit,
-            baseline.medians[name],
-            baseline.samples.get(name, ()),
-            info.run_id,
-            name,
-            stats.median,
-            samples,
-            tolerance,
-            noise,
+            baseline.source_run,
         )
+        adjusted = vs_baseline.adjusted
+        ref_level = float(np.mean([r.level(adjusted) for r in pool]))
+        # The streak: consecutive runs (ending here) slower than the
+        # baseline by more than the tolerance.
+        for run in reversed(runs):
+            if adjusted and run.ratios is None:
+                break
+            if run.level(adjusted) - ref_level > math.log1p(tolerance):
+                regression_streak += 1
+            else:
+                break
+        if regression_streak >= confirm:
+            pooled, _ = _compare(
+                "baseline", pool, runs[-confirm:], name, tolerance, runs, history_runs, baseline.commit, None
+            )
+            confirmation = pooled.estimate or ChangeEstimate(
+                pooled.change, pooled.change, pooled.change, 0.0, pooled.change != 0
+            )
     vs_previous: Comparison | None = None
-    if frame.height >= 2:
-        prev = frame.row(frame.height - 2, named=True)
-        vs_previous = _compare(
-            "previous",
-            prev["run_id"],
-            prev["commit"],
-            float(prev["median"]),
-            prev["samples"],
-            info.run_id,
-            name,
-            stats.median,
-            samples,
-            tolerance,
-            noise,
+    if len(runs) >= 2:
+        prev = runs[-2]
+        vs_previous, _ = _compare(
+            "previous", [prev], [this], name, tolerance, runs, history_runs, prev.commit, prev.run_id
         )
     vs_session: Comparison | None = None
     if session_row is not None:
-        vs_session = _compare(
-            "session",
+        session_ref = session_ref_row["samples"] if session_ref_row is not None else None
+        session_run = _make_run(
             str(session_row["run_id"]),
             str(session_row["commit"]),
             float(session_row["median"]),  # type: ignore[arg-type]
             session_row["samples"],  # type: ignore[arg-type]
-            info.run_id,
+            session_ref,  # type: ignore[arg-type]
+        )
+        vs_session, _ = _compare(
+            "session",
+            [session_run],
+            [this],
             name,
-            stats.median,
-            samples,
             tolerance,
-            noise,
+            runs,
+            history_runs,
+            session_run.commit,
+            session_run.run_id,
         )
 
     violation_streak = 0
@@ -666,14 +816,6 @@ def _evaluate_slo(
         for value in medians[::-1]:
             if value > limit * (1 + 1e-9):
                 violation_streak += 1
-            else:
-                break
-    regression_streak = 0
-    if baseline is not None and name in baseline.medians:
-        ref = baseline.medians[name]
-        for value in medians[::-1]:
-            if severity_for_change(value / ref - 1.0, tolerance) is Severity.REGRESSION:
-                regression_streak += 1
             else:
                 break
 
@@ -703,7 +845,8 @@ def _evaluate_slo(
         # The culprit search looks at the most recent runs only: it is
         # quadratic, and an old step is already the baseline's business.
         offset = max(0, len(values) - STEP_WINDOW)
-        step = find_step(values[offset:])
+        levels = _step_levels(trend[offset:], runs)
+        step = find_step(levels if levels is not None else values[offset:])
         if step is not None and abs(step.change) >= tolerance:
             point = trend[offset + step.index]
             step_result = Step(point.run_id, point.commit, point.ts_ms, step.change)
@@ -725,7 +868,54 @@ def _evaluate_slo(
         trend=trend,
         drift=drift_result,
         step=step_result,
+        confirmation=confirmation,
     )
+
+
+def _baseline_pool(
+    name: str,
+    baseline: Baseline,
+    frame: pl.DataFrame,
+    ref_by_run: Mapping[str, Sequence[float]],
+    current: Sequence[_Run],
+    history_runs: int,
+) -> list[_Run]:
+    """The baseline run plus other clean runs of the baseline's commit.
+
+    One baseline run carries its own run-to-run deviation into every later
+    comparison; pooling the commit's other runs shrinks it. Runs being judged
+    (the confirmation window) and dirty or commit-less runs are left out.
+    """
+    base_ref = baseline.samples.get(name + REFERENCE_SUFFIX)
+    base = _make_run(
+        baseline.source_run or f"baseline:{baseline.commit}",
+        baseline.commit,
+        baseline.medians[name],
+        baseline.samples.get(name, ()),
+        base_ref or None,
+    )
+    pool = [base]
+    if baseline.commit and baseline.commit != "unknown":
+        skip = {r.run_id for r in current} | {base.run_id}
+        same = frame.filter(
+            (pl.col("commit") == baseline.commit) & ~pl.col("dirty") & ~pl.col("run_id").is_in(list(skip))
+        ).tail(max(history_runs - 1, 0))
+        pool += [
+            _make_run(r["run_id"], r["commit"], float(r["median"]), r["samples"], ref_by_run.get(r["run_id"]))
+            for r in same.select("run_id", "commit", "median", "samples").iter_rows(named=True)
+        ]
+    if base.ratios is not None and current and current[-1].ratios is not None:
+        pool = [r for r in pool if r.ratios is not None]
+    return pool
+
+
+def _step_levels(points: Sequence[TrendPoint], runs: Sequence[_Run]) -> NDArray[np.float64] | None:
+    """Speed-adjusted levels (as ratios) for the step finder, if every point has one."""
+    by_id = {r.run_id: r for r in runs}
+    found = [by_id.get(p.run_id) for p in points]
+    if not found or any(r is None or r.ratios is None for r in found):
+        return None
+    return np.exp([r.level(True) for r in found if r is not None])
 
 
 def write_time_summary(
@@ -743,7 +933,7 @@ def write_time_summary(
     passing = failing = 0
     for name, values in samples.items():
         slo = config.slos.get(name)
-        if slo is None or not len(values):
+        if slo is None or not len(values) or is_reference_name(name):
             continue
         check = budget_status(float(np.median(values)), slo.budget_ms, slo.tolerance)
         if check.status is BudgetStatus.PASS:

@@ -15,6 +15,16 @@ The API follows the seed's ``PerfMeasurement``::
 at least ``min_sample_ns`` (a ``perf_counter_ns`` pair costs ~150 ns on the
 reference machine, so sub-microsecond work would otherwise measure the timer),
 takes ``PERF_ITERATIONS`` samples (default 100) and records per-call ms.
+
+Right after each timed sample ``bench`` also times a fixed reference workload
+(:func:`reference_work`) and records it as the companion series
+``<slo>@ref``. On a shared machine the speed changes by up to 1.7x within
+milliseconds (another tenant on the sibling hyperthread); the two timings of
+a pair see the same speed, so the evaluation compares medians of the ratio
+``sample / reference`` between runs, which cancels the machine's speed. On the
+reference machine this cut the run-to-run spread of a run's level from ~18 %
+to ~3.4 % (see ``docs/verdicts.md``). The raw samples stay the SLO's value for
+budgets; only comparisons between runs use the ratio.
 """
 
 from __future__ import annotations
@@ -24,7 +34,7 @@ import gc
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +48,31 @@ from perfslo_tui.rules import (
     assess_regression,
     budget_status,
 )
+from perfslo_tui.stats import REFERENCE_SUFFIX
 
 DEFAULT_ITERATIONS = 100
 DEFAULT_MIN_SAMPLE_NS = 200_000  # 0.2 ms per sample keeps timer overhead < 0.1 %
+# A reference sample lasts about this fraction of a timed sample: long enough
+# to see the same machine speed, short enough to keep the cost at ~1.4x.
+REFERENCE_FRACTION = 0.4
+REFERENCE_MIN_NS = 50_000
+
+
+def reference_work() -> int:
+    """The fixed reference workload timed beside every sample (version 1).
+
+    Pure-Python integer arithmetic in a loop, like most interpreted hot paths.
+    Never change it: runs are only comparable while it stays the same.
+    """
+    total = 0
+    for i in range(200):
+        total += (i * 7) ^ (total & 0xFFFF)
+    return total
+
+
+def reference_name(slo: str) -> str:
+    """The name of an SLO's companion reference series (``<slo>@ref``)."""
+    return slo + REFERENCE_SUFFIX
 
 
 def iterations_from_env(default: int = DEFAULT_ITERATIONS) -> int:
@@ -69,11 +101,15 @@ class BenchResult:
         samples_ms: Per-call milliseconds, one per timed sample.
         inner_loops: Calls per timed sample.
         warmup: Calls made before timing.
+        reference_ms: Per-call milliseconds of :func:`reference_work`, timed
+            right after each sample (same length as ``samples_ms``), or empty
+            when the reference was turned off.
     """
 
     samples_ms: list[float]
     inner_loops: int
     warmup: int
+    reference_ms: list[float] = field(default_factory=list)
 
 
 def calibrate(fn: Callable[[], Any], min_sample_ns: int = DEFAULT_MIN_SAMPLE_NS) -> int:
@@ -106,6 +142,7 @@ def bench(
     min_sample_ns: int = DEFAULT_MIN_SAMPLE_NS,
     disable_gc: bool = False,
     inner_loops: int | None = None,
+    reference: bool = True,
 ) -> BenchResult:
     """Time ``fn``: warm up, calibrate, then take ``iterations`` samples.
 
@@ -116,32 +153,62 @@ def bench(
         min_sample_ns: Shortest batch duration the calibration aims for.
         disable_gc: Turn the garbage collector off while timing.
         inner_loops: Fixed calls per sample (skips calibration).
+        reference: Time :func:`reference_work` right after each sample so
+            comparisons can cancel the machine's changing speed.
 
     Returns:
-        Per-call milliseconds and the loop count used.
+        Per-call milliseconds, the reference timings and the loop count used.
+
+    Raises:
+        ValueError: When ``iterations``, ``warmup`` or ``inner_loops`` is out of range.
     """
     count = iterations if iterations is not None else iterations_from_env()
+    if count < 1:
+        raise ValueError(f"iterations must be at least 1, got {count}")
+    if warmup < 0:
+        raise ValueError(f"warmup must be 0 or more, got {warmup}")
+    if inner_loops is not None and inner_loops < 1:
+        raise ValueError(f"inner_loops must be at least 1, got {inner_loops}")
     for _ in range(warmup):
         fn()
     loops = inner_loops if inner_loops is not None else calibrate(fn, min_sample_ns)
+    ref_loops = 0
+    if reference:
+        reference_work()
+        # Size the reference from one timed batch of the work itself.
+        start = time.perf_counter_ns()
+        for _ in range(loops):
+            fn()
+        batch_ns = time.perf_counter_ns() - start
+        target = max(REFERENCE_MIN_NS, int(batch_ns * REFERENCE_FRACTION))
+        ref_loops = calibrate(reference_work, target)
     clock = time.perf_counter_ns
     samples: list[float] = []
+    references: list[float] = []
     gc_was_enabled = gc.isenabled()
     if disable_gc:
         gc.collect()
         gc.disable()
     try:
         loop_range = range(loops)
+        ref_range = range(ref_loops)
         for _ in range(count):
             start = clock()
             for _ in loop_range:
                 fn()
             elapsed = clock() - start
             samples.append(max(elapsed, 1) / loops / 1e6)
+            if ref_loops:
+                # Right after the sample: both see the same machine speed.
+                start = clock()
+                for _ in ref_range:
+                    reference_work()
+                elapsed = clock() - start
+                references.append(max(elapsed, 1) / ref_loops / 1e6)
     finally:
         if disable_gc and gc_was_enabled:
             gc.enable()
-    return BenchResult(samples_ms=samples, inner_loops=loops, warmup=warmup)
+    return BenchResult(samples_ms=samples, inner_loops=loops, warmup=warmup, reference_ms=references)
 
 
 class PerfMeasurement:
@@ -157,6 +224,7 @@ class PerfMeasurement:
         self.config = config if config is not None else load_config()
         self.artifacts_dir = artifacts_dir or self.config.artifacts_dir
         self.samples: dict[str, list[float]] = {}
+        self.references: dict[str, list[float]] = {}
         self.inner_loops: dict[str, int] = {}
 
     def measure(self, slo: str, ms: float) -> None:
@@ -164,6 +232,8 @@ class PerfMeasurement:
         value = float(ms)
         if not value > 0 or value != value or value == float("inf"):
             raise ValueError(f"{slo}: a sample must be a finite number of ms > 0, got {ms!r}")
+        if slo.endswith(REFERENCE_SUFFIX):
+            raise ValueError(f"{slo}: SLO names ending in {REFERENCE_SUFFIX!r} are reserved")
         self.samples.setdefault(slo, []).append(value)
 
     def check_budget(self, slo: str, ms: float) -> BudgetCheck:
@@ -194,11 +264,32 @@ class PerfMeasurement:
             self.measure(slo, max(elapsed, 1) / 1e6)
 
     def bench(self, slo: str, fn: Callable[[], Any], **options: Any) -> BenchResult:
-        """Measure ``fn`` with :func:`bench` and record all its samples for ``slo``."""
+        """Measure ``fn`` with :func:`bench` and record all its samples for ``slo``.
+
+        The reference timings go to ``<slo>@ref``, pair by pair, as long as
+        every sample of the SLO has one (mixing in :meth:`measure` or
+        :meth:`time` samples drops the reference series for that SLO).
+        """
+        if slo.endswith(REFERENCE_SUFFIX):
+            raise ValueError(f"{slo}: SLO names ending in {REFERENCE_SUFFIX!r} are reserved")
         result = bench(fn, **options)
+        had = self.samples.get(slo, [])
+        paired = len(self.references.get(slo, [])) == len(had)
         self.samples.setdefault(slo, []).extend(result.samples_ms)
+        if result.reference_ms and paired:
+            self.references.setdefault(slo, []).extend(result.reference_ms)
+        else:
+            self.references.pop(slo, None)
         self.inner_loops[slo] = result.inner_loops
         return result
+
+    def _series(self) -> dict[str, list[float]]:
+        """Samples plus the complete reference series, as written to the run."""
+        series = dict(self.samples)
+        for slo, refs in self.references.items():
+            if len(refs) == len(self.samples.get(slo, ())):
+                series[reference_name(slo)] = refs
+        return series
 
     def document(self, source: str = "perfslo", git: dict[str, Any] | None = None) -> dict[str, Any]:
         """The run document for what has been collected."""
@@ -206,7 +297,7 @@ class PerfMeasurement:
             raise ValueError("nothing measured: no samples to write")
         summary, violations, warnings = write_time_summary(self.samples, self.config)
         return build_run_document(
-            self.samples,
+            self._series(),
             make_metadata(cwd=self.config.root, source=source, git=git),
             summary,
             violations,

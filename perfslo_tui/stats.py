@@ -13,6 +13,13 @@ samples understate how much its median moves between runs:
 
 Changes are computed on the log scale (``log(current / reference)``) so that
 intervals are symmetric in ratio terms, then reported as relative changes.
+
+When a run also holds the reference series ``<slo>@ref`` (timed right after
+each sample by :func:`perfslo_tui.measure.bench`), a run's *level* is the
+median of ``log(sample / reference)`` instead of ``log(median)``: the pair
+sees the same machine speed, so the ratio cancels it. Both the run-to-run
+noise and the changes are then computed on those levels. The choice was made
+by measurement (``benchmarks/verdict_quality.py``, ``docs/verdicts.md``).
 """
 
 from __future__ import annotations
@@ -29,6 +36,34 @@ from scipy import stats as sps
 Z95 = float(sps.norm.ppf(0.975))
 BOOTSTRAP_RESAMPLES = 400
 _SEED = 20251220
+# Companion series name suffix: ``<slo>@ref`` holds the reference workload's
+# timings, one per sample of ``<slo>`` (see perfslo_tui.measure).
+REFERENCE_SUFFIX = "@ref"
+
+
+def is_reference_name(name: str) -> bool:
+    """True for a companion reference series (``<slo>@ref``), not an SLO."""
+    return name.endswith(REFERENCE_SUFFIX) and len(name) > len(REFERENCE_SUFFIX)
+
+
+def log_ratios(samples: ArrayLike, reference: ArrayLike) -> NDArray[np.float64] | None:
+    """Per-pair ``log(sample / reference)``, or None when they do not pair up.
+
+    Args:
+        samples: One SLO's samples in one run.
+        reference: The reference timings taken right after each sample.
+
+    Returns:
+        The log ratios, or None when the lengths differ, either is empty or
+        a value is not a positive finite number.
+    """
+    x = np.asarray(samples, dtype=float)
+    r = np.asarray(reference, dtype=float)
+    if x.size == 0 or x.shape != r.shape:
+        return None
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(r)) and x.min() > 0 and r.min() > 0):
+        return None
+    return np.asarray(np.log(x) - np.log(r), dtype=float)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,11 +117,13 @@ def summarize(samples: ArrayLike) -> SampleStats:
     )
 
 
-def median_log_se(samples: ArrayLike) -> float:
+def median_log_se(samples: ArrayLike, logged: bool = False) -> float:
     """Standard error of ``log(median)`` of the samples, by bootstrap.
 
     Args:
-        samples: The samples of one run (positive values).
+        samples: The samples of one run (positive values), or already
+            logged values (e.g. log ratios) when ``logged`` is True.
+        logged: The samples are on the log scale already.
 
     Returns:
         The bootstrap standard error of the log-median; 0.0 for fewer than
@@ -95,6 +132,8 @@ def median_log_se(samples: ArrayLike) -> float:
     values = np.asarray(samples, dtype=float)
     if values.size < 3 or float(values.min()) == float(values.max()):
         return 0.0
+    if not logged:
+        values = np.log(values)
     # Large sample sets give the same answer from a subsample, at a fraction
     # of the cost; the standard error is rescaled by sqrt(n_sub / n).
     scale = 1.0
@@ -103,7 +142,7 @@ def median_log_se(samples: ArrayLike) -> float:
         scale = math.sqrt(2000 / values.size)
         values = rng.choice(values, 2000, replace=False)
     result = sps.bootstrap(
-        (np.log(values),),
+        (values,),
         np.median,
         n_resamples=BOOTSTRAP_RESAMPLES,
         vectorized=True,
@@ -180,15 +219,66 @@ def change_estimate(
     """
     log_change = math.log(current_median / reference_median)
     variance = reference_se**2 + current_se**2 + 2.0 * (run_noise or 0.0) ** 2
-    se = math.sqrt(variance)
+    return _interval(log_change, variance)
+
+
+def pooled_change(
+    reference_levels: ArrayLike,
+    reference_ses: ArrayLike,
+    current_levels: ArrayLike,
+    current_ses: ArrayLike,
+    run_noise: float | None,
+) -> ChangeEstimate:
+    """The change between two groups of runs, each pooled, with a 95 % interval.
+
+    Each group's level is the mean of its runs' log levels; its variance is
+    ``(run_noise² + mean within-run SE²) / runs``, because every run carries
+    its own run-to-run deviation. With one run on each side this is
+    :func:`change_estimate`. Confirmation uses it: three slow runs against
+    three baseline runs are far stronger evidence than one against one.
+
+    Args:
+        reference_levels: Log levels of the reference runs (at least one).
+        reference_ses: Their within-run standard errors.
+        current_levels: Log levels of the current runs (at least one).
+        current_ses: Their within-run standard errors.
+        run_noise: Run-to-run noise (log scale), or None when unknown.
+
+    Returns:
+        The pooled change, its interval and significance.
+
+    Raises:
+        ValueError: When a group is empty or its SEs do not match its levels.
+    """
+    ref = np.asarray(reference_levels, dtype=float)
+    cur = np.asarray(current_levels, dtype=float)
+    ref_se = np.asarray(reference_ses, dtype=float)
+    cur_se = np.asarray(current_ses, dtype=float)
+    if ref.size == 0 or cur.size == 0:
+        raise ValueError("both groups need at least one run")
+    if ref.shape != ref_se.shape or cur.shape != cur_se.shape:
+        raise ValueError("one standard error per level is needed")
+    noise_sq = (run_noise or 0.0) ** 2
+    variance = (noise_sq + float(np.mean(ref_se**2))) / ref.size + (
+        noise_sq + float(np.mean(cur_se**2))
+    ) / cur.size
+    return _interval(float(cur.mean() - ref.mean()), variance)
+
+
+def _interval(log_change: float, variance: float) -> ChangeEstimate:
+    se = math.sqrt(max(variance, 0.0))
     half = Z95 * se
     low, high = math.expm1(log_change - half), math.expm1(log_change + half)
+    if se > 0:
+        significant = low > 0 or high < 0
+    else:
+        significant = log_change != 0
     return ChangeEstimate(
         change=math.expm1(log_change),
         ci_low=low,
         ci_high=high,
         noise=se,
-        significant=se > 0 and (low > 0 or high < 0) or (se == 0 and log_change != 0),
+        significant=significant,
     )
 
 
