@@ -1,16 +1,20 @@
 """The Markdown report: PR comments and ``$GITHUB_STEP_SUMMARY``.
 
 Every line starts at column 0 (the original's indented template rendered as
-a code block on GitHub), and every piece of text from a file is escaped so
-that it cannot open HTML, links or table cells.
+a code block on GitHub). Text read from files is escaped only where it could
+do harm: ``|`` (table cells), ``<``/``>``/``&`` (HTML), ``](`` and
+autolinks (links), backticks and ``*`` (code spans, emphasis), ``_`` at word
+edges, and ``@`` (mentions). So ``transpile-simple`` stays readable in the
+raw text, and ``<script>`` stays text.
 """
 
 from __future__ import annotations
 
-import html
 import re
 
 from perfslo_tui.artifacts import utc_iso
+from perfslo_tui.bench_command import build_command
+from perfslo_tui.config import Config
 from perfslo_tui.evaluate import Comparison, Evaluation, SLOResult
 from perfslo_tui.report.common import (
     action_line,
@@ -23,15 +27,39 @@ from perfslo_tui.report.common import (
     status_cell,
     value_cell,
 )
+from perfslo_tui.rules import Severity, format_change
+from perfslo_tui.trend import trend_note
 
 COMMENT_MARKER = "<!-- perfslo-report -->"
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>-])")
+_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+# Backslash escapes: table pipes, code spans, emphasis, and the ``](`` that
+# closes a link text (brackets alone make no link without a definition).
+_BACKSLASHED = re.compile(r"([\\`*|~]|\](?=\())")
+# ``_`` only opens or closes emphasis at a word edge (GFM ignores intraword ones).
+_EDGE_UNDERSCORE = re.compile(r"(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
+# GFM autolinks (``www.``, ``http://``) and GitHub mentions (``@user``).
+_AUTOLINK = re.compile(r"(?i)(www)\.|(://)|@")
+
+
+def _unlink(match: re.Match[str]) -> str:
+    if match.group(1):
+        return f"{match.group(1)}&#46;"
+    if match.group(2):
+        return "&#58;//"
+    return "&#64;"
 
 
 def md_escape(text: str, limit: int = 80) -> str:
-    """Escape untrusted text for Markdown table cells and prose."""
+    """Escape untrusted text for Markdown table cells and prose.
+
+    Only what could break a table, open HTML, make a link, an emphasis or a
+    mention is escaped; hyphens, dots and most punctuation stay as they are.
+    """
     cleaned = printable(text, limit).replace("\n", " ").replace("\r", " ")
-    return _MD_SPECIAL.sub(r"\\\1", html.escape(cleaned, quote=True))
+    cleaned = _BACKSLASHED.sub(r"\\\1", cleaned)
+    cleaned = _EDGE_UNDERSCORE.sub(r"\\_", cleaned)
+    cleaned = "".join(_ESCAPES.get(ch, ch) for ch in cleaned)
+    return _AUTOLINK.sub(_unlink, cleaned)
 
 
 def md_code(text: str, limit: int = 60) -> str:
@@ -46,7 +74,7 @@ def _change_cell(cmp: Comparison | None) -> str:
     text = md_escape(cmp.label, 60)
     if cmp.estimate is not None:
         text += f" (95% CI {md_escape(cmp.interval, 40)})"
-    if cmp.significant and cmp.severity.value in ("warning", "regression"):
+    if cmp.significant and cmp.severity in (Severity.WARNING, Severity.REGRESSION):
         text = f"**{text}**"
     return text
 
@@ -55,12 +83,38 @@ def _trend_cell(result: SLOResult) -> str:
     return sparkline([p.median for p in result.trend]) or "—"
 
 
+def _analysis_lines(evaluation: Evaluation) -> list[str]:
+    """Regression analysis and drift, one bullet per SLO with something to say."""
+    lines: list[str] = []
+    base_commit = evaluation.baseline.commit[:7] if evaluation.baseline else ""
+    for r in evaluation.slos:
+        parts: list[str] = []
+        cmp = r.vs_baseline
+        if cmp is not None and cmp.severity is not Severity.STABLE:
+            text = f"{md_escape(cmp.label, 60)} vs baseline {md_code(base_commit, 12)}"
+            if cmp.interval:
+                text += f" (95% CI {md_escape(cmp.interval, 40)})"
+            parts.append(text)
+        if r.step is not None:
+            verb = "regressed" if r.step.change > 0 else "improved"
+            parts.append(
+                f"{verb} {format_change(r.step.change)} at {md_code(r.step.commit[:12], 12)} "
+                f"(run {md_code(r.step.run_id, 60)})"
+            )
+        if r.drift is not None:
+            parts.append(md_escape(r.drift.message, 120))
+        if parts:
+            lines.append(f"- **{md_escape(r.name, 60)}**: " + "; ".join(parts))
+    return lines
+
+
 def render_markdown(evaluation: Evaluation, reproduce: str = "perfslo check") -> str:
     """Render the gate's report as GitHub-flavoured Markdown.
 
     Args:
         evaluation: The evaluation of the run.
-        reproduce: The command shown for reproducing the result locally.
+        reproduce: The command(s) shown for reproducing the result locally,
+            one per line.
 
     Returns:
         The Markdown text, starting with a hidden marker used to find and
@@ -76,7 +130,7 @@ def render_markdown(evaluation: Evaluation, reproduce: str = "perfslo check") ->
         dirty = " (dirty)" if run.dirty else ""
         out.append(
             f"Run {md_code(run.run_id)} · commit {md_code(run.commit[:12])}{dirty} · "
-            f"branch {md_code(run.branch, 40)} · {when} UTC · {evaluation.run_count} runs in history"
+            f"branch {md_code(run.branch, 40)} · {when} UTC · {evaluation.run_count} runs in history  "
         )
         base = evaluation.baseline
         if base is not None:
@@ -84,40 +138,75 @@ def render_markdown(evaluation: Evaluation, reproduce: str = "perfslo check") ->
                 f"Baseline: commit {md_code(base.commit[:12])}, established {md_escape(base.established, 30)}"
             )
         else:
-            out.append("Baseline: none yet")
+            out.append("Baseline: none yet (`perfslo baseline --establish`)")
     out.append("")
     for line in problem_lines(evaluation):
         out.append(f"**{md_escape(line, 500)}**  ")
     out.append(f"Passing budgets: {evaluation.passing}/{len(evaluation.budgeted)}")
     action = action_line(verdict)
     if action:
-        out.append(f"  \n{action}")
+        out[-1] += "  "
+        out.append(action)
     out.append("")
     if evaluation.slos:
-        out.append("| SLO | Value | Budget | % of budget | Status | vs baseline | Trend |")
+        days = evaluation.trend_days
+        out.append(f"| SLO | Value | Budget | % of budget | Status | vs baseline | Trend ({days} d) |")
         out.append("|---|---:|---:|---:|---|---|---|")
         for r in evaluation.slos:
             out.append(
                 f"| {md_escape(r.name, 60)} | {value_cell(r)} | {md_escape(budget_cell(r))} | "
                 f"{percent_cell(r)} | {md_escape(status_cell(r))} | {_change_cell(r.vs_baseline)} | "
-                f"{_trend_cell(r)} |"
+                f"{_trend_cell(r)} {md_escape(trend_note(r), 60)} |"
             )
         out.append("")
-    details = [(r, r.messages()) for r in evaluation.slos if r.messages()]
-    if details:
-        out.append("<details><summary>Details</summary>")
+    problems = [r for r in evaluation.slos if r.blocking or r.warning]
+    if problems:
+        out.append("### Violations and warnings")
         out.append("")
-        for result, lines in details:
-            for line in lines:
-                out.append(f"- **{md_escape(result.name, 60)}**: {md_escape(line, 200)}")
+        for r in problems:
+            kind = "blocking" if r.blocking else "warning"
+            lines = r.messages() or ["no data in this run"]
+            out.append(f"- **{md_escape(r.name, 60)}** ({kind}): {md_escape(lines[0], 200)}")
+            for line in lines[1:]:
+                out.append(f"  - {md_escape(line, 200)}")
+        out.append("")
+    analysis = _analysis_lines(evaluation)
+    if analysis:
+        out.append("<details><summary>Regression analysis and drift</summary>")
+        out.append("")
+        out.extend(analysis)
         out.append("")
         out.append("</details>")
+        out.append("")
+    noisy = [r for r in evaluation.slos if r.inconclusive]
+    if noisy:
+        names = ", ".join(md_escape(r.name, 60) for r in noisy)
+        out.append(
+            f"Inconclusive (noise wider than the tolerance): {names}. "
+            "Increase `PERF_ITERATIONS` or stabilise the machine."
+        )
         out.append("")
     if evaluation.errors:
         out.append(f"Skipped {len(evaluation.errors)} unusable file(s):")
         out.append("")
         for path, reason in evaluation.errors[:20]:
             out.append(f"- {md_code(path, 100)}: {md_escape(reason, 160)}")
+        if len(evaluation.errors) > 20:
+            out.append(f"- … and {len(evaluation.errors) - 20} more")
         out.append("")
-    out.append(f"Reproduce locally: `{reproduce}`")
+    out.append("Reproduce locally:")
+    out.append("")
+    fence = "```"
+    while fence in reproduce:
+        fence += "`"
+    out.append(f"{fence}sh")
+    out.extend(printable(line, 300) for line in reproduce.splitlines() or [reproduce])
+    out.append(fence)
     return "\n".join(out) + "\n"
+
+
+def reproduce_commands(config: Config) -> str:
+    """The commands that reproduce a gate run locally: the benchmarks, then the check."""
+    if not config.bench_command:
+        return "perfslo check"
+    return f"{build_command(config)}\nperfslo check"

@@ -1,0 +1,46 @@
+"""``perfslo dashboard``: write the self-contained HTML dashboard."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+HELP = "write the HTML dashboard (one self-contained file: status cards, trend charts, regressions)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``perfslo dashboard``."""
+    parser.add_argument(
+        "--output", "-o", type=Path, help="write here instead of <artifacts>/perf-dashboard.html"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate the latest run and write the dashboard."""
+    from perfslo_tui.artifacts import ArtifactError, atomic_write_bytes
+    from perfslo_tui.commands import UsageError, load_context, load_store
+    from perfslo_tui.evaluate import evaluate
+    from perfslo_tui.report.html import render_html
+    from perfslo_tui.trend import read_history, trend_path
+
+    config = load_context(args)
+    if not config.artifacts_dir.is_dir():
+        raise UsageError(
+            f"{config.artifacts_dir}: artifacts folder does not exist (run your benchmarks first)"
+        )
+    store = load_store(config)
+    for path, reason in sorted(store.errors.items()):
+        print(f"perfslo: warning: skipped {path}: {reason}", file=sys.stderr)
+    evaluation = evaluate(store.table, config, store.baseline, errors=store.errors)
+    try:
+        pruned = len({p["run_id"] for points in read_history(trend_path(config)).values() for p in points})
+    except ArtifactError as exc:
+        # The dashboard only counts the pruned history; a bad trend file must not stop it.
+        print(f"perfslo: warning: {exc}", file=sys.stderr)
+        pruned = 0
+    target = args.output if args.output is not None else config.artifacts_dir / "perf-dashboard.html"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(target, render_html(evaluation, history_runs=pruned).encode("utf-8"))
+    print(f"Dashboard written: {target} ({len(evaluation.slos)} SLOs, verdict {evaluation.verdict.value})")
+    return 0

@@ -1,0 +1,59 @@
+"""``perfslo prune``: remove runs older than the trend window (history is kept)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+HELP = (
+    "remove run files older than the trend window; keeps the latest keep_runs runs, "
+    "the baseline's run and what the evaluation reads, and folds the rest into the trend file"
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``perfslo prune``."""
+    parser.add_argument(
+        "--dry-run", "-n", action="store_true", help="list what would be removed; change nothing"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Plan, print and (unless ``--dry-run``) apply the prune."""
+    from perfslo_tui.artifacts import utc_iso
+    from perfslo_tui.commands import UsageError, load_context, load_store
+    from perfslo_tui.prune import apply_prune, plan_prune
+    from perfslo_tui.report.common import printable
+
+    config = load_context(args)
+    if not config.artifacts_dir.is_dir():
+        raise UsageError(f"{config.artifacts_dir}: artifacts folder does not exist")
+    store = load_store(config)
+    plan = plan_prune(config, store)
+    for path in plan.unreadable:
+        print(f"perfslo: warning: not touching unreadable {path}: {store.errors[path]}", file=sys.stderr)
+    if plan.window_start_ms is None:
+        print(f"No runs in {config.artifacts_dir}: nothing to prune.")
+        return 0
+    cutoff = utc_iso(plan.window_start_ms)[:16].replace("T", " ")
+    verb = "Would remove" if args.dry_run else "Removing"
+    if not plan.remove:
+        print(f"Nothing to prune: no removable run before {cutoff} UTC ({config.trend_days} days).")
+    else:
+        print(f"{verb} {len(plan.remove)} run(s) older than {config.trend_days} days (before {cutoff} UTC):")
+        for pruned in plan.remove:
+            when = utc_iso(pruned.ts_ms)[:16].replace("T", " ")
+            commit = printable(pruned.commit[:12], 12)
+            print(f"  {printable(pruned.run_id, 100)}  {when} UTC  commit {commit}")
+    if plan.kept:
+        print(f"Keeping {len(plan.kept)} older run(s):")
+        for run_id, reason in sorted(plan.kept.items()):
+            print(f"  {printable(run_id, 100)}  ({printable(reason, 120)})")
+    if args.dry_run or not plan.remove:
+        return 0
+    result = apply_prune(config, store, plan)
+    count = len(result.removed)
+    print(f"Folded {count} run(s) into {result.trend_file}; removed {count} file(s).")
+    for path, reason in sorted(result.failed.items()):
+        print(f"perfslo: {path}: cannot remove: {reason}", file=sys.stderr)
+    return 2 if result.failed else 0

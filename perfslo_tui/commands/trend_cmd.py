@@ -1,0 +1,41 @@
+"""``perfslo trend``: write the trend file ``perf-trend.json``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+HELP = "write the trend file (per-run medians over the trend window, drift, culprits)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``perfslo trend``."""
+    parser.add_argument(
+        "--output", "-o", type=Path, help="write here instead of <artifacts>/perf-trend.json"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate the latest run and write the trend file."""
+    from perfslo_tui.commands import UsageError, load_context, load_store
+    from perfslo_tui.evaluate import evaluate
+    from perfslo_tui.trend import trend_path, update_trend
+
+    config = load_context(args)
+    store = load_store(config)
+    if not config.artifacts_dir.is_dir():
+        raise UsageError(
+            f"{config.artifacts_dir}: artifacts folder does not exist (run your benchmarks first)"
+        )
+    for path, reason in sorted(store.errors.items()):
+        print(f"perfslo: warning: skipped {path}: {reason}", file=sys.stderr)
+    evaluation = evaluate(store.table, config, store.baseline, errors=store.errors)
+    target, document = update_trend(evaluation, trend_path(config), args.output)
+    points = sum(len(slo["points"]) for slo in document["slos"].values())
+    kept = sum(len(points) for points in document["history"].values())
+    print(
+        f"Trend written: {target} ({len(document['slos'])} SLOs, {evaluation.run_count} runs, "
+        f"{points} points in the last {evaluation.trend_days} days, {kept} pruned points kept)"
+    )
+    return 0

@@ -1,0 +1,334 @@
+"""The HTML dashboard ``perf-dashboard.html``: one self-contained file.
+
+No CDN, no network, no external file: charts are inline SVG whose geometry is
+computed here, the styles and one tiny script are inline, and a
+Content-Security-Policy (``default-src 'none'``, the script allowed by its
+hash) makes the browser refuse anything else. The page is rendered by jinja2
+with autoescaping, so names and commits read from run files are text, never
+markup. Everything shown comes from the :class:`~perfslo_tui.evaluate.Evaluation`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+
+import jinja2
+import numpy as np
+
+from perfslo_tui import __version__
+from perfslo_tui.artifacts import utc_iso
+from perfslo_tui.evaluate import DAY_MS, Comparison, Evaluation, SLOResult
+from perfslo_tui.report.common import (
+    action_line,
+    budget_cell,
+    headline,
+    percent_cell,
+    printable,
+    short_reason,
+    status_cell,
+    value_cell,
+)
+from perfslo_tui.rules import (
+    BudgetStatus,
+    budget_status,
+    format_change,
+    format_ms,
+    tolerance_band,
+    violation_threshold,
+)
+from perfslo_tui.trend import indicator, trend_note, window_start_ms
+
+CHART_W = 560
+CHART_H = 190
+PAD_L, PAD_R, PAD_T, PAD_B = 56, 14, 10, 24
+
+
+@dataclass(frozen=True, slots=True)
+class ChartPoint:
+    """One run's median on the chart."""
+
+    x: float
+    y: float
+    css: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class HLine:
+    """A horizontal reference line (budget, threshold, baseline)."""
+
+    y: float
+    css: str
+    label: str
+
+
+@dataclass(slots=True)
+class Chart:
+    """The geometry of one SLO's trend chart, in SVG user units."""
+
+    width: int = CHART_W
+    height: int = CHART_H
+    left: float = PAD_L
+    right: float = CHART_W - PAD_R
+    top: float = PAD_T
+    bottom: float = CHART_H - PAD_B
+    points: list[ChartPoint] = field(default_factory=list)
+    path: str = ""
+    lines: list[HLine] = field(default_factory=list)
+    band: tuple[float, float] | None = None
+    y_ticks: list[tuple[float, str]] = field(default_factory=list)
+    x_ticks: list[tuple[float, str]] = field(default_factory=list)
+    step: tuple[float, str] | None = None
+    fit: tuple[float, float, float, float] | None = None
+    label: str = ""
+
+
+def nice_ticks(low: float, high: float, count: int = 4) -> list[float]:
+    """Round tick values (1, 2, 2.5, 5 × 10^k) covering ``[low, high]``."""
+    if not (math.isfinite(low) and math.isfinite(high)) or high <= low:
+        return [low]
+    raw = (high - low) / count
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    first = math.ceil(low / step) * step
+    ticks = []
+    value = first
+    while value <= high + step * 1e-9:
+        ticks.append(round(value, 12))
+        value += step
+    return ticks
+
+
+def _time_label(ts_ms: int, span_ms: int) -> str:
+    iso = utc_iso(ts_ms)
+    if span_ms < 2 * DAY_MS:
+        return iso[11:16]
+    months = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+    return f"{months[int(iso[5:7]) - 1]} {int(iso[8:10])}"
+
+
+def build_chart(result: SLOResult, baseline_ms: float | None) -> Chart:
+    """Compute one SLO's chart: medians over the window with reference lines.
+
+    Args:
+        result: The SLO's evaluated result (its ``trend``, ``drift``, ``step``).
+        baseline_ms: The baseline median of this SLO, if any.
+
+    Returns:
+        The chart geometry; no points when the SLO has no data.
+    """
+    chart = Chart()
+    trend = result.trend
+    cfg = result.config
+    values = [p.median for p in trend]
+    refs: list[float] = []
+    if cfg is not None:
+        band_low, band_high = tolerance_band(cfg.budget_ms, cfg.tolerance)
+        refs += [band_low, band_high, violation_threshold(cfg.budget_ms, cfg.tolerance)]
+    if baseline_ms is not None:
+        refs.append(baseline_ms)
+    everything = values + refs
+    if not everything:
+        chart.label = "no data"
+        return chart
+    low, high = min(everything), max(everything)
+    pad = (high - low) * 0.08 if high > low else max(abs(low) * 0.05, 1e-6)
+    low, high = max(0.0, low - pad), high + pad
+
+    def y_of(value: float) -> float:
+        return chart.bottom - (value - low) / (high - low) * (chart.bottom - chart.top)
+
+    chart.y_ticks = [(y_of(v), format_ms(v)) for v in nice_ticks(low, high) if low <= v <= high]
+
+    if cfg is not None:
+        band_low, band_high = tolerance_band(cfg.budget_ms, cfg.tolerance)
+        chart.band = (y_of(band_high), y_of(band_low))
+        limit = violation_threshold(cfg.budget_ms, cfg.tolerance)
+        chart.lines.append(HLine(y_of(cfg.budget_ms), "budget", f"budget {format_ms(cfg.budget_ms)} ms"))
+        chart.lines.append(HLine(y_of(limit), "limit", f"violation above {format_ms(limit)} ms"))
+    if baseline_ms is not None:
+        chart.lines.append(HLine(y_of(baseline_ms), "baseline", f"baseline {format_ms(baseline_ms)} ms"))
+    if not trend:
+        chart.label = "no runs in the window"
+        return chart
+
+    t0, t1 = trend[0].ts_ms, trend[-1].ts_ms
+    span = t1 - t0
+
+    def x_of(ts_ms: int) -> float:
+        if span <= 0:
+            return (chart.left + chart.right) / 2
+        return chart.left + (ts_ms - t0) / span * (chart.right - chart.left)
+
+    for point in trend:
+        css = "nobudget"
+        if cfg is not None:
+            css = budget_status(point.median, cfg.budget_ms, cfg.tolerance).status.value.lower()
+        when = utc_iso(point.ts_ms)[:16].replace("T", " ")
+        label = f"{format_ms(point.median)} ms · {point.commit[:7]} · {when} UTC"
+        chart.points.append(ChartPoint(round(x_of(point.ts_ms), 2), round(y_of(point.median), 2), css, label))
+    chart.path = "M" + " L".join(f"{p.x},{p.y}" for p in chart.points)
+    if span > 0:
+        stops = [t0 + span * i // 4 for i in range(5)]
+        chart.x_ticks = [(x_of(ts), _time_label(ts, span)) for ts in stops]
+    else:
+        chart.x_ticks = [(x_of(t0), _time_label(t0, 0))]
+    if result.step is not None:
+        chart.step = (round(x_of(result.step.ts_ms), 2), result.step.message)
+    if result.drift is not None and span > 0:
+        # The drift's own Theil–Sen slope; the intercept is the median offset
+        # of the log medians from it, as Theil–Sen defines it.
+        slope = math.log1p(result.drift.estimate.rate_per_day)
+        days = np.array([p.ts_ms - t0 for p in trend], dtype=float) / DAY_MS
+        intercept = float(np.median(np.log(np.array(values)) - slope * days))
+        end = span / DAY_MS
+        chart.fit = (
+            x_of(t0),
+            y_of(math.exp(intercept)),
+            x_of(t1),
+            y_of(math.exp(intercept + slope * end)),
+        )
+    chart.label = f"{len(trend)} runs, {_time_label(t0, span)} to {_time_label(t1, span)}"
+    return chart
+
+
+@dataclass(frozen=True, slots=True)
+class CardView:
+    """What one SLO's status card shows."""
+
+    result: SLOResult
+    name: str
+    css: str
+    status_css: str
+    value: str
+    budget: str
+    percent: str
+    bar: float
+    status: str
+    indicator: str
+    note: str
+    vs_baseline: str
+    vs_previous: str
+    messages: list[str]
+    chart: Chart
+
+
+def _css(result: SLOResult) -> str:
+    if result.blocking or result.status is BudgetStatus.VIOLATION:
+        return "violation"
+    if result.status is BudgetStatus.DRIFT or result.warning:
+        return "drift"
+    if result.status is BudgetStatus.PASS:
+        return "pass"
+    return "nodata"
+
+
+def _cmp_text(cmp: Comparison | None) -> str:
+    if cmp is None:
+        return "—"
+    text = cmp.label
+    if cmp.interval:
+        text += f" (95% CI {cmp.interval})"
+    return text
+
+
+def _card(result: SLOResult, evaluation: Evaluation) -> CardView:
+    base = evaluation.baseline
+    baseline_ms = base.medians.get(result.name) if base is not None else None
+    bar = 0.0
+    if result.budget is not None:
+        # The bar spans 0–120 % of the budget; the marks sit at 100 % and at the violation line.
+        bar = min(result.budget.percent_of_budget, 120.0) / 120.0 * 100.0
+    return CardView(
+        result=result,
+        name=printable(result.name, 120),
+        css=_css(result),
+        status_css=result.status.value.lower() if result.status is not None else "nodata",
+        value=value_cell(result),
+        budget=budget_cell(result),
+        percent=percent_cell(result),
+        bar=round(bar, 2),
+        status=status_cell(result),
+        indicator=indicator(result),
+        note=trend_note(result),
+        vs_baseline=_cmp_text(result.vs_baseline),
+        vs_previous=_cmp_text(result.vs_previous),
+        messages=[printable(m, 300) for m in result.messages()],
+        chart=build_chart(result, baseline_ms),
+    )
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("perfslo_tui", "report/templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["ms"] = format_ms
+    env.filters["change"] = format_change
+    env.filters["clip"] = printable
+    env.filters["iso"] = lambda ms: utc_iso(int(ms))
+    env.filters["when"] = lambda ms: utc_iso(int(ms))[:16].replace("T", " ") + " UTC"
+    return env
+
+
+def _script() -> str:
+    return resources.files("perfslo_tui").joinpath("report", "templates", "dashboard.js").read_text("utf-8")
+
+
+def script_hash(script: str) -> str:
+    """The CSP source for an inline script: ``'sha256-…'``."""
+    digest = hashlib.sha256(script.encode("utf-8")).digest()
+    return f"'sha256-{base64.b64encode(digest).decode()}'"
+
+
+def render_html(evaluation: Evaluation, generated_ms: int | None = None, history_runs: int = 0) -> str:
+    """Render the dashboard page.
+
+    Args:
+        evaluation: The evaluation of the latest run.
+        generated_ms: When the page was generated (default: now).
+        history_runs: Pruned run medians kept in the trend file (shown as a count).
+
+    Returns:
+        The complete HTML document.
+    """
+    from perfslo_tui.trend import now_ms
+
+    script = _script()
+    cards = [_card(r, evaluation) for r in evaluation.slos]
+    problems = [c for c in cards if c.result.blocking or c.result.warning or c.result.violation]
+    analysed: Sequence[CardView] = [
+        c for c in cards if c.result.vs_baseline is not None or c.result.step is not None
+    ]
+    drifting = [c for c in cards if c.result.drift is not None]
+    start = window_start_ms(evaluation)
+    template = _environment().get_template("dashboard.html.j2")
+    return template.render(
+        evaluation=evaluation,
+        verdict=evaluation.verdict,
+        verdict_css=evaluation.verdict.value.lower(),
+        headline=headline(evaluation.verdict),
+        action=action_line(evaluation.verdict),
+        run=evaluation.run,
+        baseline=evaluation.baseline,
+        cards=cards,
+        problems=problems,
+        analysed=analysed,
+        drifting=drifting,
+        short_reason=short_reason,
+        errors=[(printable(p, 200), printable(r, 300)) for p, r in evaluation.errors],
+        window_start=start,
+        generated=generated_ms if generated_ms is not None else now_ms(),
+        history_runs=history_runs,
+        version=__version__,
+        script=script,
+        script_hash=script_hash(script),
+    )
