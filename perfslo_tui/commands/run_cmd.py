@@ -37,9 +37,8 @@ def run(args: argparse.Namespace) -> int:
     """Measure, write the run; exit 2 if any command failed (the others are still written)."""
     from perfslo_tui.artifacts import build_run_document, make_metadata, write_run
     from perfslo_tui.bench_command import artifacts_from_env
-    from perfslo_tui.commands import UsageError
     from perfslo_tui.command_bench import CommandBenchError, bench_command
-    from perfslo_tui.commands import load_context
+    from perfslo_tui.commands import UsageError, load_context
     from perfslo_tui.report.common import printable
     from perfslo_tui.rules import format_ms
     from perfslo_tui.stats import summarize

@@ -72,13 +72,13 @@ def parse(path: Path, document: Any) -> ImportedRun:
     for name, row in document["results"].items():
         if not isinstance(row, list):
             raise ArtifactError(path, f"results/{clip(name)}: expected a list")
-        if not _is_time(name, units):
-            run.notes.append(f"skipped {clip(name)!r}: not a time benchmark")
-            continue
         cells = dict(zip(columns, row, strict=False))
         when = cells.get("started_at")
         if isinstance(when, int) and not isinstance(when, bool):
-            started.append(when)
+            started.append(when)  # every benchmark's start counts towards "when it ran"
+        if not _is_time(name, units):
+            run.notes.append(f"skipped {clip(name)!r}: not a time benchmark")
+            continue
         values = cells.get("result")
         if not isinstance(values, list):
             run.notes.append(f"skipped {clip(name)!r}: no result (the benchmark failed or was skipped)")
