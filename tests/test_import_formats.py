@@ -93,7 +93,9 @@ def run_pytest_benchmark(folder: Path, *options: str) -> None:
 def pytest_benchmark_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Real pytest-benchmark files: --benchmark-json, and saved with and without --benchmark-save-data."""
     base = tmp_path_factory.mktemp("pytest-benchmark")
-    run_pytest_benchmark(base / "one", f"--benchmark-json={base / 'one' / 'bench.json'}", "--benchmark-save=plain")
+    run_pytest_benchmark(
+        base / "one", f"--benchmark-json={base / 'one' / 'bench.json'}", "--benchmark-save=plain"
+    )
     run_pytest_benchmark(base / "two", "--benchmark-save=withdata", "--benchmark-save-data")
     [plain] = (base / "one" / "storage").rglob("*plain.json")
     [withdata] = (base / "two" / "storage").rglob("*withdata.json")
@@ -290,7 +292,9 @@ def test_google_benchmark_live_from_a_tiny_cpp_program(project: Path, tmp_path: 
         capture_output=True, text=True, timeout=180, check=False,
     )  # fmt: skip
     if compiled.returncode != 0:
-        pytest.fail(f"cannot build with Google Benchmark (apt-get install libbenchmark-dev): {compiled.stderr}")
+        pytest.fail(
+            f"cannot build with Google Benchmark (apt-get install libbenchmark-dev): {compiled.stderr}"
+        )
     out = tmp_path / "live.json"
     done = subprocess.run(
         [str(binary), "--benchmark_repetitions=3", "--benchmark_min_time=0.01",
