@@ -1,32 +1,48 @@
 """Confirmation by re-running: ``perfslo check --confirm N``.
 
-A violation or regression blocks only once seen in N consecutive runs. When
-the latest run shows one that is not yet confirmed, the bench command is run
-again (at most N times in all) until it is confirmed or it clears.
+A violation or regression blocks only once confirmed: seen in N consecutive
+runs (for a regression, with a significant pooled change; see
+:mod:`perfslo_tui.evaluate`). When the latest run shows a problem that is not
+yet confirmed, the bench command is run again, at most N times, until the
+problem is confirmed or it clears. A run that shows nothing suspicious costs
+no re-run at all.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
-from perfslo_tui.bench_command import BenchCommandError, run_to_completion
+from perfslo_tui.bench_command import run_to_completion
 from perfslo_tui.config import Config
 from perfslo_tui.evaluate import Evaluation, evaluate
+from perfslo_tui.report.common import printable
 from perfslo_tui.store import RunStore
 
 
 def needs_confirmation(evaluation: Evaluation) -> bool:
-    """True when some SLO shows an unconfirmed violation or regression."""
-    return any(
-        (r.violation and not r.confirmed_violation) or (r.regression and not r.confirmed_regression)
-        for r in evaluation.slos
-    )
+    """True when some SLO shows a problem that more runs could confirm or clear."""
+    return any(r.needs_confirmation for r in evaluation.slos)
 
 
 def confirm_by_rerunning(
-    config: Config, store: RunStore, evaluation: Evaluation, confirm_runs: int
+    config: Config,
+    store: RunStore,
+    evaluation: Evaluation,
+    confirm_runs: int,
+    rerun: Callable[[], object] | None = None,
+    announce: bool = True,
 ) -> Evaluation:
-    """Re-run the bench command until unconfirmed problems confirm or clear.
+    """Re-run the benchmarks until unconfirmed problems confirm or clear.
+
+    Args:
+        config: The project's config (for the bench command).
+        store: The loaded run store; refreshed after each re-run.
+        evaluation: The evaluation of the latest run.
+        confirm_runs: N: consecutive runs needed; at most N re-runs.
+        rerun: What produces one more run (default: the configured bench
+            command, run to completion). Benchmarks pass an in-process one.
+        announce: Print a line on stderr before each re-run.
 
     Returns:
         The evaluation of the latest run after re-running.
@@ -34,17 +50,19 @@ def confirm_by_rerunning(
     Raises:
         BenchCommandError: When the bench command is missing or fails.
     """
+    produce = rerun if rerun is not None else lambda: run_to_completion(config)
     reruns = 0
     while needs_confirmation(evaluation) and reruns < confirm_runs:
         reruns += 1
-        print(
-            f"perfslo: unconfirmed problem; re-running the bench command ({reruns}/{confirm_runs})",
-            file=sys.stderr,
-        )
-        try:
-            run_to_completion(config)
-        except BenchCommandError:
-            raise
+        if announce:
+            # SLO names come from run files: print them safely.
+            names = ", ".join(printable(r.name, 60) for r in evaluation.slos if r.needs_confirmation)
+            print(
+                f"perfslo: unconfirmed problem ({names}); "
+                f"re-running the benchmarks ({reruns}/{confirm_runs})",
+                file=sys.stderr,
+            )
+        produce()
         store.refresh()
         evaluation = evaluate(
             store.table, config, store.baseline, errors=store.errors, confirm_runs=confirm_runs
