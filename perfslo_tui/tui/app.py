@@ -1,0 +1,592 @@
+"""``perfslo-tui``: the live monitor of a project's performance SLOs.
+
+Data flows one way: the artifacts folder → :class:`~perfslo_tui.store.RunStore`
+(a polars table) → :func:`~perfslo_tui.evaluate.evaluate` → the views. The
+store refresh and the evaluation run in a thread worker; a watchfiles watcher
+asks for a refresh whenever a run file changes, and a burst of changes is
+coalesced into at most one more refresh (a "dirty again" flag), never queued.
+The bench command runs as a subprocess in its own process group; its new run
+reaches the screen through the watched folder like any other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import polars as pl
+from rich.text import Text
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Container, Horizontal, Vertical, VerticalScroll
+from textual.events import Resize
+from textual.widgets import Footer, Input, Log, Static
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from perfslo_tui.artifacts import ArtifactError
+from perfslo_tui.baseline import establish_baseline
+from perfslo_tui.bench_command import BenchCommandError, build_command, command_env, supports_single_slo
+from perfslo_tui.config import Config, ConfigError, load_config
+from perfslo_tui.evaluate import Evaluation, SLOResult, evaluate
+from perfslo_tui.report.common import printable
+from perfslo_tui.store import RefreshResult, RunStore, empty_table
+from perfslo_tui.tui.messages import BaselineDone, CommandFinished, CommandOutput, StoreUpdated, WatchState
+from perfslo_tui.tui.runner import CommandRunner
+from perfslo_tui.tui.screens import ConfirmScreen, DetailScreen, HelpScreen
+from perfslo_tui.tui.watcher import watch_folder
+from perfslo_tui.tui.widgets import ErrorsPanel, HeaderBar, RegressionPanel, SLOCard, short_commit
+
+SORTS = ("status", "name", "budget")
+CARD_WIDTH = 34
+CARD_HEIGHT = 12
+CARD_HEIGHT_MAX = 18
+SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+
+
+def _sort_key(mode: str) -> Callable[[SLOCard], tuple[object, ...]]:
+    def by_status(card: SLOCard) -> tuple[object, ...]:
+        r = card.result
+        if r is None:
+            return (0, 0.0, card.slo_name)
+        pct = r.budget.percent_of_budget if r.budget else -1.0
+        return (-r.rank, -pct, card.slo_name)
+
+    def by_name(card: SLOCard) -> tuple[object, ...]:
+        return (card.slo_name,)
+
+    def by_budget(card: SLOCard) -> tuple[object, ...]:
+        r = card.result
+        pct = r.budget.percent_of_budget if r is not None and r.budget else -1.0
+        return (-pct, card.slo_name)
+
+    return {"status": by_status, "name": by_name, "budget": by_budget}[mode]
+
+
+class FilterInput(Input):
+    """The ``/`` filter box: Esc clears and closes it."""
+
+    BINDINGS = [Binding("escape", "close", "Clear filter")]
+
+    def action_close(self) -> None:
+        """Clear the filter and hide the box."""
+        self.value = ""
+        self.app.call_later(self.app.action_close_filter)  # type: ignore[attr-defined]
+
+
+class PerfSLOApp(App[int]):
+    """The live SLO monitor.
+
+    Args:
+        config: The project's config (artifacts folder, SLOs, bench command).
+        now: The clock (seconds since the epoch) for ages on screen; tests
+            freeze it.
+        watch: Start the watchfiles watcher (tests of static screens turn it off).
+    """
+
+    CSS_PATH = "app.tcss"
+    TITLE = "perfslo"
+    # The cards are mounted after the first load; focus goes there, not to the hidden filter.
+    AUTO_FOCUS = None
+    # Every command has a key (see ?); the palette's footer slot is better spent on them.
+    ENABLE_COMMAND_PALETTE = False
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Keys"),
+        Binding("slash", "filter", "Filter"),
+        Binding("s", "cycle_sort", "Sort"),
+        Binding("r", "rerun", "Re-run"),
+        Binding("x", "cancel_run", "Cancel run"),
+        Binding("o", "toggle_log", "Output"),
+        Binding("b", "baseline", "Baseline"),
+    ]
+
+    def __init__(self, config: Config, now: Callable[[], float] = time.time, watch: bool = True) -> None:
+        super().__init__()
+        self.config = config
+        self.now = now
+        self.watch_enabled = watch
+        self.store = RunStore(config.artifacts_dir)
+        self.evaluation: Evaluation | None = None
+        self.table: pl.DataFrame = empty_table()
+        self.errors: dict[Path, str] = {}
+        self.session_run_id: str | None = None
+        self.missing_dir = False
+        self.watching = False
+        self.sort_mode = SORTS[0]
+        self.filter_text = ""
+        self.cards: dict[str, SLOCard] = {}
+        self.updates = 0
+        self.refreshes = 0
+        self.runner: CommandRunner | None = None
+        self.last_outcome_text: Text | None = None
+        self._run_started = 0.0
+        self._spin = 0
+        self._stop_watch = asyncio.Event()
+        self._refresh_lock = threading.Lock()
+        self._refresh_running = False
+        self._refresh_dirty = False
+        self._seq = 0
+
+    # ------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        """Header, filter, the card grid, the panels, the log, the status line, the footer."""
+        yield HeaderBar(now=lambda: self.now(), id="header")
+        yield FilterInput(placeholder="filter SLOs by name", id="filter", classes="hidden")
+        with Horizontal(id="body"):
+            with VerticalScroll(id="cards-scroll"):
+                yield Container(id="cards")
+            with Vertical(id="side"):
+                with VerticalScroll(id="regressions-box"):
+                    yield RegressionPanel(id="regressions")
+                with VerticalScroll(id="errors-box", classes="hidden"):
+                    yield ErrorsPanel(id="errors")
+        yield Log(id="log", max_lines=5000, classes="hidden")
+        yield Static(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        """Load the folder, start the watcher and the header clock."""
+        self.query_one("#regressions-box").border_title = "regressions vs baseline"
+        self.query_one("#errors-box").border_title = "load errors"
+        self.query_one("#log").border_title = "bench command output (o hides)"
+        self.query_one(HeaderBar).show(None, extra=self._extra_line())
+        self.request_refresh()
+        if self.watch_enabled:
+            self._watch()
+        self.set_interval(1.0, self._tick)
+
+    def on_resize(self, event: Resize) -> None:
+        """Lay the cards out again for the new size."""
+        self.call_after_refresh(self._layout_cards)
+
+    def _layout_cards(self) -> None:
+        """As many columns as fit; taller cards (bigger sparklines) when there is room."""
+        scroll = self.query_one("#cards-scroll", VerticalScroll)
+        grid = self.query_one("#cards", Container)
+        width, height = scroll.size
+        if not width:
+            return
+        columns = max(1, (width - 2) // CARD_WIDTH)
+        count = max(1, sum(1 for card in self.cards.values() if card.display))
+        rows = -(-count // columns)
+        card_height = max(CARD_HEIGHT, min(CARD_HEIGHT_MAX, height // rows))
+        if grid.styles.grid_size_columns != columns:
+            grid.styles.grid_size_columns = columns
+        grid.styles.grid_rows = str(card_height)
+
+    def _tick(self) -> None:
+        self.query_one(HeaderBar).tick()
+
+    def _folder_label(self) -> str:
+        folder = self.config.artifacts_dir
+        try:
+            return str(folder.relative_to(self.config.root)) + "/"
+        except ValueError:
+            return str(folder) + "/"
+
+    def _extra_line(self) -> str:
+        parts = [f"watching {printable(self._folder_label(), 60)}" if self.watching else self._folder_label()]
+        parts.append(f"sort: {self.sort_mode}")
+        if self.filter_text:
+            parts.append(f"filter: {printable(self.filter_text, 30)}")
+        if self.session_run_id is not None:
+            parts.append(f"session since {printable(self.session_run_id, 60)}")
+        return " · ".join(parts)
+
+    def _update_header(self) -> None:
+        banner = ""
+        if self.missing_dir:
+            banner = (
+                f"artifacts folder {printable(str(self.config.artifacts_dir), 80)} does not exist: "
+                "waiting for it to appear (press r to run the benchmarks)"
+            )
+        self.query_one(HeaderBar).show(self.evaluation, extra=self._extra_line(), banner=banner)
+
+    # ------------------------------------------------------ data refresh
+
+    def request_refresh(self) -> None:
+        """Refresh the store and re-evaluate, in a worker; coalesces bursts."""
+        with self._refresh_lock:
+            if self._refresh_running:
+                self._refresh_dirty = True
+                return
+            self._refresh_running = True
+        self._refresh_worker()
+
+    @work(thread=True, exclusive=True, group="refresh", exit_on_error=False)
+    def _refresh_worker(self) -> None:
+        worker = get_current_worker()
+        try:
+            while not worker.is_cancelled:
+                with self._refresh_lock:
+                    self._refresh_dirty = False
+                self._refresh_once()
+                with self._refresh_lock:
+                    if not self._refresh_dirty:
+                        self._refresh_running = False
+                        return
+        finally:
+            with self._refresh_lock:
+                self._refresh_running = False
+
+    def _refresh_once(self) -> None:
+        """Runs in the worker thread: refresh, evaluate, post the full state."""
+        try:
+            result = self.store.refresh()
+        except OSError as exc:  # an unexpected I/O failure must not kill the monitor
+            result = RefreshResult()
+            self.store.errors[self.config.artifacts_dir] = f"cannot refresh: {exc}"
+        table = self.store.table
+        if self.session_run_id is None and table.height:
+            # The session's reference: the latest run at first load (or the first to arrive).
+            latest = table.sort(["ts_ms", "run_id"]).row(table.height - 1, named=True)
+            self.session_run_id = str(latest["run_id"])
+        errors = dict(self.store.errors)
+        evaluation = evaluate(
+            table, self.config, self.store.baseline, session_run_id=self.session_run_id, errors=errors
+        )
+        self._seq += 1
+        self.post_message(StoreUpdated(evaluation, table, result, errors, self.session_run_id, self._seq))
+
+    def on_store_updated(self, message: StoreUpdated) -> None:
+        """Apply a new evaluation: update only the cards whose result changed."""
+        first = self.evaluation is None
+        self.evaluation = message.evaluation
+        self.table = message.table
+        self.errors = message.errors
+        self.missing_dir = message.refresh.missing_dir
+        self.updates += 1
+        grid = self.query_one("#cards", Container)
+        names = [r.name for r in message.evaluation.slos]
+        new_cards: list[SLOCard] = []
+        for result in message.evaluation.slos:
+            card = self.cards.get(result.name)
+            if card is None:
+                card = SLOCard(result.name, result)
+                self.cards[result.name] = card
+                new_cards.append(card)
+            elif card.set_result(result) and not first:
+                card.flash()
+        for name in [n for n in self.cards if n not in names]:
+            self.cards.pop(name).remove()
+        if new_cards:
+            grid.mount(*new_cards)
+            if not first:
+                for card in new_cards:
+                    card.flash()
+        self._apply_filter()
+        self.call_after_refresh(self._apply_sort)
+        self.call_after_refresh(self._layout_cards)
+        self._update_header()
+        self.query_one(RegressionPanel).show(message.evaluation)
+        errors_box = self.query_one("#errors-box")
+        errors_box.set_class(not message.errors, "hidden")
+        self.query_one(ErrorsPanel).show(message.errors, self.config.artifacts_dir)
+        for screen in self.screen_stack:
+            if isinstance(screen, DetailScreen):
+                screen.data_changed()
+        if first and self.screen is self.screen_stack[0]:
+            self.call_after_refresh(self._focus_first)
+
+    def _focus_first(self) -> None:
+        if not isinstance(self.focused, SLOCard) or not self.focused.display:
+            visible = self.visible_cards()
+            if visible:
+                visible[0].focus()
+
+    # ------------------------------------------------------------ watcher
+
+    @work(exclusive=True, group="watch", exit_on_error=False)
+    async def _watch(self) -> None:
+        await watch_folder(
+            self.config.artifacts_dir,
+            self._stop_watch,
+            self.request_refresh,
+            self._post_watch_state,
+        )
+
+    def _post_watch_state(self, watching: bool) -> None:
+        self.post_message(WatchState(watching))
+
+    def on_watch_state(self, message: WatchState) -> None:
+        """Show whether the folder is being watched."""
+        self.watching = message.watching
+        self._update_header()
+
+    # --------------------------------------------------- cards: navigation
+
+    def visible_cards(self) -> list[SLOCard]:
+        """The cards shown (filter applied), in grid order."""
+        grid = self.query_one("#cards", Container)
+        return [c for c in grid.children if isinstance(c, SLOCard) and c.display]
+
+    @on(SLOCard.Move)
+    def _move(self, message: SLOCard.Move) -> None:
+        cards = self.visible_cards()
+        if message.card not in cards:
+            return
+        index = cards.index(message.card)
+        top = cards[0].virtual_region.y
+        columns = max(1, sum(1 for c in cards if c.virtual_region.y == top))
+        target = index + message.dx + message.dy * columns
+        if 0 <= target < len(cards):
+            cards[target].focus()
+            cards[target].scroll_visible(animate=False)
+
+    @on(SLOCard.Open)
+    def _open(self, message: SLOCard.Open) -> None:
+        self.push_screen(DetailScreen(message.name))
+
+    def action_cycle_sort(self) -> None:
+        """Next sort order: status → name → % of budget."""
+        self.sort_mode = SORTS[(SORTS.index(self.sort_mode) + 1) % len(SORTS)]
+        self._apply_sort()
+        self._update_header()
+
+    def _apply_sort(self) -> None:
+        grid = self.query_one("#cards", Container)
+        current = [c for c in grid.children if isinstance(c, SLOCard)]
+        wanted = sorted(current, key=_sort_key(self.sort_mode))
+        if wanted == current:
+            return
+        for index, card in enumerate(wanted):
+            if grid.children[index] is not card:
+                grid.move_child(card, before=index)
+
+    def action_filter(self) -> None:
+        """Open the filter box."""
+        box = self.query_one("#filter", FilterInput)
+        box.remove_class("hidden")
+        box.focus()
+
+    def action_close_filter(self) -> None:
+        """Hide the filter box (the filter stays unless it was cleared)."""
+        self.query_one("#filter", FilterInput).add_class("hidden")
+        self._apply_filter()
+        self._focus_first()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.filter_text = event.value.strip()
+        self._apply_filter()
+        self._update_header()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        self.action_close_filter()
+
+    def _apply_filter(self) -> None:
+        needle = self.filter_text.lower()
+        for card in self.cards.values():
+            card.display = needle in card.slo_name.lower()
+        self.call_after_refresh(self._layout_cards)
+
+    # ---------------------------------------------------------- re-run
+
+    def action_rerun(self, slo: str | None = None) -> None:
+        """Run the bench command (one SLO when given and the command supports it)."""
+        if self.runner is not None and self.runner.running:
+            self.notify("the bench command is already running (x cancels it)", severity="warning")
+            return
+        narrow = slo if slo is not None and supports_single_slo(self.config) else None
+        try:
+            command = build_command(self.config, narrow)
+        except BenchCommandError as exc:
+            self._set_status(Text(f"✗ {exc}", style="red"))
+            return
+        runner = CommandRunner(command, self.config.root, command_env(self.config))
+        self.runner = runner
+        log = self.query_one("#log", Log)
+        log.clear()
+        log.write_line(f"$ {printable(command, 500)}")
+        log.remove_class("hidden")
+        self._run_started = time.monotonic()
+        self._spin_timer = self.set_interval(0.1, self._spin_status)
+        self._spin_status()
+        self._run_command(runner)
+
+    @work(exclusive=True, group="bench", exit_on_error=False)
+    async def _run_command(self, runner: CommandRunner) -> None:
+        try:
+            outcome = await runner.run(self._post_output)
+        except asyncio.CancelledError:
+            runner.kill()
+            raise
+        self.post_message(CommandFinished(outcome))
+
+    def _post_output(self, lines: list[str]) -> None:
+        self.post_message(CommandOutput(lines))
+
+    def _spin_status(self) -> None:
+        runner = self.runner
+        if runner is None or not runner.running and self._spin > 0:
+            return
+        self._spin += 1
+        elapsed = time.monotonic() - self._run_started
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(f"{SPINNER[self._spin % len(SPINNER)]} running ", style="bold cyan")
+        text.append(printable(runner.command, 80))
+        text.append(f"  {elapsed:.0f}s  x cancels, o shows/hides output", style="dim")
+        self._set_status(text)
+
+    def on_command_output(self, message: CommandOutput) -> None:
+        """Append the command's output to the log panel."""
+        self.query_one("#log", Log).write_lines(message.lines)
+
+    def on_command_finished(self, message: CommandFinished) -> None:
+        """Show how the command ended; on failure, its exit code and tail."""
+        outcome = message.outcome
+        timer = getattr(self, "_spin_timer", None)
+        if timer is not None:
+            timer.stop()
+        log = self.query_one("#log", Log)
+        if outcome.ok:
+            text = Text("✓ bench command finished (exit 0): its runs arrive via the folder", style="green")
+            log.write_line("[perfslo] exit 0")
+        else:
+            word = "cancelled" if outcome.cancelled else "failed"
+            text = Text(no_wrap=True, overflow="ellipsis")
+            text.append(f"✗ bench command {word}, exit {outcome.returncode}", style="bold red")
+            last = [line for line in outcome.tail if line.strip()][-1:]
+            if last:
+                text.append(": ")
+                text.append(last[0])
+            log.write_line(f"[perfslo] {word}, exit {outcome.returncode}; last lines:")
+            log.write_lines([f"  {line}" for line in outcome.tail[-5:]])
+            log.remove_class("hidden")
+        self.last_outcome_text = text
+        self._set_status(text)
+        # The new run arrives through the watcher; a refresh here also covers
+        # a session without a watcher (tests of static screens).
+        self.request_refresh()
+
+    def action_cancel_run(self) -> None:
+        """Cancel the running bench command (the whole process group)."""
+        if self.runner is not None and self.runner.running:
+            self.runner.cancel()
+            self._set_status(Text("cancelling the bench command…", style="yellow"))
+        else:
+            self.notify("no bench command is running")
+
+    def action_toggle_log(self) -> None:
+        """Show or hide the bench command's output."""
+        self.query_one("#log", Log).toggle_class("hidden")
+
+    def _set_status(self, text: Text) -> None:
+        self.query_one("#status", Static).update(text)
+
+    # --------------------------------------------------------- baseline
+
+    def action_baseline(self) -> None:
+        """Make the latest run the baseline, after a confirmation."""
+        self.ask_baseline(None)
+
+    def ask_baseline(self, run_id: str | None) -> None:
+        """Ask to make ``run_id`` (default: the latest run) the baseline."""
+        ev = self.evaluation
+        if run_id is None:
+            if ev is None or ev.run is None:
+                self.notify("no run to make the baseline from", severity="warning")
+                return
+            run_id = ev.run.run_id
+        rows = self.table.filter(pl.col("run_id") == run_id)
+        commit = str(rows["commit"][0]) if rows.height else "?"
+        question = Text()
+        question.append("Make run ")
+        question.append(printable(run_id, 80), style="bold")
+        question.append(" (commit ")
+        question.append(printable(short_commit(commit), 12), style="bold")
+        question.append(") the baseline?\nThe current baseline is kept in baselines/.")
+        chosen = run_id
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._establish(chosen)
+
+        self.push_screen(ConfirmScreen(question), answered)
+
+    @work(thread=True, exclusive=True, group="baseline", exit_on_error=False)
+    def _establish(self, run_id: str) -> None:
+        try:
+            path, kept, run = establish_baseline(
+                self.config, self.config.artifacts_dir / run_id, store=self.store
+            )
+        except (ArtifactError, OSError, ValueError) as exc:
+            self.post_message(BaselineDone(f"✗ baseline not set: {printable(str(exc), 200)}", False))
+            return
+        self.post_message(BaselineDone(f"✓ baseline set from {printable(run.run_id, 80)}", True))
+
+    def on_baseline_done(self, message: BaselineDone) -> None:
+        """Report the baseline result and reload."""
+        self._set_status(Text(message.text, style="green" if message.ok else "red"))
+        self.request_refresh()
+
+    # ------------------------------------------------------------- misc
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A worker that failed says so on the status line instead of vanishing."""
+        if event.state is WorkerState.ERROR:
+            error = event.worker.error
+            self._set_status(Text(f"✗ internal error in {event.worker.name}: {error!r}", style="bold red"))
+
+    def action_help(self) -> None:
+        """Show every key."""
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    async def action_quit(self) -> None:
+        """Quit cleanly: stop the watcher, kill a running command."""
+        self._stop_everything()
+        self.exit(0)
+
+    def _stop_everything(self) -> None:
+        self._stop_watch.set()
+        if self.runner is not None:
+            self.runner.kill()
+
+    def on_unmount(self) -> None:
+        """Belt and braces for exits that bypass ``q``."""
+        self._stop_everything()
+
+    def result(self, name: str) -> SLOResult | None:
+        """The current result of one SLO (for tests and the drill-down)."""
+        return self.evaluation.result(name) if self.evaluation is not None else None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``perfslo-tui`` command line."""
+    parser = argparse.ArgumentParser(
+        prog="perfslo-tui", description="Live terminal monitor of the project's performance SLOs."
+    )
+    parser.add_argument("--artifacts", type=Path, help="the artifacts folder (default: from the config)")
+    parser.add_argument(
+        "--config", type=Path, help="the config file (default: found from the current directory)"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``perfslo-tui``: config errors are one line on stderr and exit 2."""
+    args = build_parser().parse_args(argv)
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"perfslo-tui: {exc}", file=sys.stderr)
+        return 2
+    if args.artifacts is not None:
+        config = config.with_artifacts_dir(args.artifacts.resolve())
+    app = PerfSLOApp(config)
+    result = app.run()
+    return result or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

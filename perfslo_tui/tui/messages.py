@@ -1,0 +1,71 @@
+"""Messages from the TUI's workers to its widgets: small dataclasses.
+
+Workers never touch widgets; they post one of these and the app applies it
+on the UI thread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+from textual.message import Message
+
+from perfslo_tui.evaluate import Evaluation
+from perfslo_tui.store import RefreshResult
+from perfslo_tui.tui.runner import RunOutcome
+
+
+@dataclass(eq=False)
+class StoreUpdated(Message):
+    """The store was refreshed and the latest run evaluated.
+
+    Every instance carries the complete state, so a newer one replaces an
+    older one still waiting in the queue (a burst of files is coalesced).
+    """
+
+    evaluation: Evaluation
+    table: pl.DataFrame
+    refresh: RefreshResult
+    errors: dict[Path, str]
+    session_run_id: str | None
+    seq: int
+
+    def can_replace(self, message: Message) -> bool:
+        """A newer full state makes an older one pointless."""
+        return isinstance(message, StoreUpdated)
+
+
+@dataclass(eq=False)
+class CommandOutput(Message):
+    """A batch of lines from the running bench command."""
+
+    lines: list[str]
+
+
+@dataclass(eq=False)
+class CommandFinished(Message):
+    """The bench command ended (by itself, failing, or cancelled)."""
+
+    outcome: RunOutcome
+
+
+@dataclass(eq=False)
+class WatchState(Message):
+    """The watcher is watching the folder (True) or waiting for it (False)."""
+
+    watching: bool
+
+    def can_replace(self, message: Message) -> bool:
+        """Only the latest state matters."""
+        return isinstance(message, WatchState)
+
+
+@dataclass(eq=False)
+class BaselineDone(Message):
+    """Establishing a baseline ended: a one-line result for the status line."""
+
+    text: str
+    ok: bool
+

@@ -1,0 +1,428 @@
+"""Reusable widgets of the monitor: SLO cards, the header, the panels.
+
+Every string that comes from a file (SLO names, commits, branches, error
+reasons) is put into a :class:`rich.text.Text` after
+:func:`~perfslo_tui.report.common.printable`, never into markup, so a name
+like ``[bold red]x[/]`` shows literally.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.binding import Binding
+from textual.events import Click
+from textual.message import Message
+from textual.widget import Widget
+from textual.widgets import Static
+from textual_plotext.plot import Plot
+
+from perfslo_tui.evaluate import Comparison, Evaluation, SLOResult, Verdict
+from perfslo_tui.report.common import budget_cell, printable, value_cell
+from perfslo_tui.rules import BudgetStatus, Severity, format_percent
+
+STATUS_STYLE: dict[BudgetStatus | None, str] = {
+    None: "dim",
+    BudgetStatus.PASS: "green",
+    BudgetStatus.DRIFT: "yellow",
+    BudgetStatus.VIOLATION: "red",
+}
+VERDICT_STYLE = {Verdict.PASSED: "green", Verdict.WARNING: "yellow", Verdict.FAILED: "red"}
+SEVERITY_STYLE = {
+    Severity.IMPROVED: "green",
+    Severity.STABLE: "",
+    Severity.WARNING: "yellow",
+    Severity.REGRESSION: "red",
+}
+
+
+def safe(text: str, limit: int = 80, style: str = "") -> Text:
+    """Untrusted text as a Text object: control characters escaped, no markup."""
+    return Text(printable(text, limit), style=style, no_wrap=True, overflow="ellipsis")
+
+
+def short_commit(commit: str) -> str:
+    """The first 7 characters of a commit hash (or the whole short name)."""
+    return commit[:7] if commit else "?"
+
+
+def format_age(seconds: float) -> str:
+    """``12s ago``, ``5m ago``, ``3h ago``, ``2d ago`` (``in the future`` for clock skew)."""
+    if seconds < -60:
+        return "in the future"
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{seconds:.0f}s ago"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f}m ago"
+    if seconds < 86400 * 2:
+        return f"{seconds / 3600:.0f}h ago"
+    return f"{seconds / 86400:.0f}d ago"
+
+
+def comparison_text(label: str, cmp: Comparison | None) -> Text:
+    """``base +3.0% warning`` coloured by the effective severity."""
+    text = Text(f"{label} ", style="dim")
+    if cmp is None:
+        text.append("—", style="dim")
+        return text
+    style = SEVERITY_STYLE[cmp.effective_severity]
+    text.append(cmp.label, style=style)
+    return text
+
+
+# ------------------------------------------------------------- sparklines
+
+_SPARK_CACHE: OrderedDict[tuple[object, ...], Text] = OrderedDict()
+_SPARK_CACHE_SIZE = 512
+_SPARK_PLOT: Plot | None = None
+spark_stats = {"hits": 0, "builds": 0}
+
+
+def sparkline_text(values: Sequence[float], budget: float | None, width: int, height: int) -> Text:
+    """A small plotext line of ``values`` with the budget as a red line, cached.
+
+    plotext's ``build()`` and ``Text.from_ansi`` cost a few milliseconds per
+    plot, so the result is kept per (data, budget, size): a card whose data
+    did not change is never plotted again.
+    """
+    global _SPARK_PLOT
+    key = (tuple(values), budget, width, height)
+    cached = _SPARK_CACHE.get(key)
+    if cached is not None:
+        _SPARK_CACHE.move_to_end(key)
+        spark_stats["hits"] += 1
+        return cached
+    spark_stats["builds"] += 1
+    if width < 4 or height < 1 or not values:
+        text = Text("no trend data yet" if not values else "", style="dim")
+    else:
+        if _SPARK_PLOT is None:
+            _SPARK_PLOT = Plot()
+        plt = _SPARK_PLOT
+        plt.clear_figure()
+        plt.plotsize(width, height)
+        plt.theme("clear")
+        plt.frame(False)
+        plt.xaxes(False, False)
+        plt.yaxes(False, False)
+        plt.xticks([])
+        plt.yticks([])
+        ys = [float(v) for v in values]
+        xs = list(range(len(ys)))
+        low, high = min(ys), max(ys)
+        if budget is not None:
+            plt.hline(budget, "red")
+            low, high = min(low, budget), max(high, budget)
+        pad = (high - low) * 0.08 or abs(high) * 0.05 or 1.0
+        plt.ylim(low - pad, high + pad)
+        if len(xs) == 1:
+            xs, ys = [0, 1], ys * 2
+        plt.xlim(xs[0], xs[-1])
+        plt.plot(xs, ys, marker="braille", color="cyan")
+        text = Text.from_ansi(plt.build(), no_wrap=True, overflow="crop")
+        text.rstrip_end(width * height + height)
+    _SPARK_CACHE[key] = text
+    if len(_SPARK_CACHE) > _SPARK_CACHE_SIZE:
+        _SPARK_CACHE.popitem(last=False)
+    return text
+
+
+# ------------------------------------------------------------------ cards
+
+
+class SLOCard(Widget, can_focus=True):
+    """One SLO's status card: value, budget, status, changes and a sparkline.
+
+    The card re-renders only when its :class:`SLOResult` changes (results are
+    frozen dataclasses, compared by value), and Textual renders only cards
+    that are on screen.
+    """
+
+    DEFAULT_CSS = """
+    SLOCard {
+        height: 100%;
+        min-height: 12;
+        border: round $panel-lighten-2;
+        padding: 0 1;
+    }
+    SLOCard:focus { border: round $accent; background: $boost; }
+    SLOCard.-pass { border: round $success; }
+    SLOCard.-drift { border: round $warning; }
+    SLOCard.-violation { border: round $error; }
+    SLOCard:focus.-pass, SLOCard:focus.-drift, SLOCard:focus.-violation { border: double $accent; }
+    SLOCard.-flash { background: $accent 30%; }
+    """
+
+    BINDINGS = [
+        Binding("enter", "open", "Open", show=True),
+        Binding("up,k", "move(0, -1)", "Up", show=False),
+        Binding("down,j", "move(0, 1)", "Down", show=False),
+        Binding("left,h", "move(-1, 0)", "Left", show=False),
+        Binding("right,l", "move(1, 0)", "Right", show=False),
+    ]
+
+    class Open(Message):
+        """The user asked to drill into this card's SLO."""
+
+        def __init__(self, name: str) -> None:
+            super().__init__()
+            self.name = name
+
+    class Move(Message):
+        """The user asked to move the focus from this card."""
+
+        def __init__(self, card: SLOCard, dx: int, dy: int) -> None:
+            super().__init__()
+            self.card = card
+            self.dx = dx
+            self.dy = dy
+
+    def __init__(self, slo_name: str, result: SLOResult | None = None) -> None:
+        super().__init__(classes="card")
+        self.slo_name = slo_name
+        self.result: SLOResult | None = None
+        self.renders = 0
+        self._had_focus = False
+        if result is not None:
+            self.set_result(result)
+
+    def set_result(self, result: SLOResult) -> bool:
+        """Show a new result; returns False (and does nothing) when it is unchanged."""
+        if result == self.result:
+            return False
+        self.result = result
+        status = result.status
+        for name in ("-pass", "-drift", "-violation"):
+            self.remove_class(name)
+        if status is not None:
+            self.add_class(f"-{status.value.lower()}")
+        self.refresh()
+        return True
+
+    def flash(self, seconds: float = 1.5) -> None:
+        """Highlight the card briefly (its data just changed)."""
+        self.add_class("-flash")
+        self.set_timer(seconds, lambda: self.remove_class("-flash"))
+
+    def action_open(self) -> None:
+        """Drill into this SLO."""
+        self.post_message(self.Open(self.slo_name))
+
+    def action_move(self, dx: int, dy: int) -> None:
+        """Move the focus to a neighbouring card."""
+        self.post_message(self.Move(self, dx, dy))
+
+    def on_blur(self) -> None:
+        """The next click only selects the card again."""
+        self._had_focus = False
+
+    def on_click(self, event: Click) -> None:
+        """A click selects the card; a double click (or a click on the selected card) opens it."""
+        # Textual focuses the card on mouse down, before the click arrives, so
+        # "selected" is tracked here rather than read from has_focus.
+        if event.chain >= 2 or self._had_focus:
+            self.action_open()
+        else:
+            self.focus()
+            self._had_focus = True
+
+    def render(self) -> RenderableType:
+        """The card's lines (only called when the card is visible and dirty)."""
+        self.renders += 1
+        result = self.result
+        width = max(1, self.content_size.width)
+        if result is None:
+            return safe(self.slo_name, style="bold")
+        status = result.status
+        style = STATUS_STYLE[status]
+        title = Text(no_wrap=True, overflow="ellipsis")
+        title.append(f"{result.icon} ")
+        title.append(printable(result.name, 80), style="bold")
+        description = safe(result.description or " ", style="dim")
+        value = Text(no_wrap=True, overflow="ellipsis")
+        value.append(value_cell(result), style="bold")
+        value.append("  budget ", style="dim")
+        value.append(budget_cell(result))
+        state = Text(no_wrap=True, overflow="ellipsis")
+        if result.budget is not None:
+            state.append(format_percent(result.budget.percent_of_budget), style=f"bold {style}")
+            state.append(" of budget  ", style="dim")
+        state.append(result.state_label, style=f"bold {style}")
+        if result.confirmation_label:
+            state.append(f" {result.confirmation_label}", style="dim")
+        changes = comparison_text("prev", result.vs_previous)
+        changes.append("  ")
+        changes.append_text(comparison_text("base", result.vs_baseline))
+        changes.no_wrap = True
+        changes.overflow = "ellipsis"
+        session = comparison_text("session", result.vs_session)
+        session.no_wrap = True
+        session.overflow = "ellipsis"
+        budget = result.config.budget_ms if result.config is not None else None
+        spark_height = max(1, self.content_size.height - 6)
+        spark = sparkline_text([p.median for p in result.trend], budget, width, spark_height)
+        return Group(title, description, value, state, changes, session, spark)
+
+
+# ----------------------------------------------------------------- header
+
+
+class HeaderBar(Static):
+    """The verdict, run count and the latest run's commit, branch and age."""
+
+    DEFAULT_CSS = """
+    HeaderBar { height: 2; padding: 0 1; background: $panel; text-wrap: nowrap; text-overflow: ellipsis; }
+    """
+
+    def __init__(self, now: Callable[[], float] = time.time, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.now = now
+        self.evaluation: Evaluation | None = None
+        self.extra = ""
+        self.banner: str = ""
+
+    def show(self, evaluation: Evaluation | None, extra: str = "", banner: str = "") -> None:
+        """Set what the header shows and redraw it."""
+        self.evaluation = evaluation
+        self.extra = extra
+        self.banner = banner
+        self.update(self.build())
+
+    def tick(self) -> None:
+        """Redraw (the age moves on)."""
+        if self.evaluation is not None and self.evaluation.run is not None:
+            self.update(self.build())
+
+    def build(self) -> Text:
+        """The header's two lines."""
+        line = Text(no_wrap=True, overflow="ellipsis")
+        line.append("perfslo ", style="bold")
+        ev = self.evaluation
+        if ev is None:
+            line.append("loading…", style="dim")
+        else:
+            verdict = ev.verdict
+            line.append(f" {verdict.icon} {verdict.value} ", style=f"bold reverse {VERDICT_STYLE[verdict]}")
+            line.append(f"  {ev.run_count} runs", style="bold")
+            if ev.run is not None:
+                run = ev.run
+                line.append("  latest ", style="dim")
+                line.append(printable(short_commit(run.commit), 12), style="bold")
+                line.append(" on ", style="dim")
+                line.append(printable(run.branch, 40))
+                if run.dirty:
+                    line.append(" (dirty)", style="yellow")
+                line.append(f"  {format_age(self.now() - run.ts_ms / 1000)}", style="dim")
+            if ev.baseline is not None:
+                line.append("  baseline ", style="dim")
+                line.append(printable(short_commit(ev.baseline.commit), 12))
+            else:
+                line.append("  no baseline", style="dim yellow")
+        second = Text(no_wrap=True, overflow="ellipsis")
+        if self.banner:
+            second.append(self.banner, style="bold yellow")
+        else:
+            second.append(self.extra, style="dim")
+        both = Text("\n").join([line, second])
+        both.no_wrap = True
+        both.overflow = "ellipsis"
+        return both
+
+
+# ----------------------------------------------------------------- panels
+
+
+def regression_table(evaluation: Evaluation | None, width: int) -> RenderableType:
+    """SLOs by severity against the baseline: change, severity, since which commit, and this session."""
+    if evaluation is None:
+        return Text("loading…", style="dim")
+    rows = [r for r in evaluation.slos if r.stats is not None]
+    if not rows:
+        return Text("no runs yet: press r to run the benchmarks", style="dim")
+
+    def key(r: SLOResult) -> tuple[int, float, str]:
+        cmp = r.vs_baseline
+        if cmp is None:
+            return (-1, 0.0, r.name)
+        return (cmp.effective_severity.rank, cmp.change, r.name)
+
+    rows.sort(key=key, reverse=True)
+    table = Table(box=None, padding=(0, 1), expand=True, show_edge=False, header_style="bold dim")
+    table.add_column("SLO", ratio=3, no_wrap=True, overflow="ellipsis")
+    table.add_column("vs baseline", ratio=2, no_wrap=True, overflow="ellipsis")
+    table.add_column("since", ratio=2, no_wrap=True, overflow="ellipsis")
+    if width >= 56:
+        table.add_column("this session", ratio=2, no_wrap=True, overflow="ellipsis")
+    for r in rows:
+        cmp = r.vs_baseline
+        name = Text(no_wrap=True, overflow="ellipsis")
+        sev = cmp.effective_severity if cmp else None
+        name.append(f"{sev.icon if sev else '·'} ")
+        name.append(printable(r.name, 60))
+        if cmp is None:
+            change = Text("no baseline", style="dim")
+            since = Text("")
+        else:
+            change = Text(cmp.label, style=SEVERITY_STYLE[cmp.effective_severity])
+            since = Text(no_wrap=True, overflow="ellipsis")
+            if r.step is not None and r.step.change > 0 and cmp.change > 0:
+                # The step tells which commit the rise came in with.
+                since.append(printable(short_commit(r.step.commit), 12))
+                since.append(" (step)", style="dim")
+            else:
+                since.append("baseline ", style="dim")
+                since.append(printable(short_commit(cmp.reference_commit), 12))
+        cells: list[RenderableType] = [name, change, since]
+        if width >= 56:
+            cells.append(comparison_text("", r.vs_session))
+        table.add_row(*cells)
+    return table
+
+
+class RegressionPanel(Static):
+    """The regression panel: every SLO with data, worst first against the baseline."""
+
+    DEFAULT_CSS = """
+    RegressionPanel { height: auto; }
+    """
+
+    shown: RenderableType = ""
+
+    def show(self, evaluation: Evaluation | None) -> None:
+        """Redraw from an evaluation."""
+        self.shown = regression_table(evaluation, self.size.width or 80)
+        self.update(self.shown)
+
+
+class ErrorsPanel(Static):
+    """Files that could not be loaded, each with its reason."""
+
+    DEFAULT_CSS = """
+    ErrorsPanel { height: auto; }
+    """
+
+    shown: Text = Text()
+
+    def show(self, errors: dict[Path, str], folder: Path) -> None:
+        """Redraw from ``{path: reason}`` (paths shown relative to the folder)."""
+        lines: list[Text] = []
+        for path, reason in sorted(errors.items()):
+            line = Text(no_wrap=True, overflow="ellipsis")
+            line.append("✗ ", style="red")
+            try:
+                shown = str(path.relative_to(folder))
+            except ValueError:
+                shown = str(path)
+            line.append(printable(shown, 60), style="bold")
+            line.append(": ")
+            line.append(printable(reason, 200))
+            lines.append(line)
+        self.shown = Text("\n").join(lines) if lines else Text("no load errors", style="dim")
+        self.update(self.shown)

@@ -1,0 +1,86 @@
+"""Helpers for the TUI tests: a frozen clock, the app on a test project, waiting on conditions."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+
+from perfslo_tui.config import load_config
+from perfslo_tui.tui.app import PerfSLOApp
+
+BASE_MS = 1_795_000_000_000  # as in tests/conftest.py
+HOUR_MS = 3_600_000
+# Three hours after the last fixed run: ages on screen read "3h ago".
+FROZEN_NOW = (BASE_MS + 5 * HOUR_MS) / 1000
+
+BENCH_SCRIPT = '''\
+"""A bench command for tests: writes one real run into $PERFSLO_ARTIFACTS."""
+import os
+import sys
+from pathlib import Path
+
+from perfslo_tui.artifacts import build_run_document, make_metadata, write_run
+
+NAMES = {names!r}
+folder = Path(os.environ["PERFSLO_ARTIFACTS"])
+value = float(os.environ.get("TEST_BENCH_VALUE", "0.5"))
+chosen = sys.argv[1:] or NAMES
+print("benchmarking", " ".join(chosen), flush=True)
+existing = len(list(folder.glob("perf-*.json"))) if folder.is_dir() else 0
+ts = {base} + 10 * 3_600_000 + existing * 60_000
+samples = {{name: [value * (1 + 0.001 * (i - 10)) for i in range(21)] for name in chosen}}
+meta = make_metadata(timestamp_ms=ts, git={{"commit": "b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0", "branch": "work", "dirty": True}})
+path = write_run(folder, build_run_document(samples, meta))
+print("wrote", path.name, flush=True)
+'''
+
+
+def set_bench_command(root: Path, command: str) -> None:
+    """Put a bench command into the project's perfslo.toml (top-level keys come first)."""
+    path = root / "perfslo.toml"
+    path.write_text(f"bench_command = '{command}'\n" + path.read_text())
+
+
+def bench_script(root: Path) -> Path:
+    """The test bench script, written into the project."""
+    script = root / "bench.py"
+    names = list(load_config(start=root).slos)
+    script.write_text(BENCH_SCRIPT.format(names=names, base=BASE_MS))
+    return script
+
+
+def make_app(root: Path, *, watch: bool = True) -> PerfSLOApp:
+    """The real app on the project's config with the frozen clock."""
+    return PerfSLOApp(load_config(start=root), now=lambda: FROZEN_NOW, watch=watch)
+
+
+async def wait_for(pilot: Pilot[int], condition: Callable[[], object], timeout: float = 10.0) -> None:
+    """Let the app run until ``condition()`` is true; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout}s: {condition}")
+        await pilot.pause(0.02)
+
+
+async def loaded(pilot: Pilot[int]) -> PerfSLOApp:
+    """Wait for the first evaluation and the cards."""
+    app = pilot.app
+    assert isinstance(app, PerfSLOApp)
+    await wait_for(pilot, lambda: app.evaluation is not None and len(app.cards) > 0)
+    await pilot.pause()
+    return app
+
+
+PYTHON = sys.executable
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """The TUI runs on asyncio (import this fixture into each async test module)."""
+    return "asyncio"
