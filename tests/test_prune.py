@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 from conftest import BASE_MS, SEED_CONFIG, make_run, run_cli

@@ -55,7 +55,7 @@ def md_escape(text: str, limit: int = 80) -> str:
     Only what could break a table, open HTML, make a link, an emphasis or a
     mention is escaped; hyphens, dots and most punctuation stay as they are.
     """
-    cleaned = printable(text, limit).replace("\n", " ").replace("\r", " ")
+    cleaned = printable(text.replace("\r\n", " ").replace("\n", " ").replace("\r", " "), limit)
     cleaned = _BACKSLASHED.sub(r"\\\1", cleaned)
     cleaned = _EDGE_UNDERSCORE.sub(r"\\_", cleaned)
     cleaned = "".join(_ESCAPES.get(ch, ch) for ch in cleaned)
