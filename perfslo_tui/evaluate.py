@@ -68,6 +68,8 @@ from perfslo_tui.stats import (
 
 DAY_MS = 86_400_000
 STEP_WINDOW = 60
+# Most points of an SLO's trend (and drift) over the window; see _evaluate_slo.
+TREND_MAX_POINTS = 240
 INCONCLUSIVE_HINT = "inconclusive: increase PERF_ITERATIONS or stabilise the machine"
 
 
@@ -468,6 +470,14 @@ class Evaluation:
         }
 
 
+_ROW = "_row"
+
+
+def _with_samples(frame: pl.DataFrame, samples: pl.Series) -> pl.DataFrame:
+    """A few rows of a series with their samples, fetched by row number."""
+    return frame.with_columns(samples.gather(frame.get_column(_ROW)))
+
+
 def _series(table: pl.DataFrame) -> dict[str, pl.DataFrame]:
     return {str(key[0]): frame for key, frame in table.group_by("slo", maintain_order=True)}
 
@@ -639,8 +649,17 @@ def evaluate(
     )
     # Only history up to the evaluated run counts, so evaluating an old run
     # gives the verdict it had then.
-    upto = table.filter(
-        (pl.col("ts_ms") < info.ts_ms) | ((pl.col("ts_ms") == info.ts_ms) & (pl.col("run_id") <= info.run_id))
+    # The per-SLO series leave the samples behind (copying every run's
+    # samples would make each evaluation O(history)); the few runs whose
+    # samples are used fetch them by row number (_with_samples).
+    samples = table.get_column("samples")
+    upto = (
+        table.drop("samples")
+        .with_row_index(_ROW)
+        .filter(
+            (pl.col("ts_ms") < info.ts_ms)
+            | ((pl.col("ts_ms") == info.ts_ms) & (pl.col("run_id") <= info.run_id))
+        )
     )
     all_series = _series(upto)
     # ``<slo>@ref`` series are the reference workload's timings, not SLOs.
@@ -670,6 +689,7 @@ def evaluate(
             window_start,
             config.history_runs,
             confirm,
+            samples,
         )
         for name in names
     ]
@@ -717,6 +737,7 @@ def _evaluate_slo(
     window_start: int,
     history_runs: int,
     confirm: int,
+    samples: pl.Series,
 ) -> SLOResult:
     if frame is None or frame.height == 0:
         assert slo is not None
@@ -735,12 +756,22 @@ def _evaluate_slo(
     medians = frame["median"].to_numpy()
     budget = budget_status(stats.median, slo.budget_ms, slo.tolerance) if slo else None
 
-    ref_by_run: dict[str, list[float]] = {}
-    if ref_frame is not None:
-        ref_by_run = dict(zip(ref_frame["run_id"].to_list(), ref_frame["samples"].to_list(), strict=True))
     # Only recent runs matter for noise, streaks and steps; building every
     # run of a long history would cost time for nothing.
-    recent = frame.tail(max(history_runs + confirm, STEP_WINDOW))
+    recent = _with_samples(frame.tail(max(history_runs + confirm, STEP_WINDOW)), samples)
+    ref_by_run: dict[str, list[float]] = {}
+    if ref_frame is not None:
+        # Reference samples of the runs that can be used: the recent ones and
+        # the baseline commit's latest (the pool), never the whole history.
+        wanted = pl.col("run_id").is_in(recent["run_id"].implode())
+        if baseline is not None:
+            # A superset of _baseline_pool's pick: it skips at most confirm + 1 of these.
+            same = frame.filter((pl.col("commit") == baseline.commit) & ~pl.col("dirty")).tail(
+                history_runs + confirm + 1
+            )
+            wanted = wanted | pl.col("run_id").is_in(same["run_id"].implode())
+        refs = _with_samples(ref_frame.filter(wanted), samples)
+        ref_by_run = dict(zip(refs["run_id"].to_list(), refs["samples"].to_list(), strict=True))
     runs = [
         _make_run(r["run_id"], r["commit"], float(r["median"]), r["samples"], ref_by_run.get(r["run_id"]))
         for r in recent.select("run_id", "commit", "median", "samples").iter_rows(named=True)
@@ -752,7 +783,7 @@ def _evaluate_slo(
     confirmation: ChangeEstimate | None = None
     regression_streak = 0
     if baseline is not None and name in baseline.medians:
-        pool = _baseline_pool(name, baseline, frame, ref_by_run, runs[-confirm:], history_runs)
+        pool = _baseline_pool(name, baseline, frame, samples, ref_by_run, runs[-confirm:], history_runs)
         vs_baseline, _ = _compare(
             "baseline",
             pool,
@@ -813,18 +844,24 @@ def _evaluate_slo(
     violation_streak = 0
     if slo is not None:
         limit = violation_threshold(slo.budget_ms, slo.tolerance)
-        for value in medians[::-1]:
-            if value > limit * (1 + 1e-9):
-                violation_streak += 1
-            else:
-                break
+        # Vectorised: a long streak must not cost a Python loop over history.
+        within = np.flatnonzero(~(medians > limit * (1 + 1e-9)))
+        violation_streak = int(medians.size - (within[-1] + 1 if within.size else 0))
 
     inconclusive = False
     probe = vs_baseline or vs_previous
     if probe is not None and probe.estimate is not None:
         inconclusive = Z95 * probe.estimate.noise > tolerance
 
-    window = frame.filter(pl.col("ts_ms") >= window_start)
+    window = frame.select("run_id", "ts_ms", "commit", "median").filter(pl.col("ts_ms") >= window_start)
+    if window.height > TREND_MAX_POINTS:
+        # A long window is thinned evenly, keeping its span (so drift is still
+        # over the whole window) and the last STEP_WINDOW runs whole (the step
+        # finder's input): Theil–Sen is quadratic in points, and a plot has
+        # fewer columns than this anyway.
+        older = window.height - STEP_WINDOW
+        picks = np.unique(np.linspace(0, older - 1, TREND_MAX_POINTS - STEP_WINDOW).round().astype(np.int64))
+        window = window[np.concatenate([picks, np.arange(older, window.height)])]
     trend = tuple(
         TrendPoint(r["run_id"], int(r["ts_ms"]), r["commit"], float(r["median"]))
         for r in window.select("run_id", "ts_ms", "commit", "median").iter_rows(named=True)
@@ -876,6 +913,7 @@ def _baseline_pool(
     name: str,
     baseline: Baseline,
     frame: pl.DataFrame,
+    samples: pl.Series,
     ref_by_run: Mapping[str, Sequence[float]],
     current: Sequence[_Run],
     history_runs: int,
@@ -900,6 +938,7 @@ def _baseline_pool(
         same = frame.filter(
             (pl.col("commit") == baseline.commit) & ~pl.col("dirty") & ~pl.col("run_id").is_in(list(skip))
         ).tail(max(history_runs - 1, 0))
+        same = _with_samples(same, samples)
         pool += [
             _make_run(r["run_id"], r["commit"], float(r["median"]), r["samples"], ref_by_run.get(r["run_id"]))
             for r in same.select("run_id", "commit", "median", "samples").iter_rows(named=True)
