@@ -16,13 +16,23 @@ Gate policy:
 * PASSED otherwise. Changes past a threshold that are not significant are
   shown as "within noise" and do not warn.
 
-Noise model (chosen by measurement, see ``docs/verdicts.md``): a run's level
-is the median of ``log(sample / reference)`` when the run holds the
-companion reference series ``<slo>@ref`` (it cancels the machine's changing
-speed), else ``log(median)``. The baseline's level is pooled over every run
-of the baseline's commit. A change's variance is the within-run bootstrap
-variance plus the run-to-run variance (robust spread of successive level
-differences over the last ``history_runs`` runs) on each side.
+Noise model (chosen by measurement, see ``docs/verdicts.md``). When a run
+holds the companion reference series ``<slo>@ref`` (a fixed workload timed
+right after each sample):
+
+* the run's *machine speed* is the reference workload's median time. A run
+  whose reference ran more than ``BUSY_SLOWDOWN`` (5 %) slower than the
+  machine's quiet level (10th percentile over recent runs) was measured on a
+  busy machine: it is not judged ("inconclusive: machine busy"), does not
+  count towards confirmation, and is left out of the baseline and the noise;
+* the run's *level* is the median of ``log(sample / reference)`` over the
+  pairs timed while the machine was fastest.
+
+Without the reference series the level is ``log(median)``. The baseline's
+level is pooled over the clean runs of the baseline's commit. A change's
+variance is the within-run variance (Maritz–Jarrett) plus the run-to-run
+variance (robust spread of successive level differences of the last
+``history_runs`` clean runs), each divided by the runs pooled on its side.
 """
 
 from __future__ import annotations
@@ -52,6 +62,7 @@ from perfslo_tui.rules import (
     violation_threshold,
 )
 from perfslo_tui.stats import (
+    BUSY_SLOWDOWN,
     REFERENCE_SUFFIX,
     Z95,
     ChangeEstimate,
@@ -60,9 +71,10 @@ from perfslo_tui.stats import (
     drift,
     find_step,
     is_reference_name,
-    log_ratios,
     median_log_se,
     pooled_change,
+    quiet_log_ratios,
+    reference_level,
     run_to_run_noise,
 )
 
@@ -71,6 +83,7 @@ STEP_WINDOW = 60
 # Most points of an SLO's trend (and drift) over the window; see _evaluate_slo.
 TREND_MAX_POINTS = 240
 INCONCLUSIVE_HINT = "inconclusive: increase PERF_ITERATIONS or stabilise the machine"
+BUSY_HINT = "inconclusive: the machine was busy while measuring (reference workload {load} slower); re-run"
 
 
 class Verdict(StrEnum):
@@ -106,6 +119,8 @@ class Comparison:
             workload (machine speed cancelled); the change then differs
             from the ratio of the raw medians.
         reference_runs: Runs pooled into the reference level.
+        busy: The current run was measured on a busy machine: the change is
+            not judged (never significant).
     """
 
     reference: str
@@ -115,6 +130,7 @@ class Comparison:
     estimate: ChangeEstimate | None
     adjusted: bool = False
     reference_runs: int = 1
+    busy: bool = False
 
     @property
     def change(self) -> float:
@@ -128,7 +144,12 @@ class Comparison:
 
     @property
     def significant(self) -> bool:
-        """True when the change's interval excludes zero (True without an estimate)."""
+        """True when the change's interval excludes zero (True without an estimate).
+
+        Never True for a run measured on a busy machine.
+        """
+        if self.busy:
+            return False
         return self.estimate.significant if self.estimate else True
 
     @property
@@ -144,7 +165,10 @@ class Comparison:
     @property
     def label(self) -> str:
         """``+6.1% warning``, ``+12.0% within noise``, ``-1.0% stable``."""
-        kind = "within noise" if self.within_noise else self.severity.value
+        if self.busy and self.severity is not Severity.STABLE:
+            kind = "machine busy"
+        else:
+            kind = "within noise" if self.within_noise else self.severity.value
         return f"{format_change(self.change)} {kind}"
 
     @property
@@ -225,6 +249,9 @@ class SLOResult:
         step: The most pronounced step change in the window, if any.
         confirmation: The pooled change of the last ``confirm_runs`` runs
             against the baseline, once the streak is long enough.
+        machine_load: How much slower the reference workload ran in this
+            run than at the machine's quiet level (0.34 is 34 % slower), or
+            None without a reference series.
     """
 
     name: str
@@ -244,6 +271,12 @@ class SLOResult:
     drift: Drift | None
     step: Step | None
     confirmation: ChangeEstimate | None = None
+    machine_load: float | None = None
+
+    @property
+    def busy(self) -> bool:
+        """This run was measured on a busy machine (its reference ran slow)."""
+        return self.machine_load is not None and self.machine_load > BUSY_SLOWDOWN
 
     @property
     def value_ms(self) -> float | None:
@@ -300,6 +333,9 @@ class SLOResult:
         if cmp is None or self.confirmed_regression:
             return False
         tolerance = self.config.tolerance if self.config else DEFAULT_TOLERANCE
+        if cmp.busy:
+            # A busy machine hides the truth: a clean run may show a regression.
+            return cmp.change > tolerance
         if cmp.change <= tolerance or not cmp.significant:
             return False
         return cmp.estimate is None or cmp.estimate.ci_high >= 2.0 * tolerance
@@ -383,7 +419,9 @@ class SLOResult:
             lines.append(self.step.message)
         if self.drift is not None:
             lines.append(self.drift.message)
-        if self.inconclusive:
+        if self.busy and self.machine_load is not None:
+            lines.append(BUSY_HINT.format(load=format_change(self.machine_load)))
+        elif self.inconclusive:
             lines.append(INCONCLUSIVE_HINT)
         return lines
 
@@ -507,6 +545,7 @@ class _Run:
     median: float
     samples: NDArray[np.float64]
     ratios: NDArray[np.float64] | None
+    speed: float | None = None
 
     def level(self, adjusted: bool) -> float:
         """The run's log level: median log ratio (adjusted) or log median."""
@@ -529,8 +568,23 @@ def _make_run(
     run_id: str, commit: str, median: float, samples: Sequence[float], reference: Sequence[float] | None
 ) -> _Run:
     values = np.asarray(samples, dtype=float)
-    ratios = log_ratios(values, reference) if reference is not None else None
-    return _Run(run_id, commit, median, values, ratios)
+    if reference is None:
+        return _Run(run_id, commit, median, values, None)
+    ratios = quiet_log_ratios(values, reference)
+    speed = reference_level(reference) if ratios is not None else None
+    return _Run(run_id, commit, median, values, ratios, speed)
+
+
+def _quiet_level(runs: Iterable[_Run]) -> float | None:
+    """The machine's quiet speed: 10th percentile of the runs' reference levels."""
+    speeds = [r.speed for r in runs if r.speed is not None]
+    if not speeds:
+        return None
+    return float(np.quantile(speeds, 0.1))
+
+
+def _is_busy(run: _Run, quiet: float | None) -> bool:
+    return run.speed is not None and quiet is not None and run.speed - quiet > math.log1p(BUSY_SLOWDOWN)
 
 
 def _noise(runs: Sequence[_Run], adjusted: bool, history_runs: int) -> float | None:
@@ -549,6 +603,7 @@ def _compare(
     history_runs: int,
     ref_commit: str,
     ref_run_id: str | None,
+    busy: bool = False,
 ) -> tuple[Comparison, float | None]:
     """Compare pooled current runs with pooled reference runs.
 
@@ -590,6 +645,7 @@ def _compare(
         estimate,
         adjusted=adjusted,
         reference_runs=len(ref_runs),
+        busy=busy,
     )
     return comparison, noise
 
@@ -777,38 +833,51 @@ def _evaluate_slo(
         for r in recent.select("run_id", "commit", "median", "samples").iter_rows(named=True)
     ]
     this = runs[-1]
-    noise = _noise(runs, this.ratios is not None, history_runs)
+    quiet = _quiet_level(runs)
+    machine_load = math.expm1(this.speed - quiet) if this.speed is not None and quiet is not None else None
+    this_busy = _is_busy(this, quiet)
+    # Runs measured on a busy machine say little about the code: they are
+    # kept out of the noise, the baseline pool and the confirmation streak.
+    clean = [r for r in runs if not _is_busy(r, quiet)] or [this]
+    noise = _noise(clean, this.ratios is not None, history_runs)
 
     vs_baseline: Comparison | None = None
     confirmation: ChangeEstimate | None = None
     regression_streak = 0
     if baseline is not None and name in baseline.medians:
         pool = _baseline_pool(name, baseline, frame, samples, ref_by_run, runs[-confirm:], history_runs)
+        quiet_pool = [r for r in pool if not _is_busy(r, quiet)] or pool
         vs_baseline, _ = _compare(
             "baseline",
-            pool,
+            quiet_pool,
             [this],
             name,
             tolerance,
-            runs,
+            clean,
             history_runs,
             baseline.commit,
             baseline.source_run,
+            busy=this_busy,
         )
         adjusted = vs_baseline.adjusted
-        ref_level = float(np.mean([r.level(adjusted) for r in pool]))
-        # The streak: consecutive runs (ending here) slower than the
-        # baseline by more than the tolerance.
+        ref_level = float(np.mean([r.level(adjusted) for r in quiet_pool]))
+        # The streak: consecutive clean runs (ending here) slower than the
+        # baseline by more than the tolerance; busy runs are skipped.
+        streak_runs: list[_Run] = []
         for run in reversed(runs):
+            if _is_busy(run, quiet):
+                continue
             if adjusted and run.ratios is None:
                 break
             if run.level(adjusted) - ref_level > math.log1p(tolerance):
-                regression_streak += 1
+                streak_runs.append(run)
             else:
                 break
-        if regression_streak >= confirm:
+        regression_streak = len(streak_runs)
+        if regression_streak >= confirm and not this_busy:
+            group = streak_runs[:confirm][::-1]
             pooled, _ = _compare(
-                "baseline", pool, runs[-confirm:], name, tolerance, runs, history_runs, baseline.commit, None
+                "baseline", quiet_pool, group, name, tolerance, clean, history_runs, baseline.commit, None
             )
             confirmation = pooled.estimate or ChangeEstimate(
                 pooled.change, pooled.change, pooled.change, 0.0, pooled.change != 0
@@ -817,7 +886,16 @@ def _evaluate_slo(
     if len(runs) >= 2:
         prev = runs[-2]
         vs_previous, _ = _compare(
-            "previous", [prev], [this], name, tolerance, runs, history_runs, prev.commit, prev.run_id
+            "previous",
+            [prev],
+            [this],
+            name,
+            tolerance,
+            clean,
+            history_runs,
+            prev.commit,
+            prev.run_id,
+            busy=this_busy or _is_busy(prev, quiet),
         )
     vs_session: Comparison | None = None
     if session_row is not None:
@@ -839,6 +917,7 @@ def _evaluate_slo(
             history_runs,
             session_run.commit,
             session_run.run_id,
+            busy=this_busy,
         )
 
     violation_streak = 0
@@ -852,6 +931,7 @@ def _evaluate_slo(
     probe = vs_baseline or vs_previous
     if probe is not None and probe.estimate is not None:
         inconclusive = Z95 * probe.estimate.noise > tolerance
+    inconclusive = inconclusive or this_busy
 
     window = frame.select("run_id", "ts_ms", "commit", "median").filter(pl.col("ts_ms") >= window_start)
     if window.height > TREND_MAX_POINTS:
@@ -906,6 +986,7 @@ def _evaluate_slo(
         drift=drift_result,
         step=step_result,
         confirmation=confirmation,
+        machine_load=machine_load,
     )
 
 

@@ -117,6 +117,47 @@ def summarize(samples: ArrayLike) -> SampleStats:
     )
 
 
+# Pairs timed while the machine was fastest (lowest quarter of the reference
+# timings) give the steadiest level; see docs/verdicts.md for the measurement.
+FAST_PAIR_QUANTILE = 0.25
+# A run whose reference workload ran this much slower than the machine's
+# quiet level was measured on a busy machine and is not judged.
+BUSY_SLOWDOWN = 0.05
+
+
+def quiet_log_ratios(
+    samples: ArrayLike, reference: ArrayLike, quantile: float = FAST_PAIR_QUANTILE
+) -> NDArray[np.float64] | None:
+    """Log ratios of the pairs timed while the machine was at its fastest.
+
+    Args:
+        samples: One SLO's samples in one run.
+        reference: The reference timings taken right after each sample.
+        quantile: Keep pairs whose reference timing is at or below this
+            quantile of the run's reference timings (all pairs when that
+            leaves fewer than five).
+
+    Returns:
+        The kept log ratios, or None when the series do not pair up.
+    """
+    ratios = log_ratios(samples, reference)
+    if ratios is None:
+        return None
+    log_reference = np.log(np.asarray(reference, dtype=float))
+    keep = log_reference <= np.quantile(log_reference, quantile)
+    if int(keep.sum()) < 5:
+        return ratios
+    return np.asarray(ratios[keep], dtype=float)
+
+
+def reference_level(reference: ArrayLike) -> float | None:
+    """A run's machine speed: the log of the reference workload's median time."""
+    values = np.asarray(reference, dtype=float)
+    if values.size == 0 or not np.all(np.isfinite(values)) or values.min() <= 0:
+        return None
+    return float(np.log(np.median(values)))
+
+
 def median_log_se(samples: ArrayLike, logged: bool = False) -> float:
     """Standard error of ``log(median)`` of the samples (Maritz–Jarrett).
 
