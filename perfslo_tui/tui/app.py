@@ -254,7 +254,37 @@ class PerfSLOApp(App[int]):
             table, self.config, self.store.baseline, session_run_id=self.session_run_id, errors=errors
         )
         self._seq += 1
-        self.post_message(StoreUpdated(evaluation, table, result, errors, self.session_run_id, self._seq))
+        carried = self._carried(table, evaluation)
+        self.post_message(
+            StoreUpdated(evaluation, table, result, errors, self.session_run_id, self._seq, carried)
+        )
+
+    def _carried(self, table: pl.DataFrame, evaluation: Evaluation) -> dict[str, SLOResult]:
+        """Last known results of SLOs that the latest run did not measure.
+
+        A one-SLO re-run writes a run with that SLO only; the gate then sees
+        the others as "no data", and so does the header. The cards of the
+        others keep their last measured result, evaluated by the same
+        :func:`evaluate` on that SLO's own history.
+        """
+        carried: dict[str, SLOResult] = {}
+        missing = [r.name for r in evaluation.slos if r.stats is None]
+        if not missing or table.height == 0:
+            return carried
+        present = set(table.filter(pl.col("slo").is_in(missing))["slo"].unique().to_list())
+        for name in missing:
+            if name not in present:
+                continue
+            own = evaluate(
+                table.filter(pl.col("slo") == name),
+                self.config,
+                self.store.baseline,
+                session_run_id=self.session_run_id,
+            )
+            found = own.result(name)
+            if found is not None and found.stats is not None:
+                carried[name] = found
+        return carried
 
     def on_store_updated(self, message: StoreUpdated) -> None:
         """Apply a new evaluation: update only the cards whose result changed."""
@@ -267,13 +297,15 @@ class PerfSLOApp(App[int]):
         grid = self.query_one("#cards", Container)
         names = [r.name for r in message.evaluation.slos]
         new_cards: list[SLOCard] = []
-        for result in message.evaluation.slos:
+        for latest in message.evaluation.slos:
+            result = message.carried.get(latest.name, latest)
+            stale = latest.name in message.carried
             card = self.cards.get(result.name)
             if card is None:
-                card = SLOCard(result.name, result)
+                card = SLOCard(result.name, result, stale=stale)
                 self.cards[result.name] = card
                 new_cards.append(card)
-            elif card.set_result(result) and not first:
+            elif card.set_result(result, stale=stale) and not first:
                 card.flash()
         for name in [n for n in self.cards if n not in names]:
             self.cards.pop(name).remove()

@@ -94,18 +94,25 @@ class CommandRunner:
             return RunOutcome(self.command, 127, False, tuple(self.tail))
         process = self._process
         assert process.stdout is not None
-        pending = b""
-        while True:
-            chunk = await process.stdout.read(65536)
-            if not chunk:
-                break
-            pending += chunk
-            *complete, pending = pending.split(b"\n")
-            if complete:
-                self._emit(complete, on_lines)
-        if pending:
-            self._emit([pending], on_lines)
-        returncode = await process.wait()
+        try:
+            pending = b""
+            while True:
+                chunk = await process.stdout.read(65536)
+                if not chunk:
+                    break
+                pending += chunk
+                *complete, pending = pending.split(b"\n")
+                if complete:
+                    self._emit(complete, on_lines)
+            if pending:
+                self._emit([pending], on_lines)
+            returncode = await process.wait()
+        finally:
+            # Close the pipes' transport now, not when it is garbage collected
+            # (possibly after the event loop is gone, e.g. on quit).
+            transport = getattr(process, "_transport", None)
+            if transport is not None:
+                transport.close()
         return RunOutcome(self.command, returncode, self.cancelled, tuple(self.tail))
 
     def _emit(self, raw: list[bytes], on_lines: Callable[[list[str]], None]) -> None:

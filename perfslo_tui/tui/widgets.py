@@ -184,20 +184,28 @@ class SLOCard(Widget, can_focus=True):
             self.dx = dx
             self.dy = dy
 
-    def __init__(self, slo_name: str, result: SLOResult | None = None) -> None:
+    def __init__(self, slo_name: str, result: SLOResult | None = None, stale: bool = False) -> None:
         super().__init__(classes="card")
         self.slo_name = slo_name
         self.result: SLOResult | None = None
+        self.stale = False
         self.renders = 0
         self._had_focus = False
         if result is not None:
-            self.set_result(result)
+            self.set_result(result, stale)
 
-    def set_result(self, result: SLOResult) -> bool:
-        """Show a new result; returns False (and does nothing) when it is unchanged."""
-        if result == self.result:
+    def set_result(self, result: SLOResult, stale: bool = False) -> bool:
+        """Show a new result; returns False (and does nothing) when it is unchanged.
+
+        Args:
+            result: The SLO's result.
+            stale: True when it is the last known result of an SLO that the
+                latest run did not measure.
+        """
+        if result == self.result and stale == self.stale:
             return False
         self.result = result
+        self.stale = stale
         status = result.status
         for name in ("-pass", "-drift", "-violation"):
             self.remove_class(name)
@@ -246,6 +254,12 @@ class SLOCard(Widget, can_focus=True):
         title.append(f"{result.icon} ")
         title.append(printable(result.name, 80), style="bold")
         description = safe(result.description or " ", style="dim")
+        if self.stale and result.trend:
+            # Say so instead of the description: this value is not from the latest run.
+            description = Text("not in the latest run; last at ", style="yellow")
+            description.no_wrap = True
+            description.overflow = "ellipsis"
+            description.append(printable(result.trend[-1].commit[:7], 12), style="bold yellow")
         value = Text(no_wrap=True, overflow="ellipsis")
         value.append(value_cell(result), style="bold")
         value.append("  budget ", style="dim")

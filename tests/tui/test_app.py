@@ -7,9 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 from textual.widgets import DataTable
-import pytest
 from tuihelpers import BASE_MS, HOUR_MS, anyio_backend, loaded, make_app, wait_for
 
 from perfslo_tui.config import load_config
@@ -137,7 +137,9 @@ async def test_filter_and_sort(project: Path, write: RunWriter) -> None:
         await pilot.press("s")
         assert app.sort_mode == "budget"
         await pilot.pause()
-        percents = [c.result.budget.percent_of_budget for c in app.visible_cards() if c.result and c.result.budget]
+        percents = [
+            c.result.budget.percent_of_budget for c in app.visible_cards() if c.result and c.result.budget
+        ]
         assert percents == sorted(percents, reverse=True)
 
 

@@ -34,7 +34,8 @@ print("benchmarking", " ".join(chosen), flush=True)
 existing = len(list(folder.glob("perf-*.json"))) if folder.is_dir() else 0
 ts = {base} + 10 * 3_600_000 + existing * 60_000
 samples = {{name: [value * (1 + 0.001 * (i - 10)) for i in range(21)] for name in chosen}}
-meta = make_metadata(timestamp_ms=ts, git={{"commit": "b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0", "branch": "work", "dirty": True}})
+git = {{"commit": "b0b0b0b" * 5 + "b0b0b", "branch": "work", "dirty": True}}
+meta = make_metadata(timestamp_ms=ts, git=git)
 path = write_run(folder, build_run_document(samples, meta))
 print("wrote", path.name, flush=True)
 '''
