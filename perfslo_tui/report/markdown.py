@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
 from perfslo_tui.artifacts import utc_iso
 from perfslo_tui.bench_command import build_command
 from perfslo_tui.config import Config
@@ -28,9 +30,9 @@ from perfslo_tui.report.common import (
     value_cell,
 )
 from perfslo_tui.rules import Severity, format_change
-from perfslo_tui.trend import trend_note
 
 COMMENT_MARKER = "<!-- perfslo-report -->"
+SPARK_WIDTH = 20
 _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 # Backslash escapes: table pipes, code spans, emphasis, and the ``](`` that
 # closes a link text (brackets alone make no link without a definition).
@@ -79,8 +81,27 @@ def _change_cell(cmp: Comparison | None) -> str:
     return text
 
 
+def _binned(values: list[float], width: int = SPARK_WIDTH) -> list[float]:
+    """The whole window in ``width`` bins (median of each), so the sparkline spans all of it."""
+    if len(values) <= width:
+        return values
+    return [float(np.median(chunk)) for chunk in np.array_split(np.asarray(values), width)]
+
+
 def _trend_cell(result: SLOResult) -> str:
-    return sparkline([p.median for p in result.trend]) or "—"
+    """Sparkline plus a short word: the step's culprit, the drift, or steady (details below)."""
+    spark = sparkline(_binned([p.median for p in result.trend]))
+    if not spark:
+        return "—"
+    if result.step is not None:
+        note = f"step {format_change(result.step.change)} at {md_code(result.step.commit[:7], 7)}"
+    elif result.drift is not None:
+        note = f"drift {format_change(result.drift.estimate.total)}"
+    elif len(result.trend) >= 4:
+        note = "steady"
+    else:
+        note = ""
+    return f"{spark} {note}".rstrip()
 
 
 def _analysis_lines(evaluation: Evaluation) -> list[str]:
@@ -156,7 +177,7 @@ def render_markdown(evaluation: Evaluation, reproduce: str = "perfslo check") ->
             out.append(
                 f"| {md_escape(r.name, 60)} | {value_cell(r)} | {md_escape(budget_cell(r))} | "
                 f"{percent_cell(r)} | {md_escape(status_cell(r))} | {_change_cell(r.vs_baseline)} | "
-                f"{_trend_cell(r)} {md_escape(trend_note(r), 60)} |"
+                f"{_trend_cell(r)} |"
             )
         out.append("")
     problems = [r for r in evaluation.slos if r.blocking or r.warning]
