@@ -27,6 +27,7 @@ import shlex
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -101,13 +102,23 @@ def _tail(text: str) -> str:
     return tail if len(tail) <= STDERR_TAIL_CHARS else "…" + tail[-STDERR_TAIL_CHARS:]
 
 
-def _kill_group(process: subprocess.Popen[bytes]) -> None:
+def _signal_group(process: subprocess.Popen[bytes]) -> None:
     # The command runs in its own session, so a shell's children go too.
     try:
         os.killpg(process.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         process.kill()
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    _signal_group(process)
     process.wait()
+
+
+def _on_timeout(process: subprocess.Popen[bytes], fired: threading.Event) -> None:
+    # Runs in the timer thread; the main thread's wait() then returns.
+    fired.set()
+    _signal_group(process)
 
 
 def bench_command(
@@ -165,15 +176,23 @@ def bench_command(
             except OSError as exc:
                 reason = exc.strerror or str(exc)
                 raise CommandBenchError(f"cannot start command {command!r}: {reason}") from None
+            # A blocking wait, with the timeout enforced by a timer thread:
+            # Popen.wait(timeout=...) polls with sleeps of up to 50 ms, which
+            # would add up to that much to every sample.
+            fired = threading.Event()
+            timer = threading.Timer(timeout, _on_timeout, (process, fired))
+            timer.daemon = True
+            timer.start()
             try:
-                code = process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                _kill_group(process)
-                raise CommandBenchError(f"command {command!r} timed out after {timeout:g}s") from None
+                code = process.wait()
             except BaseException:
                 _kill_group(process)
                 raise
+            finally:
+                timer.cancel()
             elapsed = clock() - start
+            if fired.is_set():
+                raise CommandBenchError(f"command {command!r} timed out after {timeout:g}s")
             if code != 0:
                 errors.seek(0)
                 tail = _tail(errors.read().decode(errors="replace"))
