@@ -1,0 +1,53 @@
+"""Imported runs in the real TUI (Pilot): the cards show the imported values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pytest
+from rich.console import Console
+
+from perfslo_tui.config import load_config
+from perfslo_tui.rules import format_ms
+from perfslo_tui.tui.app import PerfSLOApp
+from tests.conftest import run_cli
+
+FIXTURES = Path(__file__).parent / "fixtures" / "imports"
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def plain(renderable: object) -> str:
+    with open("/dev/null", "w") as sink:
+        console = Console(width=60, record=True, color_system=None, file=sink)
+        console.print(renderable)
+        return console.export_text()
+
+
+async def test_the_tui_shows_an_imported_luascript_run(project: Path) -> None:
+    source_file = FIXTURES / "luascript" / "run" / "perf-2d1a28a-1795825456155.json"
+    imported = run_cli("import", "luascript-run", str(source_file), cwd=project)
+    assert imported.returncode == 0, imported.stderr
+    source = orjson.loads(source_file.read_bytes())
+    app = PerfSLOApp(load_config(start=project), watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for _ in range(500):  # wait for the first evaluation, not a fixed time
+            if app.evaluation is not None and app.cards:
+                break
+            await pilot.pause(0.02)
+        assert app.evaluation is not None
+        assert (
+            app.evaluation.run is not None and app.evaluation.run.run_id == "perf-2d1a28a-1795825456163.json"
+        )
+        for key in source["measurements"]:
+            median = float(np.median([m["time"] for m in source["measurements"][key]]))
+            card = app.cards[key]
+            assert card.result is not None
+            assert card.result.value_ms == pytest.approx(median)
+            assert format_ms(median) in plain(card.render())
