@@ -12,7 +12,6 @@ import pytest
 from perfslo_tui.artifacts import is_run_file_name
 from perfslo_tui.baseline import establish_baseline
 from perfslo_tui.config import load_config
-
 from tests.conftest import BASE_MS, HOUR_MS, RunWriter, run_cli
 
 # A bench command: writes one run whose median comes from plan.json, in order.
@@ -26,12 +25,12 @@ state = Path("state.txt")
 n = int(state.read_text()) if state.exists() else 0
 state.write_text(str(n + 1))
 value = plan[min(n, len(plan) - 1)]
-samples = {"transpile-simple": [value * (1 + 0.004 * ((i %% 7) - 3)) for i in range(21)]}
+samples = {"transpile-simple": [value * (1 + 0.004 * ((i % 7) - 3)) for i in range(21)]}
 git = {"commit": "2" * 40, "branch": "main", "dirty": False}
-meta = make_metadata(timestamp_ms=%d + (100 + n) * %d, git=git)
+meta = make_metadata(timestamp_ms=BASE_MS + (100 + n) * HOUR_MS, git=git)
 write_run(Path(os.environ["PERFSLO_ARTIFACTS"]), build_run_document(samples, meta))
 print("bench run", n + 1, value)
-""" % (BASE_MS, HOUR_MS)
+""".replace("BASE_MS", str(BASE_MS)).replace("HOUR_MS", str(HOUR_MS))
 
 
 def jittered(value: float, i: int) -> list[float]:
@@ -46,7 +45,7 @@ def gate(project: Path, write: RunWriter) -> Path:
     command = f"{shlex.quote(sys.executable)} bench.py"
     (project / "perfslo.toml").write_text(
         f"confirm_runs = 3\nbench_command = {json.dumps(command)}\n\n"
-        "[slos.transpile-simple]\nbudget = 5.0\ndescription = \"Single var declaration\"\n"
+        '[slos.transpile-simple]\nbudget = 5.0\ndescription = "Single var declaration"\n'
     )
     (project / "bench.py").write_text(BENCH_SCRIPT)
     last = None
