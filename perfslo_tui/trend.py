@@ -54,6 +54,7 @@ from perfslo_tui.evaluate import DAY_MS, Evaluation, SLOResult, TrendPoint, fini
 from perfslo_tui.rules import format_percent, violation_threshold
 
 TREND_FILE = "perf-trend.json"
+HOUR_MS = 3_600_000
 FORMAT_VERSION = 1
 KIND = "perfslo-trend"
 
@@ -75,6 +76,16 @@ def window_start_ms(evaluation: Evaluation) -> int | None:
     return evaluation.run.ts_ms - evaluation.trend_days * DAY_MS
 
 
+def has_trend(result: SLOResult) -> bool:
+    """True when the window holds enough runs for the drift test to speak.
+
+    The same minimum the drift estimate needs (four runs over at least an
+    hour), so "steady" is only said where a drift could have been found.
+    """
+    trend = result.trend
+    return len(trend) >= 4 and trend[-1].ts_ms - trend[0].ts_ms >= HOUR_MS
+
+
 def trend_note(result: SLOResult) -> str:
     """What the SLO's history says: the step, the drift, or ``steady``.
 
@@ -87,7 +98,7 @@ def trend_note(result: SLOResult) -> str:
     parts = [x.message for x in (result.step, result.drift) if x is not None]
     if parts:
         return "; ".join(parts)
-    if len(result.trend) < 4:
+    if not has_trend(result):
         return "too few runs for a trend"
     return "steady"
 

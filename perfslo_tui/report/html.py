@@ -106,10 +106,14 @@ def nice_ticks(low: float, high: float, count: int = 4) -> list[float]:
 
 def _time_label(ts_ms: int, span_ms: int) -> str:
     iso = utc_iso(ts_ms)
-    if span_ms < 2 * DAY_MS:
-        return iso[11:16]
     months = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-    return f"{months[int(iso[5:7]) - 1]} {int(iso[8:10])}"
+    day = f"{months[int(iso[5:7]) - 1]} {int(iso[8:10])}"
+    # Labels as fine as the span needs: seconds within an hour, hours within two days.
+    if span_ms < 3_600_000:
+        return iso[11:19]
+    if span_ms < 2 * DAY_MS:
+        return f"{day} {iso[11:16]}"
+    return day
 
 
 def build_chart(result: SLOResult, baseline_ms: float | None) -> Chart:

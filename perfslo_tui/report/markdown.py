@@ -30,6 +30,7 @@ from perfslo_tui.report.common import (
     value_cell,
 )
 from perfslo_tui.rules import Severity, format_change
+from perfslo_tui.trend import has_trend
 
 COMMENT_MARKER = "<!-- perfslo-report -->"
 SPARK_WIDTH = 20
@@ -97,7 +98,7 @@ def _trend_cell(result: SLOResult) -> str:
         note = f"step {format_change(result.step.change)} at {md_code(result.step.commit[:7], 7)}"
     elif result.drift is not None:
         note = f"drift {format_change(result.drift.estimate.total)}"
-    elif len(result.trend) >= 4:
+    elif has_trend(result):
         note = "steady"
     else:
         note = ""
@@ -199,13 +200,14 @@ def render_markdown(evaluation: Evaluation, reproduce: str = "perfslo check") ->
         out.append("")
         out.append("</details>")
         out.append("")
-    noisy = [r for r in evaluation.slos if r.inconclusive]
+    noisy = [(r, line) for r in evaluation.slos for line in r.messages() if line.startswith("inconclusive")]
     if noisy:
-        names = ", ".join(md_escape(r.name, 60) for r in noisy)
-        out.append(
-            f"Inconclusive (noise wider than the tolerance): {names}. "
-            "Increase `PERF_ITERATIONS` or stabilise the machine."
-        )
+        out.append(f"<details><summary>Inconclusive measurements ({len(noisy)})</summary>")
+        out.append("")
+        for result, line in noisy:
+            out.append(f"- **{md_escape(result.name, 60)}**: {md_escape(line, 200)}")
+        out.append("")
+        out.append("</details>")
         out.append("")
     if evaluation.errors:
         out.append(f"Skipped {len(evaluation.errors)} unusable file(s):")
