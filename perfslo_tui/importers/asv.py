@@ -53,6 +53,15 @@ def _is_time(name: str, units: dict[str, str]) -> bool:
     return last.startswith(("time_", "timeraw_"))
 
 
+def _strings(values: Any) -> bool:
+    return isinstance(values, list) and all(isinstance(v, str) for v in values)
+
+
+def _at(values: Any, index: int) -> Any:
+    """``values[index]`` when ``values`` is a list that long, else None."""
+    return values[index] if isinstance(values, list) and index < len(values) else None
+
+
 def parse(path: Path, document: Any) -> ImportedRun:
     """Read an asv results document.
 
@@ -84,6 +93,8 @@ def parse(path: Path, document: Any) -> ImportedRun:
             run.notes.append(f"skipped {clip(name)!r}: no result (the benchmark failed or was skipped)")
             continue
         params = cells.get("params") or []
+        if not (isinstance(params, list) and all(_strings(p) for p in params)):
+            raise ArtifactError(path, f"results/{clip(name)}: params: expected lists of strings")
         combos = [", ".join(combo) for combo in itertools.product(*params)] if params else [""]
         if len(combos) != len(values):
             problem = f"{len(values)} results for {len(combos)} parameter combinations"
@@ -93,10 +104,10 @@ def parse(path: Path, document: Any) -> ImportedRun:
         numbers_per_sample = cells.get("stats_number")
         for i, (combo, value) in enumerate(zip(combos, values, strict=True)):
             full = f"{name}({combo})" if combo else name
-            loops = numbers_per_sample[i] if isinstance(numbers_per_sample, list) else None
+            loops = _at(numbers_per_sample, i)
             if isinstance(loops, int) and not isinstance(loops, bool) and loops >= 1:
                 run.inner_loops[full] = loops
-            raw = sample_lists[i] if isinstance(sample_lists, list) and i < len(sample_lists) else None
+            raw = _at(sample_lists, i)
             if isinstance(raw, list) and raw:
                 seconds = numbers(path, raw, f"results/{clip(name)}/samples/{i}")
                 run.add(path, full, [s * 1000.0 for s in seconds])
@@ -105,7 +116,7 @@ def parse(path: Path, document: Any) -> ImportedRun:
             if median is None:
                 run.notes.append(f"skipped {clip(full)!r}: no result (failed or skipped)")
                 continue
-            count = repeats[i] if isinstance(repeats, list) and i < len(repeats) else None
+            count = _at(repeats, i)
             run.add_summary(path, full, median * 1000.0, "median", count if isinstance(count, int) else None)
     if not run.samples:
         raise ArtifactError(path, "no time benchmark results in this asv file")

@@ -60,12 +60,12 @@ def parse(path: Path, document: Any) -> ImportedRun:
             run.notes.append(f"skipped {clip(name)!r}: the benchmark reported an error: {message}")
             continue
         unit = entry.get("time_unit", "ns")
-        if unit not in UNIT_TO_MS:
+        if not isinstance(unit, str) or unit not in UNIT_TO_MS:
             raise ArtifactError(path, f"benchmarks/{index}: unknown time_unit {clip(unit, 20)!r}")
         value = number(entry.get("real_time"))
         if value is None:
             raise ArtifactError(path, f"benchmarks/{index}/real_time: expected a number")
-        ms = value * UNIT_TO_MS[str(unit)]
+        ms = value * UNIT_TO_MS[unit]
         kind = entry.get("run_type", "aggregate" if "aggregate_name" in entry else "iteration")
         if kind == "aggregate":
             if entry.get("aggregate_unit", "time") == "time":
