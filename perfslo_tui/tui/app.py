@@ -563,6 +563,12 @@ class PerfSLOApp(App[int]):
 
     # ------------------------------------------------------------- misc
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Filter and sort belong to the overview: hidden (and inactive) elsewhere."""
+        if action in ("filter", "cycle_sort") and len(self.screen_stack) > 1:
+            return False
+        return True
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A worker that failed says so on the status line instead of vanishing."""
         if event.state is WorkerState.ERROR:

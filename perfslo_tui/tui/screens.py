@@ -182,7 +182,7 @@ class DetailScreen(Screen[None]):
     def on_mount(self) -> None:
         """Build the table's columns and show the data."""
         table = self.query_one("#runs", DataTable)
-        for label in ("commit", "branch", "time (UTC)", "median", "% budget", "status", "vs prev"):
+        for label in ("commit", "branch", "UTC", "median", "% budget", "status", "vs prev"):
             table.add_column(label, key=label)
         self.query_one("#runs-box").border_title = "recent runs"
         self.query_one("#analysis-box").border_title = "analysis"
@@ -244,12 +244,12 @@ class DetailScreen(Screen[None]):
         if result.config is not None:
             budget = result.config.budget_ms
             low, high = tolerance_band(budget, result.config.tolerance)
-            plt.plot(span, [budget, budget], color="red", label="budget")
-            plt.plot(span, [high, high], color="orange", label="band")
-            plt.plot(span, [low, low], color="orange")
+            plt.plot(span, [budget, budget], color="red", label="budget", marker="braille")
+            plt.plot(span, [high, high], color="orange", label="band", marker="braille")
+            plt.plot(span, [low, low], color="orange", marker="braille")
         if ev.baseline is not None and self.slo_name in ev.baseline.medians:
             value = ev.baseline.medians[self.slo_name]
-            plt.plot(span, [value, value], color="green", label="baseline")
+            plt.plot(span, [value, value], color="green", label="baseline", marker="braille")
         plt.plot(xs, ys, marker="braille", color="cyan", label="median")
         plt.scatter(xs, ys, marker="dot", color="cyan")
         plt.xlabel(f"{unit} before the latest run")
@@ -304,7 +304,7 @@ class DetailScreen(Screen[None]):
             table.add_row(
                 safe(short_commit(row.commit), 12),
                 safe(row.branch, 24),
-                Text(utc_iso(row.ts_ms)[:16].replace("T", " ")),
+                Text(utc_iso(row.ts_ms)[5:16].replace("T", " ")),
                 median,
                 pct,
                 status,

@@ -25,7 +25,7 @@ from textual_plotext.plot import Plot
 
 from perfslo_tui.evaluate import Comparison, Evaluation, SLOResult, Verdict
 from perfslo_tui.report.common import budget_cell, printable, value_cell
-from perfslo_tui.rules import BudgetStatus, Severity, format_percent
+from perfslo_tui.rules import BudgetStatus, Severity, format_change, format_percent
 
 STATUS_STYLE: dict[BudgetStatus | None, str] = {
     None: "dim",
@@ -66,14 +66,20 @@ def format_age(seconds: float) -> str:
     return f"{seconds / 86400:.0f}d ago"
 
 
-def comparison_text(label: str, cmp: Comparison | None) -> Text:
-    """``base +3.0% warning`` coloured by the effective severity."""
-    text = Text(f"{label} ", style="dim")
+def comparison_text(label: str, cmp: Comparison | None, compact: bool = False) -> Text:
+    """``base +3.0% warning`` coloured by the effective severity.
+
+    ``compact`` leaves out the word for stable changes (cards are narrow).
+    """
+    text = Text(f"{label} " if label else "", style="dim")
     if cmp is None:
         text.append("—", style="dim")
         return text
     style = SEVERITY_STYLE[cmp.effective_severity]
-    text.append(cmp.label, style=style)
+    if compact and cmp.effective_severity is Severity.STABLE and not cmp.within_noise:
+        text.append(format_change(cmp.change), style=style)
+    else:
+        text.append(cmp.label, style=style)
     return text
 
 
@@ -271,12 +277,12 @@ class SLOCard(Widget, can_focus=True):
         state.append(result.state_label, style=f"bold {style}")
         if result.confirmation_label:
             state.append(f" {result.confirmation_label}", style="dim")
-        changes = comparison_text("prev", result.vs_previous)
+        changes = comparison_text("prev", result.vs_previous, compact=True)
         changes.append("  ")
-        changes.append_text(comparison_text("base", result.vs_baseline))
+        changes.append_text(comparison_text("base", result.vs_baseline, compact=True))
         changes.no_wrap = True
         changes.overflow = "ellipsis"
-        session = comparison_text("session", result.vs_session)
+        session = comparison_text("session", result.vs_session, compact=True)
         session.no_wrap = True
         session.overflow = "ellipsis"
         budget = result.config.budget_ms if result.config is not None else None
@@ -369,11 +375,11 @@ def regression_table(evaluation: Evaluation | None, width: int) -> RenderableTyp
 
     rows.sort(key=key, reverse=True)
     table = Table(box=None, padding=(0, 1), expand=True, show_edge=False, header_style="bold dim")
-    table.add_column("SLO", ratio=3, no_wrap=True, overflow="ellipsis")
-    table.add_column("vs baseline", ratio=2, no_wrap=True, overflow="ellipsis")
-    table.add_column("since", ratio=2, no_wrap=True, overflow="ellipsis")
+    table.add_column("SLO", ratio=1, min_width=10, no_wrap=True, overflow="ellipsis")
+    table.add_column("vs baseline", no_wrap=True)
+    table.add_column("since", no_wrap=True)
     if width >= 56:
-        table.add_column("this session", ratio=2, no_wrap=True, overflow="ellipsis")
+        table.add_column("session", no_wrap=True)
     for r in rows:
         cmp = r.vs_baseline
         name = Text(no_wrap=True, overflow="ellipsis")
@@ -385,17 +391,16 @@ def regression_table(evaluation: Evaluation | None, width: int) -> RenderableTyp
             since = Text("")
         else:
             change = Text(cmp.label, style=SEVERITY_STYLE[cmp.effective_severity])
-            since = Text(no_wrap=True, overflow="ellipsis")
+            since = Text(no_wrap=True)
             if r.step is not None and r.step.change > 0 and cmp.change > 0:
                 # The step tells which commit the rise came in with.
                 since.append(printable(short_commit(r.step.commit), 12))
-                since.append(" (step)", style="dim")
+                since.append(" step", style="dim")
             else:
-                since.append("baseline ", style="dim")
-                since.append(printable(short_commit(cmp.reference_commit), 12))
+                since.append(printable(short_commit(cmp.reference_commit), 12), style="dim")
         cells: list[RenderableType] = [name, change, since]
         if width >= 56:
-            cells.append(comparison_text("", r.vs_session))
+            cells.append(comparison_text("", r.vs_session, compact=True))
         table.add_row(*cells)
     return table
 
