@@ -156,3 +156,18 @@ def test_imported_runs_load_into_the_store_the_views_read(project: Path) -> None
     assert row["source"] == "import:google-benchmark"
     assert row["count"] == 5
     assert row["median"] == pytest.approx(median * 1e-6, rel=1e-9)
+
+
+def test_import_writes_where_perfslo_asks(project: Path, tmp_path: Path) -> None:
+    import os
+
+    target = tmp_path / "from-env"
+    env = {**os.environ, "PERFSLO_ARTIFACTS": str(target)}
+    result = run_cli("import", "google-benchmark", str(GBENCH), cwd=project, env=env)
+    assert result.returncode == 0, result.stderr
+    assert len(list(target.glob("perf-*.json"))) == 1
+    assert runs(project) == []
+    explicit = tmp_path / "explicit"  # --artifacts wins over the environment
+    result = run_cli("import", "--artifacts", str(explicit), "asv", str(ASV), cwd=project, env=env)
+    assert result.returncode == 0, result.stderr
+    assert len(list(explicit.glob("perf-*.json"))) == 1

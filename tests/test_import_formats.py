@@ -93,6 +93,13 @@ def run_pytest_benchmark(folder: Path, *options: str) -> None:
 def pytest_benchmark_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Real pytest-benchmark files: --benchmark-json, and saved with and without --benchmark-save-data."""
     base = tmp_path_factory.mktemp("pytest-benchmark")
+    # "one" is a git checkout with a commit, so pytest-benchmark records it.
+    (base / "one").mkdir()
+    (base / "one" / "test_bench_demo.py").write_text(BENCH_TESTS)
+    git = ["git", "-c", "user.email=t@t", "-c", "user.name=t"]
+    subprocess.run(["git", "init", "-q", "-b", "bench-branch", str(base / "one")], check=True)
+    subprocess.run([*git, "add", "test_bench_demo.py"], cwd=base / "one", check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "bench"], cwd=base / "one", check=True)
     run_pytest_benchmark(
         base / "one", f"--benchmark-json={base / 'one' / 'bench.json'}", "--benchmark-save=plain"
     )
@@ -122,6 +129,13 @@ def test_pytest_benchmark_with_data_keeps_every_sample(
         assert run.samples[slo] == pytest.approx([s * 1000 for s in stats["data"]], rel=1e-12)
     meta = orjson.loads(path.read_bytes())["metadata"]
     assert meta["import"]["summary_only"] == {}
+    if kind == "json":  # written in a git checkout: its commit and branch are kept
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=with_data.parent, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        assert source["commit_info"]["id"] == head
+        assert (run.commit, run.branch) == (head, "bench-branch")
+        assert path.name.startswith(f"perf-{head[:7]}-")
     assert meta["timestamp"][:19] == source["datetime"][:19]
 
     report = slo_values(check_json(project))
