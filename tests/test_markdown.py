@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
 
 import pytest
 from conftest import BASE_MS, HOUR_MS, SEED_MOCK_TIMINGS, RunWriter, run_cli
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
+from perfslo_tui.report.common import printable
 from perfslo_tui.report.markdown import COMMENT_MARKER, md_escape
 
 HOSTILE = "<script>alert(1)</script> | [x](https://evil.example) @here"
@@ -122,3 +126,23 @@ def test_step_summary_gets_the_markdown(project: Path, history: None, tmp_path: 
     assert content.startswith("earlier step\n" + COMMENT_MARKER)
     assert "| SLO | Value | Budget | % of budget | Status | vs baseline |" in content
     assert indented_outside_fences(content) == []
+
+
+# Mostly Markdown's own punctuation, so links, emphasis, code and HTML get tried.
+MARKUP = list("<>&|[]()*_~`\\!#:/@.w -") + ["http://", "www.", "&amp;", "&#58;", "<a href=x>", "](", "**"]
+NAMES = st.lists(
+    st.one_of(st.sampled_from(MARKUP), st.characters(min_codepoint=32, max_codepoint=0x2FF)), max_size=25
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(NAMES)
+def test_any_name_renders_back_as_plain_text(raw: str) -> None:
+    """Whatever a name holds, in a table cell it renders as exactly that text and nothing else."""
+    escaped = md_escape(raw, limit=1000)
+    rendered = github_like().render(f"| x |\n|---|\n| {escaped} |\n")
+    cell = re.search(r"<td>(.*)</td>", rendered, re.S)
+    assert cell is not None, rendered
+    inner = cell.group(1)
+    assert "<" not in inner, inner  # no link, emphasis, code span, strikethrough or raw HTML
+    assert html.unescape(inner) == printable(raw, 1000).strip()  # control characters shown as \xNN
