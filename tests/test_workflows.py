@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -109,3 +110,91 @@ def test_gate_workflow_does_the_seed_steps() -> None:
     # Pages deployment of the dashboard from main.
     assert "actions/deploy-pages@" in text and "github.ref == 'refs/heads/main'" in text
     assert "cp artifacts/perf-dashboard.html site/index.html" in text
+
+
+def comment_script() -> str:
+    """The github-script body of the PR comment step, as the workflow has it."""
+    lines = GATE.read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if "Post or update the PR comment" in line)
+    head = next(i for i in range(start, len(lines)) if lines[i].strip() == "script: |")
+    indent = len(lines[head + 1]) - len(lines[head + 1].lstrip())
+    body = []
+    for line in lines[head + 1 :]:
+        if line.strip() and len(line) - len(line.lstrip()) < indent:
+            break
+        body.append(line[indent:])
+    return "\n".join(body)
+
+
+# github-script runs the script as the body of an async function with these names in
+# scope. GitHub's API cannot be reached from a test, so an in-memory issue with
+# comments stands in for it; the workflow's own script runs unchanged in Node.js.
+NODE_HARNESS = r"""
+const fs = require("fs");
+const [statePath, scriptPath] = process.argv.slice(2);
+const state = JSON.parse(fs.readFileSync(statePath, "utf8"));
+const issues = {
+  listComments: async (p) => state.comments.filter((c) => c.issue_number === p.issue_number),
+  updateComment: async ({ comment_id, body }) => {
+    if (state.failUpdates) throw new Error("Resource not accessible by integration");
+    const c = state.comments.find((x) => x.id === comment_id);
+    c.body = body;
+    state.calls.push(["update", comment_id]);
+    return { data: c };
+  },
+  createComment: async ({ issue_number, body }) => {
+    const c = { id: state.comments.length + 1, issue_number, body, user: { type: "Bot" }, html_url: "u" };
+    state.comments.push(c);
+    state.calls.push(["create", c.id]);
+    return { data: c };
+  },
+};
+const github = { paginate: async (fn, params) => fn(params), rest: { issues } };
+const context = {
+  repo: { owner: "o", repo: "r" }, issue: { number: 7 }, runId: 42, serverUrl: "https://github.com",
+};
+const core = { info: (m) => console.log(m), warning: (m) => console.log(`WARNING ${m}`) };
+const AsyncFunction = Object.getPrototypeOf(async function () {}).constructor;
+const run = new AsyncFunction("require", "github", "context", "core", fs.readFileSync(scriptPath, "utf8"));
+run(require, github, context, core).then(() => fs.writeFileSync(statePath, JSON.stringify(state)));
+"""
+
+
+def test_pr_comment_is_posted_once_and_updated_in_place(tmp_path: Path) -> None:
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("Node.js is required to run the workflow's PR comment script (apt-get install nodejs)")
+    (tmp_path / "harness.js").write_text(NODE_HARNESS)
+    (tmp_path / "comment.js").write_text(comment_script())
+    state_path = tmp_path / "state.json"
+    human = {"id": 1, "issue_number": 7, "user": {"type": "User"}, "body": f"quoting {COMMENT_MARKER}"}
+    other_pr = {"id": 2, "issue_number": 8, "user": {"type": "Bot"}, "body": f"{COMMENT_MARKER} other PR"}
+    state_path.write_text(json.dumps({"comments": [human, other_pr], "calls": [], "failUpdates": False}))
+
+    def push(report: str) -> tuple[dict[str, object], str]:
+        (tmp_path / "perf-report.md").write_text(report)
+        result = subprocess.run(
+            [node, "harness.js", str(state_path), "comment.js"],
+            cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        return json.loads(state_path.read_text()), result.stdout
+
+    state, _ = push(f"{COMMENT_MARKER}\n## first push\n")
+    state, _ = push(f"{COMMENT_MARKER}\n## second push\n")
+    state, _ = push("## a report without the marker\n")
+    comments = state["comments"]
+    assert isinstance(comments, list)
+    ours = [c for c in comments if c["issue_number"] == 7 and c["user"]["type"] == "Bot"]
+    assert len(ours) == 1  # one comment, created once...
+    assert state["calls"] == [["create", 3], ["update", 3], ["update", 3]]  # ...then edited in place
+    assert ours[0]["body"].startswith(COMMENT_MARKER)
+    assert "a report without the marker" in ours[0]["body"] and "first push" not in ours[0]["body"]
+    assert "actions/runs/42" in ours[0]["body"]
+    assert comments[0] == human and comments[1] == other_pr
+
+    # A read-only token (pull requests from forks) only warns: the job goes on.
+    state["failUpdates"] = True
+    state_path.write_text(json.dumps(state))
+    state, out = push(f"{COMMENT_MARKER}\n## from a fork\n")
+    assert "WARNING Could not post the PR comment" in out
