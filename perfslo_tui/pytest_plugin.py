@@ -1,9 +1,15 @@
 """pytest plugin: a ``perf`` fixture that collects samples into one run artifact.
 
 Collection is on with ``--perf-collect`` or ``PERF_COLLECT=true``; otherwise
-the fixture still works (it times nothing and writes nothing), so benchmark
-tests run as ordinary tests at no cost. At session end the samples of all
-tests are written as one run, atomically, and a status line per SLO is shown.
+the fixture still works (it times nothing and writes nothing; ``bench`` calls
+the function once so the code is still exercised), so benchmark tests run as
+ordinary tests at no cost. At session end the samples of all tests are
+written as one run, atomically, and a status line per SLO is shown.
+
+pytest-xdist: collection refuses to run with ``-n`` (in the controller, and
+in any worker), with a one-line message: tests running in parallel on the
+same cores disturb each other's timings, so a merged run would be noise.
+Run the performance tests with ``-p no:xdist`` or ``-n 0``.
 """
 
 from __future__ import annotations
@@ -58,12 +64,16 @@ class PerfFixture:
         if self.enabled:
             self._session.measurement.measure(slo, ms)
 
-    def bench(self, slo: str, fn: Callable[[], Any], **options: Any) -> None:
-        """Time ``fn`` with warm-up and calibration; without collection, call it once."""
+    def bench(self, slo: str, fn: Callable[[], Any], **options: Any) -> Any:
+        """Time ``fn`` with warm-up and calibration; without collection, call it once.
+
+        Returns:
+            The :class:`~perfslo_tui.measure.BenchResult`, or None when not collecting.
+        """
         if not self.enabled:
             fn()
-            return
-        self._session.measurement.bench(slo, fn, **options)
+            return None
+        return self._session.measurement.bench(slo, fn, **options)
 
     def time(self, slo: str) -> Any:
         """Context manager timing its block as one sample."""
@@ -92,16 +102,27 @@ def pytest_configure(config: pytest.Config) -> None:
     enabled = bool(config.getoption("--perf-collect")) or os.environ.get("PERF_COLLECT", "").lower() in _TRUE
     artifacts = config.getoption("--perf-artifacts") or os.environ.get("PERFSLO_ARTIFACTS")
     config_path = config.getoption("--perf-config")
-    if enabled and hasattr(config, "workerinput"):
+    workers = config.getoption("numprocesses", None) if enabled else None
+    if enabled and (hasattr(config, "workerinput") or workers not in (None, 0, "0")):
         raise pytest.UsageError(
-            "perfslo: --perf-collect does not run under pytest-xdist workers "
+            "perfslo: --perf-collect does not run under pytest-xdist "
             "(parallel tests disturb each other's timings); run with -p no:xdist or -n 0"
         )
-    config.stash[_KEY] = PerfSession(
+    session = PerfSession(
         enabled,
         Path(artifacts).resolve() if artifacts else None,
         Path(config_path).resolve() if config_path else None,
     )
+    if enabled:
+        from perfslo_tui.config import ConfigError
+
+        # A bad config is a one-line usage error now, not a traceback in
+        # every test that uses the fixture.
+        try:
+            _ = session.measurement
+        except ConfigError as exc:
+            raise pytest.UsageError(f"perfslo: {exc}") from None
+    config.stash[_KEY] = session
 
 
 @pytest.fixture
