@@ -2,14 +2,24 @@
 
 One row per run × SLO, oldest first. :class:`RunStore` keeps the table in
 memory and refreshes incrementally: it lists the folder, re-reads only files
-whose size or modification time changed, drops rows of deleted files, and
-leaves everything else alone. A file that cannot be used is recorded in
-``errors`` (path → reason) and skipped; the rest loads.
+whose stat key (mtime, ctime, size, inode) changed, drops rows of deleted
+files, and leaves everything else alone. A file that cannot be used is
+recorded in ``errors`` (path → reason) and skipped; the rest loads, and the
+bad file is not parsed again until it changes.
+
+The first refresh of a store starts from the on-disk cache
+(:mod:`perfslo_tui.cache`) when there is one: rows of files whose stat key
+still matches come from one parquet file, everything else is read from the
+JSON run files, which stay the source of truth. The cache is rewritten once
+enough files had to be read from JSON, so a start after one new run reads
+one file and writes nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from perfslo_tui import cache as run_cache
 from perfslo_tui.artifacts import (
     BASELINE_NAME,
     ArtifactError,
@@ -26,6 +37,7 @@ from perfslo_tui.artifacts import (
     read_baseline,
     read_run,
 )
+from perfslo_tui.cache import FileKey, file_key, is_racy
 
 TABLE_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "run_id": pl.String,
@@ -45,6 +57,13 @@ TABLE_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "samples": pl.List(pl.Float64),
 }
 SORT_KEYS = ["ts_ms", "run_id", "slo"]
+# Rewrite the cache once this many files were read from JSON (or dropped)
+# since it was written: below that, re-reading them at start costs less than
+# rewriting the whole cache.
+REWRITE_AFTER = 32
+# Appends add chunks to the table; merge them before they slow down scans.
+MAX_CHUNKS = 32
+READ_BATCH = 500
 
 
 def empty_table() -> pl.DataFrame:
@@ -104,7 +123,12 @@ class RefreshResult:
         )
 
 
-_FileKey = tuple[int, int, int]  # (mtime_ns, size, inode)
+def _digest(path: Path) -> bytes | None:
+    try:
+        # Not a FIFO or a device (a read would hang or never end): read_run reports those.
+        return hashlib.blake2b(path.read_bytes(), digest_size=16).digest() if path.is_file() else None
+    except OSError:
+        return None
 
 
 class RunStore:
@@ -112,30 +136,49 @@ class RunStore:
 
     Args:
         artifacts_dir: The folder holding run files and the baseline.
+        use_cache: Start from (and keep up to date) the on-disk cache in
+            ``<artifacts_dir>/.perfslo-cache/``.
+
+    Attributes:
+        cache_problem: Why the on-disk cache was not used at the first
+            refresh, or why it could not be written (for diagnostics; never
+            an error).
+        cache_hits: Files whose rows came from the cache at the first refresh.
+        files_read: Run files parsed from JSON so far.
     """
 
-    def __init__(self, artifacts_dir: Path) -> None:
+    def __init__(self, artifacts_dir: Path, *, use_cache: bool = True) -> None:
         self.artifacts_dir = artifacts_dir
         self.table: pl.DataFrame = empty_table()
         self.errors: dict[Path, str] = {}
         self.baseline: Baseline | None = None
         self.baseline_error: str | None = None
-        self._seen: dict[str, _FileKey] = {}
-        self._baseline_key: _FileKey | None = None
+        self.use_cache = use_cache
+        self.cache_problem: str | None = None
+        self.cache_hits = 0
+        self.files_read = 0
+        self._seen: dict[str, FileKey] = {}  # loaded run files
+        self._failed: dict[str, FileKey] = {}  # files in errors, not re-read until they change
+        self._racy: dict[str, bytes | None] = {}  # name -> content digest, while its key can't be trusted
+        self._baseline_key: FileKey | None = None
+        self._started = False
+        self._scanned_ns = 0
+        self._unsaved = 0  # files read from JSON or dropped since the cache was written
+        self._cache_usable = False
 
     @property
     def run_count(self) -> int:
         """Number of runs loaded."""
-        return int(self.table["run_id"].n_unique()) if self.table.height else 0
+        return len(self._seen)
 
-    def _scan(self) -> dict[str, _FileKey] | None:
+    def _scan(self) -> dict[str, FileKey] | None:
         try:
             entries = os.scandir(self.artifacts_dir)
         except FileNotFoundError:
             return None
         except NotADirectoryError:
             return None
-        found: dict[str, _FileKey] = {}
+        found: dict[str, FileKey] = {}
         with entries:
             for entry in entries:
                 if not is_run_file_name(entry.name):
@@ -144,7 +187,7 @@ class RunStore:
                     info = entry.stat()
                 except OSError:
                     continue
-                found[entry.name] = (info.st_mtime_ns, info.st_size, info.st_ino)
+                found[entry.name] = file_key(info)
         return found
 
     def refresh(self) -> RefreshResult:
@@ -157,6 +200,8 @@ class RunStore:
         result = RefreshResult()
         old_errors = dict(self.errors)
         self.errors.pop(self.artifacts_dir, None)
+        # Taken before the scan: a file written after it looks racy, never clean.
+        scanned_ns = time.time_ns()
         try:
             found = self._scan()
         except PermissionError as exc:
@@ -167,48 +212,172 @@ class RunStore:
         if found is None:
             result.missing_dir = True
             found = {}
+        if not self._started:
+            self._started = True
+            if self.use_cache and found:
+                self._start_from_cache(found, result)
 
         # Errors of files that are gone go with them.
         for path in list(self.errors):
             if path.parent == self.artifacts_dir and path.name not in found and path.name != BASELINE_NAME:
                 del self.errors[path]
+        for name in [name for name in self._failed if name not in found]:
+            del self._failed[name]
         gone = [name for name in self._seen if name not in found]
-        stale = [name for name, key in found.items() if self._seen.get(name) != key]
+        stale = [
+            name
+            for name, key in found.items()
+            if (self._seen.get(name) if name in self._seen else self._failed.get(name)) != key
+            or (name in self._racy and self._racy_changed(name, key, scanned_ns))
+        ]
         drop = set(gone) | {name for name in stale if name in self._seen}
         new_runs: list[RunFile] = []
+        # Rows are built per batch: 10,000 runs as Python lists of floats
+        # would cost several hundred MB at once.
+        pieces: list[pl.DataFrame] = []
         for name in stale:
             path = self.artifacts_dir / name
             known = name in self._seen
+            key = found[name]
+            self._seen.pop(name, None)
+            self._failed.pop(name, None)
+            self._racy.pop(name, None)
+            if is_racy(key, scanned_ns):
+                # Hashed before parsing: a rewrite between the two reads makes
+                # the digest differ later, so it is re-read, never missed.
+                self._racy[name] = _digest(path)
+            self.files_read += 1
+            self._unsaved += 1
             try:
                 run = read_run(path)
             except ArtifactError as exc:
                 self.errors[path] = exc.problem
-                self._seen.pop(name, None)
+                self._failed[name] = key
                 if known:
                     result.removed.append(name)
                 continue
             self.errors.pop(path, None)
             new_runs.append(run)
             (result.changed if known else result.added).append(name)
-            self._seen[name] = found[name]
+            self._seen[name] = key
+            if len(new_runs) >= READ_BATCH:
+                pieces.append(runs_to_table(new_runs))
+                new_runs.clear()
         for name in gone:
             self._seen.pop(name, None)
+            self._racy.pop(name, None)
+            self._unsaved += 1
             result.removed.append(name)
         if drop:
             self.table = self.table.filter(~pl.col("run_id").is_in(sorted(drop)))
         if new_runs:
-            self.table = pl.concat([self.table, runs_to_table(new_runs)], how="vertical").sort(SORT_KEYS)
+            pieces.append(runs_to_table(new_runs))
+        if pieces:
+            self._merge(pieces[0] if len(pieces) == 1 else pl.concat(pieces, how="vertical"))
         if result.missing_dir:
             self.errors.pop(self.artifacts_dir / BASELINE_NAME, None)
+        self._scanned_ns = scanned_ns
         result.baseline_changed = self._refresh_baseline()
         result.errors_changed = old_errors != self.errors
+        if self.use_cache and found and self._should_save():
+            self.save_cache()
         return result
+
+    def _racy_changed(self, name: str, key: FileKey, scanned_ns: int) -> bool:
+        """For a file whose key could not be trusted when read: has its content changed?"""
+        digest = _digest(self.artifacts_dir / name)
+        if digest is None or digest != self._racy[name]:
+            return True
+        if not is_racy(key, scanned_ns):
+            # Same content, checked after its tick passed: any later write
+            # gets a new timestamp, so the key is enough from now on.
+            del self._racy[name]
+        return False
+
+    def _merge(self, rows: pl.DataFrame) -> None:
+        """Add rows, keeping the table sorted; appending when they come last (the usual case)."""
+        rows = rows.sort(SORT_KEYS)
+        if self.table.height == 0:
+            self.table = rows
+            return
+        last = self.table.select(pl.col("ts_ms").last(), pl.col("run_id").last()).row(0)
+        first = rows.select(pl.col("ts_ms").first(), pl.col("run_id").first()).row(0)
+        if first > last:
+            self.table = pl.concat([self.table, rows], how="vertical", rechunk=False)
+            if self.table.n_chunks() > MAX_CHUNKS:
+                self.table = self.table.rechunk()
+        else:
+            self.table = pl.concat([self.table, rows], how="vertical").sort(SORT_KEYS)
+
+    def _start_from_cache(self, found: dict[str, FileKey], result: RefreshResult) -> None:
+        """Take the rows and errors of unchanged files from the on-disk cache."""
+        snapshot, problem = run_cache.load(self.artifacts_dir, TABLE_SCHEMA)
+        self.cache_problem = problem
+        if snapshot is None:
+            return
+        self._cache_usable = True
+        keep: list[str] = []
+        for name, key in found.items():
+            if snapshot.trusted(name, key):
+                keep.append(name)
+                continue
+            reason = snapshot.trusted_error(name, key)
+            if reason is not None:
+                self.errors[self.artifacts_dir / name] = reason
+                self._failed[name] = key
+        # Cached files that are gone count as work to save; changed or racy
+        # ones are counted when they are read.
+        self._unsaved = sum(1 for name in snapshot.files if name not in found)
+        self._unsaved += sum(1 for name in snapshot.errors if name not in found)
+        if not keep:
+            return
+        table = snapshot.table
+        if len(keep) != len(snapshot.files):
+            table = table.filter(pl.col("run_id").is_in(keep))
+        self.table = table
+        for name in keep:
+            self._seen[name] = found[name]
+        self.cache_hits = len(keep)
+        result.added.extend(keep)
+
+    def _should_save(self) -> bool:
+        if not self._unsaved:
+            return False
+        if not self._cache_usable:
+            return True
+        # Rewrite once re-reading the stale files at every start would cost
+        # more than a fraction of a full load.
+        files = len(self._seen) + len(self._failed)
+        return self._unsaved >= REWRITE_AFTER or self._unsaved * 8 >= files
+
+    def save_cache(self) -> bool:
+        """Write the on-disk cache now (atomically); return True when written.
+
+        Racy files (touched within seconds of the scan) are written too; the
+        cache itself refuses to trust them at the next start.
+        """
+        snapshot = run_cache.Snapshot(
+            table=self.table,
+            files=dict(self._seen),
+            errors={
+                name: (key, self.errors.get(self.artifacts_dir / name, "unreadable"))
+                for name, key in self._failed.items()
+            },
+            scanned_ns=self._scanned_ns,
+        )
+        problem = run_cache.save(self.artifacts_dir, snapshot)
+        if problem is not None:
+            self.cache_problem = problem
+        # After a failure (read-only or full disk) the next try waits for as
+        # many changes as a normal rewrite would, instead of every refresh.
+        self._unsaved = 0
+        self._cache_usable = True
+        return problem is None
 
     def _refresh_baseline(self) -> bool:
         path = self.artifacts_dir / BASELINE_NAME
         try:
-            info = path.stat()
-            key: _FileKey | None = (info.st_mtime_ns, info.st_size, info.st_ino)
+            key: FileKey | None = file_key(path.stat())
         except OSError:
             key = None
         if key == self._baseline_key:
@@ -228,8 +397,8 @@ class RunStore:
         return True
 
 
-def load_table(artifacts_dir: Path) -> RunStore:
+def load_table(artifacts_dir: Path, *, use_cache: bool = True) -> RunStore:
     """Load the artifacts folder once and return the filled store."""
-    store = RunStore(artifacts_dir)
+    store = RunStore(artifacts_dir, use_cache=use_cache)
     store.refresh()
     return store

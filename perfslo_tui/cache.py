@@ -1,0 +1,230 @@
+"""The on-disk cache of the run table: one Arrow file next to the runs.
+
+``<artifacts>/.perfslo-cache/`` holds ``runs-<token>.arrow``, the table rows
+of every run file that loaded (Arrow IPC: it reads at memory speed, about
+twice as fast as parquet for the samples lists), and ``index.json``, which
+names that data file and records per file name the stat key it had when it
+was read, plus the files that failed with their reason (so a bad file is not
+re-parsed at every start).
+
+The cache is never the source of truth, the JSON run files are:
+
+* a cached file is used only while its stat key ``(mtime_ns, ctime_ns,
+  size, inode)`` is unchanged; anything new, changed or deleted behind the
+  cache's back is seen by the next scan. ``ctime`` cannot be set from user
+  space, so a rewrite that restores the mtime (``cp -p``, ``touch -d``) is
+  seen too;
+* a file whose timestamps are within :data:`RACY_NS` of the moment the
+  snapshot was scanned is never trusted from the cache (git's "racily
+  clean" rule): it could have been rewritten in place with the same size
+  within one timestamp tick after it was read, leaving the same stat key;
+* a cache that cannot be read, has another format or schema, or whose index
+  does not match its rows is ignored and rebuilt; problems are reported as
+  a string, never raised.
+
+Both files are written to temp files and renamed into place, the data file
+under a new name first, then the index that points to it, so a reader sees
+one whole snapshot or the previous one. They are not fsync'ed: after a crash
+a torn cache fails the checks above and is rebuilt.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+import polars as pl
+
+CACHE_DIR = ".perfslo-cache"
+INDEX_FILE = "index.json"
+DATA_RE = re.compile(r"^runs-[0-9a-f]{16}\.arrow$")
+# Bump when the table's meaning changes (columns, how stats are computed).
+CACHE_FORMAT = 1
+# Files touched this close to a scan are "racy": a same-size rewrite within
+# one timestamp tick would keep their stat key. Ext4 ticks are ~4 ms, FAT's
+# 2 s; 2 s covers both, and only the last seconds' files pay for it.
+RACY_NS = 2_000_000_000
+
+FileKey = tuple[int, int, int, int]
+"""``(mtime_ns, ctime_ns, size, inode)`` of a file."""
+
+
+def file_key(info: os.stat_result) -> FileKey:
+    """The stat key of a file: it changes whenever its content may have."""
+    return (info.st_mtime_ns, info.st_ctime_ns, info.st_size, info.st_ino)
+
+
+def is_racy(key: FileKey, scanned_ns: int) -> bool:
+    """True when a file was touched too close to ``scanned_ns`` to trust its key.
+
+    Args:
+        key: The file's stat key.
+        scanned_ns: Wall-clock time (``time.time_ns()``) taken before the scan.
+    """
+    return max(key[0], key[1]) >= scanned_ns - RACY_NS
+
+
+def cache_dir(artifacts_dir: Path) -> Path:
+    """The folder holding the cache of an artifacts folder."""
+    return artifacts_dir / CACHE_DIR
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """The table as cached, with the index that says which rows are current.
+
+    Attributes:
+        table: Rows of the run files in ``files``, sorted like the store's.
+        files: Per run file name, the stat key it had when read.
+        errors: Per failing file name, its stat key and the reason.
+        scanned_ns: When the folder was scanned for this snapshot.
+    """
+
+    table: pl.DataFrame
+    files: dict[str, FileKey] = field(default_factory=dict)
+    errors: dict[str, tuple[FileKey, str]] = field(default_factory=dict)
+    scanned_ns: int = 0
+
+    def trusted(self, name: str, key: FileKey) -> bool:
+        """True when the cached rows of ``name`` are those of the file with ``key``."""
+        return self.files.get(name) == key and not is_racy(key, self.scanned_ns)
+
+    def trusted_error(self, name: str, key: FileKey) -> str | None:
+        """The cached reason ``name`` failed, if it is still the same file."""
+        entry = self.errors.get(name)
+        if entry is None or entry[0] != key or is_racy(key, self.scanned_ns):
+            return None
+        return entry[1]
+
+
+def _as_key(value: Any) -> FileKey:
+    if not (isinstance(value, list) and len(value) == 4 and all(type(v) is int for v in value)):
+        raise ValueError("bad file key")
+    return (value[0], value[1], value[2], value[3])
+
+
+def _schema_problem(table: pl.DataFrame, schema: Mapping[str, Any]) -> str | None:
+    names = list(table.schema)
+    if names != list(schema):
+        return f"columns {names} are not {list(schema)}"
+    for name, dtype in table.schema.items():
+        if dtype != schema[name]:
+            return f"column {name} is {dtype}, not {schema[name]}"
+    return None
+
+
+def load(artifacts_dir: Path, schema: Mapping[str, Any]) -> tuple[Snapshot | None, str | None]:
+    """Read the cache of an artifacts folder.
+
+    Args:
+        artifacts_dir: The artifacts folder.
+        schema: The table schema the cache must have.
+
+    Returns:
+        ``(snapshot, None)``, or ``(None, problem)`` when there is no usable
+        cache (``problem`` is None when there is simply none).
+    """
+    folder = cache_dir(artifacts_dir)
+    try:
+        raw = (folder / INDEX_FILE).read_bytes()
+    except FileNotFoundError:
+        return None, None
+    except OSError as exc:
+        return None, f"unreadable index ({exc.strerror or exc})"
+    try:
+        index = orjson.loads(raw)
+        if not isinstance(index, dict) or index.get("format") != CACHE_FORMAT:
+            return None, "written by another perfslo version"
+        data_name = index["data"]
+        if not isinstance(data_name, str) or not DATA_RE.match(data_name):
+            raise ValueError("bad data file name")
+        files = {str(name): _as_key(key) for name, key in index["files"].items()}
+        errors: dict[str, tuple[FileKey, str]] = {}
+        for name, entry in index["errors"].items():
+            if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[1], str)):
+                raise ValueError("bad error entry")
+            errors[str(name)] = (_as_key(entry[0]), entry[1])
+        scanned_ns = index["scanned_ns"]
+        rows = index["rows"]
+        if type(scanned_ns) is not int or type(rows) is not int:
+            raise ValueError("bad scan time or row count")
+    except (KeyError, ValueError, TypeError, AttributeError, orjson.JSONDecodeError) as exc:
+        return None, f"bad index ({type(exc).__name__}: {str(exc)[:120]})"
+    try:
+        # Read through a file object, not a memory map: a map of a file that
+        # someone truncates under us would crash the process (SIGBUS).
+        with (folder / data_name).open("rb") as handle:
+            table = pl.read_ipc(handle)
+    except Exception as exc:  # noqa: BLE001 - any failure to read means "rebuild"
+        return None, f"unreadable data ({type(exc).__name__}: {str(exc)[:120]})"
+    problem = _schema_problem(table, schema)
+    if problem:
+        return None, f"wrong schema: {problem}"
+    # The index must describe exactly the rows: every row's file is indexed
+    # and every indexed file has rows.
+    ids = table.get_column("run_id")
+    if (
+        table.height != rows
+        or ids.null_count()
+        or ids.n_unique() != len(files)
+        or not ids.is_in(list(files)).all()
+    ):
+        return None, "index does not match the rows"
+    return Snapshot(table, files, errors, scanned_ns), None
+
+
+def _write_atomically(folder: Path, name: str, write: Callable[[IO[bytes]], object]) -> None:
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+        os.replace(tmp, folder / name)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def save(artifacts_dir: Path, snapshot: Snapshot) -> str | None:
+    """Write a snapshot atomically; return the problem if it could not be written.
+
+    Never raises for I/O problems: a read-only or full disk only means the
+    next start reads the JSON files again.
+    """
+    folder = cache_dir(artifacts_dir)
+    data_name = f"runs-{secrets.token_hex(8)}.arrow"
+    index = {
+        "format": CACHE_FORMAT,
+        "data": data_name,
+        "rows": snapshot.table.height,
+        "scanned_ns": snapshot.scanned_ns,
+        "files": snapshot.files,
+        "errors": {name: [key, reason] for name, (key, reason) in snapshot.errors.items()},
+    }
+    try:
+        folder.mkdir(exist_ok=True)
+        try:
+            previous = orjson.loads((folder / INDEX_FILE).read_bytes()).get("data")
+        except (OSError, orjson.JSONDecodeError, AttributeError):
+            previous = None
+        _write_atomically(folder, data_name, lambda handle: snapshot.table.write_ipc(handle))
+        _write_atomically(folder, INDEX_FILE, lambda handle: handle.write(orjson.dumps(index)))
+    except Exception as exc:  # noqa: BLE001 - a cache that cannot be written is not an error
+        return f"cannot write the cache in {folder}: {exc}"
+    # Older data files go; the one the previous index named stays one more
+    # round, for a reader that read that index a moment ago.
+    with contextlib.suppress(OSError), os.scandir(folder) as entries:
+        for entry in entries:
+            if DATA_RE.match(entry.name) and entry.name not in (data_name, previous):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+    return None
