@@ -193,6 +193,11 @@ def test_pr_comment_is_posted_once_and_updated_in_place(tmp_path: Path) -> None:
     assert "actions/runs/42" in ours[0]["body"]
     assert comments[0] == human and comments[1] == other_pr
 
+    # A huge report is cut below GitHub's 65,536-character limit, still in the same comment.
+    state, _ = push(COMMENT_MARKER + "\n" + "| row |\n" * 12_000)
+    ours = [c for c in state["comments"] if c["issue_number"] == 7 and c["user"]["type"] == "Bot"]
+    assert len(ours) == 1 and len(ours[0]["body"]) < 65_536 and "truncated" in ours[0]["body"]
+
     # A read-only token (pull requests from forks) only warns: the job goes on.
     state["failUpdates"] = True
     state_path.write_text(json.dumps(state))
