@@ -96,6 +96,7 @@ class PerfSLOApp(App[int]):
     # Every command has a key (see ?); the palette's footer slot is better spent on them.
     ENABLE_COMMAND_PALETTE = False
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]
     BINDINGS = [
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Keys"),
@@ -286,7 +287,7 @@ class PerfSLOApp(App[int]):
                 carried[name] = found
         return carried
 
-    def on_store_updated(self, message: StoreUpdated) -> None:
+    async def on_store_updated(self, message: StoreUpdated) -> None:
         """Apply a new evaluation: update only the cards whose result changed."""
         first = self.evaluation is None
         self.evaluation = message.evaluation
@@ -310,13 +311,13 @@ class PerfSLOApp(App[int]):
         for name in [n for n in self.cards if n not in names]:
             self.cards.pop(name).remove()
         if new_cards:
-            grid.mount(*new_cards)
+            await grid.mount(*new_cards)
             if not first:
                 for card in new_cards:
                     card.flash()
         self._apply_filter()
-        self.call_after_refresh(self._apply_sort)
-        self.call_after_refresh(self._layout_cards)
+        self._apply_sort()
+        self._layout_cards()
         self._update_header()
         self.query_one(RegressionPanel).show(message.evaluation)
         errors_box = self.query_one("#errors-box")
@@ -326,7 +327,8 @@ class PerfSLOApp(App[int]):
             if isinstance(screen, DetailScreen):
                 screen.data_changed()
         if first and self.screen is self.screen_stack[0]:
-            self.call_after_refresh(self._focus_first)
+            self.query_one("#cards-scroll", VerticalScroll).scroll_home(animate=False)
+            self._focus_first()
 
     def _focus_first(self) -> None:
         if not isinstance(self.focused, SLOCard) or not self.focused.display:
@@ -439,7 +441,7 @@ class PerfSLOApp(App[int]):
         log = self.query_one("#log", Log)
         log.clear()
         log.write_line(f"$ {printable(command, 500)}")
-        log.remove_class("hidden")
+        self._show_log(True)
         self._run_started = time.monotonic()
         self._spin_timer = self.set_interval(0.1, self._spin_status)
         self._spin_status()
@@ -493,7 +495,7 @@ class PerfSLOApp(App[int]):
                 text.append(last[0])
             log.write_line(f"[perfslo] {word}, exit {outcome.returncode}; last lines:")
             log.write_lines([f"  {line}" for line in outcome.tail[-5:]])
-            log.remove_class("hidden")
+            self._show_log(True)
         self.last_outcome_text = text
         self._set_status(text)
         # The new run arrives through the watcher; a refresh here also covers
@@ -510,7 +512,12 @@ class PerfSLOApp(App[int]):
 
     def action_toggle_log(self) -> None:
         """Show or hide the bench command's output."""
-        self.query_one("#log", Log).toggle_class("hidden")
+        self._show_log(self.query_one("#log", Log).has_class("hidden"))
+
+    def _show_log(self, visible: bool) -> None:
+        self.query_one("#log", Log).set_class(not visible, "hidden")
+        # On a short terminal the output takes the regression panel's place.
+        self.screen_stack[0].set_class(visible, "-log-open")
 
     def _set_status(self, text: Text) -> None:
         self.query_one("#status", Static).update(text)

@@ -21,7 +21,7 @@ from perfslo_tui.artifacts import utc_iso
 from perfslo_tui.evaluate import DAY_MS, Comparison, Evaluation, SLOResult, evaluate
 from perfslo_tui.report.common import budget_cell, printable, value_cell
 from perfslo_tui.rules import format_ms, format_percent, tolerance_band
-from perfslo_tui.tui.widgets import SEVERITY_STYLE, STATUS_STYLE, safe, short_commit
+from perfslo_tui.tui.widgets import SEVERITY_STYLE, STATUS_STYLE, glyph, safe, short_commit
 
 if TYPE_CHECKING:
     from perfslo_tui.tui.app import PerfSLOApp
@@ -116,7 +116,8 @@ def analysis_text(result: SLOResult | None) -> Text:
         return Text("this SLO is not in the latest run", style="dim")
     parts: list[Text] = []
     status = Text()
-    status.append(f"{result.icon} {result.state_label}", style=f"bold {STATUS_STYLE.get(result.status, '')}")
+    style = f"bold {STATUS_STYLE.get(result.status, '')}"
+    status.append(f"{glyph(result.icon)} {result.state_label}", style=style)
     if result.confirmation_label:
         status.append(f"  {result.confirmation_label}", style="dim")
     parts.append(status)
@@ -207,7 +208,7 @@ class DetailScreen(Screen[None]):
             return
         self._shown = key
         title = Text(no_wrap=True, overflow="ellipsis")
-        title.append(f"{result.icon if result else '❔'} ")
+        title.append(f"{glyph(result.icon) if result else '❔'} ")
         title.append(printable(self.slo_name, 80), style="bold")
         if result is not None:
             title.append(f"  {value_cell(result)}", style="bold")
@@ -293,7 +294,7 @@ class DetailScreen(Screen[None]):
             change = Text("—", style="dim")
             median = Text("—", style="dim")
             if r is not None:
-                status = Text(f"{r.icon} {r.state_label}", style=STATUS_STYLE.get(r.status, "dim"))
+                status = Text(f"{glyph(r.icon)} {r.state_label}", style=STATUS_STYLE.get(r.status, "dim"))
                 if r.budget is not None:
                     pct = Text(format_percent(r.budget.percent_of_budget))
                 if r.value_ms is not None:

@@ -47,6 +47,16 @@ def safe(text: str, limit: int = 80, style: str = "") -> Text:
     return Text(printable(text, limit), style=style, no_wrap=True, overflow="ellipsis")
 
 
+def glyph(icon: str) -> str:
+    """An icon without the emoji variation selector.
+
+    ``⚠️`` is U+26A0 + U+FE0F: Textual counts it two cells wide, many
+    terminals (and tmux) draw it one wide, and every border after it on the
+    line shifts. Without the selector both agree on one cell.
+    """
+    return icon.replace("\ufe0f", "")
+
+
 def short_commit(commit: str) -> str:
     """The first 7 characters of a commit hash (or the whole short name)."""
     return commit[:7] if commit else "?"
@@ -257,7 +267,7 @@ class SLOCard(Widget, can_focus=True):
         status = result.status
         style = STATUS_STYLE[status]
         title = Text(no_wrap=True, overflow="ellipsis")
-        title.append(f"{result.icon} ")
+        title.append(f"{glyph(result.icon)} ")
         title.append(printable(result.name, 80), style="bold")
         description = safe(result.description or " ", style="dim")
         if self.stale and result.trend:
@@ -283,6 +293,8 @@ class SLOCard(Widget, can_focus=True):
         changes.no_wrap = True
         changes.overflow = "ellipsis"
         session = comparison_text("session", result.vs_session, compact=True)
+        if result.vs_session is None:
+            session.append(" no new run since the monitor opened", style="dim")
         session.no_wrap = True
         session.overflow = "ellipsis"
         budget = result.config.budget_ms if result.config is not None else None
@@ -329,7 +341,8 @@ class HeaderBar(Static):
             line.append("loading…", style="dim")
         else:
             verdict = ev.verdict
-            line.append(f" {verdict.icon} {verdict.value} ", style=f"bold reverse {VERDICT_STYLE[verdict]}")
+            style = f"bold reverse {VERDICT_STYLE[verdict]}"
+            line.append(f" {glyph(verdict.icon)} {verdict.value} ", style=style)
             line.append(f"  {ev.run_count} runs", style="bold")
             if ev.run is not None:
                 run = ev.run
@@ -384,7 +397,7 @@ def regression_table(evaluation: Evaluation | None, width: int) -> RenderableTyp
         cmp = r.vs_baseline
         name = Text(no_wrap=True, overflow="ellipsis")
         sev = cmp.effective_severity if cmp else None
-        name.append(f"{sev.icon if sev else '·'} ")
+        name.append(f"{glyph(sev.icon) if sev else '·'} ")
         name.append(printable(r.name, 60))
         if cmp is None:
             change = Text("no baseline", style="dim")
@@ -413,11 +426,18 @@ class RegressionPanel(Static):
     """
 
     shown: RenderableType = ""
+    evaluation: Evaluation | None = None
 
     def show(self, evaluation: Evaluation | None) -> None:
         """Redraw from an evaluation."""
+        self.evaluation = evaluation
         self.shown = regression_table(evaluation, self.size.width or 80)
         self.update(self.shown)
+
+    def on_resize(self) -> None:
+        """The session column comes and goes with the width."""
+        if self.evaluation is not None:
+            self.show(self.evaluation)
 
 
 class ErrorsPanel(Static):
