@@ -17,6 +17,7 @@ import os
 import platform
 import re
 import socket
+import stat
 import subprocess
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
@@ -117,7 +118,8 @@ def _validator(name: str) -> Callable[[Any], str | None]:
         where = "/".join(str(part) for part in error.absolute_path) or "(top level)"
         message = error.message
         if len(message) > 160:
-            message = message[:157] + "..."
+            # Clip the middle: the head quotes the bad value, the tail says what is wrong.
+            message = message[:60] + " … " + message[-97:]
         return f"schema: at {where}: {message}"
 
     return first_error
@@ -136,16 +138,29 @@ def is_run_file_name(name: str) -> bool:
 def read_json(path: Path, max_bytes: int = MAX_FILE_BYTES) -> Any:
     """Read and parse a JSON file, or raise ArtifactError with a clear reason."""
     try:
-        with path.open("rb") as handle:
-            data = handle.read(max_bytes + 1)
+        # O_NONBLOCK: a FIFO named like a run must not hang the reader forever;
+        # it (like a device or a directory) is refused after the fstat below.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
         raise ArtifactError(path, "file disappeared while reading") from None
     except IsADirectoryError:
         raise ArtifactError(path, "is a directory, not a run file") from None
     except OSError as exc:
         raise ArtifactError(path, f"cannot read: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "rb") as handle:
+            mode = os.fstat(handle.fileno()).st_mode
+            if stat.S_ISDIR(mode):
+                raise ArtifactError(path, "is a directory, not a run file")
+            if not stat.S_ISREG(mode):
+                raise ArtifactError(path, "not a regular file (a FIFO, socket or device)")
+            data = handle.read(max_bytes + 1)
+    except OSError as exc:
+        raise ArtifactError(path, f"cannot read: {exc.strerror or exc}") from None
     if len(data) > max_bytes:
         raise ArtifactError(path, f"too large (over {max_bytes // (1024 * 1024)} MiB)")
+    # Tools on Windows (PowerShell, .NET) often start UTF-8 files with a BOM.
+    data = data.removeprefix(b"\xef\xbb\xbf")
     if not data.strip():
         raise ArtifactError(path, "empty file")
     try:
@@ -159,6 +174,21 @@ def read_json(path: Path, max_bytes: int = MAX_FILE_BYTES) -> Any:
         raise ArtifactError(path, "invalid JSON: nested too deeply") from None
 
 
+def json_type_name(value: Any) -> str:
+    """The JSON name of a parsed value's type (``array``, ``null``...), for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return type(value).__name__
+
+
 def parse_run(path: Path, document: Any) -> RunFile:
     """Check a parsed run document against the schema and return the run.
 
@@ -166,7 +196,7 @@ def parse_run(path: Path, document: Any) -> RunFile:
         ArtifactError: When it is not a run or fails the schema.
     """
     if not isinstance(document, dict):
-        raise ArtifactError(path, f"not a run: expected a JSON object, got {type(document).__name__}")
+        raise ArtifactError(path, f"not a run: expected a JSON object, got {json_type_name(document)}")
     version = document.get("schema_version")
     if version is None and "measurements" in document:
         raise ArtifactError(
@@ -483,7 +513,7 @@ def parse_baseline(path: Path, document: Any) -> Baseline:
             path, "a LUASCRIPT-format baseline: convert it with `perfslo import luascript-baseline FILE`"
         )
     if not isinstance(document, dict):
-        raise ArtifactError(path, f"not a baseline: expected a JSON object, got {type(document).__name__}")
+        raise ArtifactError(path, f"not a baseline: expected a JSON object, got {json_type_name(document)}")
     problem = schema_problem(document, "baseline")
     if problem:
         raise ArtifactError(path, problem)

@@ -60,16 +60,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.handler(args)
     except (ConfigError, ArtifactError, UsageError, BenchCommandError) as exc:
-        print(f"perfslo: {exc}", file=sys.stderr)
+        print(f"perfslo: {_one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("perfslo: interrupted", file=sys.stderr)
         return 130
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"perfslo: {where}{exc.strerror or exc}", file=sys.stderr)
+        print(f"perfslo: {_one_line(where + str(exc.strerror or exc))}", file=sys.stderr)
         return 2
     return code
+
+
+def _one_line(message: str) -> str:
+    """An error message made safe for the terminal: paths and names come from files."""
+    from perfslo_tui.report.common import printable
+
+    return printable(message, 1000)
 
 
 def entry() -> None:

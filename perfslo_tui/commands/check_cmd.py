@@ -34,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from perfslo_tui.artifacts import atomic_write_bytes, read_run
     from perfslo_tui.commands import UsageError, load_context, load_store
     from perfslo_tui.evaluate import evaluate
+    from perfslo_tui.report.common import printable
 
     config = load_context(args)
     if args.confirm is not None and args.confirm < 1:
@@ -48,14 +49,16 @@ def run(args: argparse.Namespace) -> int:
         run_id = run_file.run_id
     if store.table.height == 0:
         for path, reason in sorted(store.errors.items()):
-            print(f"perfslo: {path}: {reason}", file=sys.stderr)
+            print(f"perfslo: {printable(str(path), 300)}: {printable(reason, 300)}", file=sys.stderr)
         if not config.artifacts_dir.is_dir():
             raise UsageError(
                 f"{config.artifacts_dir}: artifacts folder does not exist (run your benchmarks first)"
             )
         raise UsageError(f"{config.artifacts_dir}: no usable runs (run your benchmarks first)")
     for path, reason in sorted(store.errors.items()):
-        print(f"perfslo: warning: skipped {path}: {reason}", file=sys.stderr)
+        # File names and reasons are untrusted: one escaped line per file.
+        print(f"perfslo: warning: skipped {printable(str(path), 300)}: {printable(reason, 300)}",
+              file=sys.stderr)
 
     evaluation = evaluate(
         store.table, config, store.baseline, run_id=run_id, errors=store.errors, confirm_runs=args.confirm
@@ -65,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
 
         evaluation = confirm_by_rerunning(config, store, evaluation, args.confirm)
 
+    _warn_if_from_the_future(evaluation)
     report = _render(evaluation, args.format)
     sys.stdout.write(report)
     if args.output is not None:
@@ -81,6 +85,27 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
     return evaluation.verdict.exit_code
+
+
+_FUTURE_SLACK_MS = 24 * 3600 * 1000  # CI clocks skew by minutes, not by a day
+
+
+def _warn_if_from_the_future(evaluation: object) -> None:
+    """A run dated ahead of now stays the latest until then: say so (it is still evaluated)."""
+    import time
+
+    from perfslo_tui.artifacts import utc_iso
+    from perfslo_tui.evaluate import Evaluation
+    from perfslo_tui.report.common import printable
+
+    assert isinstance(evaluation, Evaluation)
+    run = evaluation.run
+    if run is not None and run.ts_ms > time.time() * 1000 + _FUTURE_SLACK_MS:
+        print(
+            f"perfslo: warning: {printable(run.run_id)} is dated {utc_iso(run.ts_ms)[:19]}Z, in the future "
+            "(a wrong clock or an edited file); it is evaluated as the latest run",
+            file=sys.stderr,
+        )
 
 
 def _render(evaluation: object, fmt: str) -> str:
