@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -422,3 +423,33 @@ def test_luascript_baselines_become_perfslo_baselines_keeping_the_old(project: P
     assert comparison["reference_ms"] == pytest.approx(0.013)
     assert comparison["change"] == pytest.approx(1.0)
     assert comparison["percent_change"] == "+100.0%"
+
+
+def test_pyperf_single_benchmark_file_and_a_memory_benchmark(project: Path, tmp_path: Path) -> None:
+    # `python -m pyperf timeit -o` writes one benchmark whose name, date and
+    # unit live in the file's metadata; --track-memory measures bytes, not time.
+    common = [sys.executable, "-m", "pyperf", "timeit", "-p", "1", "-n", "3", "-l", "10", "-w", "1", "-q"]
+    timed = tmp_path / "timeit.json"
+    memory = tmp_path / "memory.json"
+    for extra, out in (([], timed), (["--track-memory"], memory)):
+        done = subprocess.run(
+            [*common, *extra, "--name", "build-list", "-o", str(out), "x = list(range(1000))"],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    source = orjson.loads(timed.read_bytes())
+    do_import(project, "pyperf", timed)
+    [path] = written_runs(project)
+    run = read_run(path)
+    values = [v for r in source["benchmarks"][0]["runs"] for v in r.get("values", [])]
+    assert run.samples["build-list"] == pytest.approx([v * 1000 for v in values])
+    assert len(values) == 3
+    assert run.timestamp_ms == pytest.approx(
+        datetime.fromisoformat(source["metadata"]["date"]).astimezone().timestamp() * 1000, abs=1
+    )
+    result = run_cli("import", "pyperf", str(memory), cwd=project)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"perfslo: {memory}: no time benchmarks in this pyperf file "
+        "(skipped 'build-list': unit is 'byte', not time)"
+    )

@@ -62,7 +62,8 @@ def parse(path: Path, document: Any) -> ImportedRun:
             seconds += numbers(path, one.get("values", []), f"benchmarks/{index}/runs/{r_index}/values")
             run_meta = one.get("metadata") if isinstance(one.get("metadata"), dict) else {}
             assert isinstance(run_meta, dict)
-            when = parse_iso_ms(run_meta.get("date"))
+            # One-benchmark files keep date, loops... in the file's metadata.
+            when = parse_iso_ms({**meta, **run_meta}.get("date"))
             if when is not None:
                 latest = when if latest is None else max(latest, when)
             loops = {**meta, **run_meta}.get("loops")
@@ -73,6 +74,7 @@ def parse(path: Path, document: Any) -> ImportedRun:
             raise ArtifactError(path, f"benchmark {clip(name)!r} has no values (only calibration runs?)")
         run.add(path, name, [s * 1000.0 for s in seconds])
     if not run.samples:
-        raise ArtifactError(path, "no time benchmarks in this pyperf file")
+        why = f" ({'; '.join(run.notes)})" if run.notes else ""
+        raise ArtifactError(path, f"no time benchmarks in this pyperf file{why}")
     run.timestamp_ms = latest
     return run
