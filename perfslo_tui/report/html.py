@@ -29,7 +29,6 @@ from perfslo_tui.report.common import (
     headline,
     percent_cell,
     printable,
-    short_reason,
     status_cell,
     value_cell,
 )
@@ -327,7 +326,6 @@ def render_html(evaluation: Evaluation, generated_ms: int | None = None, history
         problems=problems,
         analysed=analysed,
         drifting=drifting,
-        short_reason=short_reason,
         errors=[(printable(p, 200), printable(r, 300)) for p, r in evaluation.errors],
         window_start=start,
         generated=generated_ms if generated_ms is not None else now_ms(),
