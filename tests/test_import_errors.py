@@ -171,3 +171,19 @@ def test_import_writes_where_perfslo_asks(project: Path, tmp_path: Path) -> None
     result = run_cli("import", "--artifacts", str(explicit), "asv", str(ASV), cwd=project, env=env)
     assert result.returncode == 0, result.stderr
     assert len(list(explicit.glob("perf-*.json"))) == 1
+
+
+def test_a_perfslo_run_given_to_an_importer_says_so(project: Path) -> None:
+    import shutil
+
+    from tests.conftest import make_run
+
+    made = make_run(project / "elsewhere", {"transpile-simple": 0.8})
+    copy = project / "run-copy.json"
+    shutil.copy(made, copy)
+    result = run_cli("import", "luascript-run", str(copy), cwd=project)
+    assert result.returncode == 2
+    assert error_lines(result.stderr) == [
+        f"perfslo: {copy}: not {FORMATS['luascript-run'].expected} "
+        "(it is already a perfslo run: put it in the artifacts folder as it is)"
+    ]

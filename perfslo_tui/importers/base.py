@@ -176,6 +176,8 @@ def wrong_format(path: Path, expected: str, document: Any) -> ArtifactError:
         return ArtifactError(path, f"not {expected}: got {got}")
     guess = guess_format(document)
     hint = f" (it looks like {guess}: try `perfslo import {guess} {path.name}`)" if guess else ""
+    if not guess and "schema_version" in document and "slos" in document:
+        hint = " (it is already a perfslo run: put it in the artifacts folder as it is)"
     return ArtifactError(path, f"not {expected}{hint}")
 
 
