@@ -104,8 +104,11 @@ def _tail(text: str) -> str:
 
 def _signal_group(process: subprocess.Popen[bytes]) -> None:
     # The command runs in its own session, so a shell's children go too.
+    killpg = getattr(os, "killpg", None)  # POSIX only; elsewhere kill the process itself
     try:
-        os.killpg(process.pid, signal.SIGKILL)
+        if killpg is None:
+            raise ProcessLookupError
+        killpg(process.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         process.kill()
 
