@@ -845,7 +845,10 @@ def _evaluate_slo(
     confirmation: ChangeEstimate | None = None
     regression_streak = 0
     if baseline is not None and name in baseline.medians:
-        pool = _baseline_pool(name, baseline, frame, samples, ref_by_run, runs[-confirm:], history_runs)
+        # The runs being judged (the current commit's latest) never serve as
+        # their own reference, even when the baseline is at the same commit.
+        judged = [r for r in runs[-confirm:] if r.commit == this.commit]
+        pool = _baseline_pool(name, baseline, frame, samples, ref_by_run, judged, history_runs)
         quiet_pool = [r for r in pool if not _is_busy(r, quiet)] or pool
         vs_baseline, _ = _compare(
             "baseline",
