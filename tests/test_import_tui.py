@@ -51,3 +51,62 @@ async def test_the_tui_shows_an_imported_luascript_run(project: Path) -> None:
             assert card.result is not None
             assert card.result.value_ms == pytest.approx(median)
             assert format_ms(median) in plain(card.render())
+
+
+def _gbench_vector_sum() -> list[float]:
+    source = orjson.loads((FIXTURES / "google-benchmark" / "gbench.json").read_bytes())
+    return [
+        e["real_time"] * 1e-6
+        for e in source["benchmarks"]
+        if e["run_name"] == "BM_VectorSum" and e["run_type"] == "iteration"
+    ]
+
+
+def _asv_time_sort() -> list[float]:
+    file = FIXTURES / "asv" / "results" / "vm" / "3e3ee8ac-existing-py_tmp_asvenv_bin_python.json"
+    source = orjson.loads(file.read_bytes())
+    row = dict(
+        zip(source["result_columns"], source["results"]["bench_sort.TimeSuite.time_sort"], strict=False)
+    )
+    return [s * 1000 for s in row["samples"][0]]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "file", "source_name", "slo", "samples"),
+    [
+        (
+            "google-benchmark",
+            "google-benchmark/gbench.json",
+            "BM_VectorSum",
+            "ir-parse-simple",
+            _gbench_vector_sum,
+        ),
+        (
+            "asv",
+            "asv/results/vm/3e3ee8ac-existing-py_tmp_asvenv_bin_python.json",
+            "bench_sort.TimeSuite.time_sort",
+            "transpile-function",
+            _asv_time_sort,
+        ),
+    ],
+)
+async def test_the_tui_shows_renamed_imported_benchmarks(
+    project: Path, fmt: str, file: str, source_name: str, slo: str, samples: object
+) -> None:
+    with (project / "perfslo.toml").open("a") as handle:
+        handle.write(f'\n[rename]\n"{source_name}" = "{slo}"\n')
+    imported = run_cli("import", fmt, str(FIXTURES / file), cwd=project)
+    assert imported.returncode == 0, imported.stderr
+    assert callable(samples)
+    median = float(np.median(samples()))
+    app = PerfSLOApp(load_config(start=project), watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for _ in range(500):
+            if app.evaluation is not None and app.cards:
+                break
+            await pilot.pause(0.02)
+        card = app.cards[slo]
+        assert card.result is not None
+        assert card.result.value_ms == pytest.approx(median, rel=1e-9)
+        assert card.result.stats is not None and card.result.stats.count == len(samples())
+        assert format_ms(median) in plain(card.render())
