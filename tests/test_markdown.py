@@ -146,3 +146,12 @@ def test_any_name_renders_back_as_plain_text(raw: str) -> None:
     inner = cell.group(1)
     assert "<" not in inner, inner  # no link, emphasis, code span, strikethrough or raw HTML
     assert html.unescape(inner) == printable(raw, 1000).strip()  # control characters shown as \xNN
+
+
+def test_reproduce_block_has_the_bench_command(project: Path, history: None) -> None:
+    config = (project / "perfslo.toml").read_text()
+    (project / "perfslo.toml").write_text('bench_command = "python bench.py --slo {slo}"\n' + config)
+    text = run_cli("check", "--format", "markdown", cwd=project).stdout
+    fences = [t for t in github_like().parse(text) if t.type == "fence"]
+    assert fences[-1].info == "sh"
+    assert fences[-1].content == "python bench.py\nperfslo check\n"

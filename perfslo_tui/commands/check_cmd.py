@@ -69,13 +69,13 @@ def run(args: argparse.Namespace) -> int:
         evaluation = confirm_by_rerunning(config, store, evaluation, args.confirm)
 
     _warn_if_from_the_future(evaluation)
-    report = _render(evaluation, args.format)
+    report = _render(evaluation, args.format, config)
     sys.stdout.write(report)
     if args.output is not None:
         atomic_write_bytes(args.output, report.encode())
     summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary_path and not args.no_step_summary:
-        markdown = report if args.format == "markdown" else _render(evaluation, "markdown")
+        markdown = report if args.format == "markdown" else _render(evaluation, "markdown", config)
         try:
             with open(summary_path, "a", encoding="utf-8") as handle:
                 handle.write(markdown)
@@ -108,7 +108,8 @@ def _warn_if_from_the_future(evaluation: object) -> None:
         )
 
 
-def _render(evaluation: object, fmt: str) -> str:
+def _render(evaluation: object, fmt: str, config: object = None) -> str:
+    from perfslo_tui.config import Config
     from perfslo_tui.evaluate import Evaluation
 
     assert isinstance(evaluation, Evaluation)
@@ -117,9 +118,11 @@ def _render(evaluation: object, fmt: str) -> str:
 
         return render_json(evaluation)
     if fmt == "markdown":
-        from perfslo_tui.report.markdown import render_markdown
+        from perfslo_tui.report.markdown import render_markdown, reproduce_commands
 
-        return render_markdown(evaluation)
+        # The PR comment says how to reproduce: the project's bench command, then the gate.
+        reproduce = reproduce_commands(config) if isinstance(config, Config) else "perfslo check"
+        return render_markdown(evaluation, reproduce)
     from perfslo_tui.report.text import render_text
 
     return render_text(evaluation)
