@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import shutil
 import statistics
@@ -332,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     outcome = Outcome()
     history: list[dict[str, Any]] = []
     started = time.perf_counter()
+    load_start = os.getloadavg()
     print(
         f"workload: transpile({base_count}) ≈ {base_ms:.3f} ms/call; {iterations} samples/run; "
         f"{aa} A/A + {per_step}×{len(STEPS)} slowdown trials; baseline commit run "
@@ -357,6 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     elapsed = time.perf_counter() - started
+    load_end = os.getloadavg()
     naive_rule = "naive (seed): one median, fail > +10%"
     print()
     print(render(outcome, kinds, naive_rule))
@@ -364,7 +367,10 @@ def main(argv: list[str] | None = None) -> int:
     runs = {k: statistics.mean(outcome.runs[f"{gate}|{k}"]) for k in kinds if outcome.runs[f"{gate}|{k}"]}
     print()
     print("perfslo gate runs per verdict: " + ", ".join(f"{k} {v:.2f}" for k, v in runs.items()))
-    print(f"total {elapsed:.0f} s")
+    print(
+        f"total {elapsed:.0f} s; load average (1/5/15 min) at start {load_start[0]:.1f}/{load_start[1]:.1f}/"
+        f"{load_start[2]:.1f}, at end {load_end[0]:.1f}/{load_end[1]:.1f}/{load_end[2]:.1f} on {os.cpu_count()} CPUs"
+    )
     if args.json:
         args.json.write_text(
             json.dumps({"alarms": outcome.alarms, "times": outcome.times, "runs": outcome.runs}, indent=1)

@@ -21,7 +21,7 @@ holds the companion reference series ``<slo>@ref`` (a fixed workload timed
 right after each sample):
 
 * the run's *machine speed* is the reference workload's median time. A run
-  whose reference ran more than ``BUSY_SLOWDOWN`` (5 %) slower than the
+  whose reference ran more than ``BUSY_SLOWDOWN`` (10 %) slower than the
   machine's quiet level (10th percentile over recent runs) was measured on a
   busy machine: it is not judged ("inconclusive: machine busy"), does not
   count towards confirmation, and is left out of the baseline and the noise;
@@ -62,6 +62,7 @@ from perfslo_tui.rules import (
     violation_threshold,
 )
 from perfslo_tui.stats import (
+    ADJUSTED_PRIOR_NOISE,
     BUSY_SLOWDOWN,
     REFERENCE_SUFFIX,
     Z95,
@@ -615,6 +616,10 @@ def _compare(
     """
     adjusted = all(r.ratios is not None for r in (*ref_runs, *current))
     noise = _noise(history, adjusted, history_runs)
+    if noise is None and adjusted:
+        # Too few clean runs to measure it: assume the measured typical spread
+        # rather than none at all (which would make every change significant).
+        noise = ADJUSTED_PRIOR_NOISE
     ref_median = float(np.median([r.median for r in ref_runs]))
     cur_median = float(np.median([r.median for r in current]))
     estimate: ChangeEstimate | None = None
@@ -839,7 +844,10 @@ def _evaluate_slo(
     # Runs measured on a busy machine say little about the code: they are
     # kept out of the noise, the baseline pool and the confirmation streak.
     clean = [r for r in runs if not _is_busy(r, quiet)] or [this]
-    noise = _noise(clean, this.ratios is not None, history_runs)
+    # The noise comes from the history before the judged commit: its own
+    # runs may carry the very step being judged, which is not noise.
+    before = [r for r in clean if r.commit != this.commit] or clean
+    noise = _noise(before, this.ratios is not None, history_runs)
 
     vs_baseline: Comparison | None = None
     confirmation: ChangeEstimate | None = None
@@ -856,7 +864,7 @@ def _evaluate_slo(
             [this],
             name,
             tolerance,
-            clean,
+            before,
             history_runs,
             baseline.commit,
             baseline.source_run,
@@ -880,7 +888,7 @@ def _evaluate_slo(
         if regression_streak >= confirm and not this_busy:
             group = streak_runs[:confirm][::-1]
             pooled, _ = _compare(
-                "baseline", quiet_pool, group, name, tolerance, clean, history_runs, baseline.commit, None
+                "baseline", quiet_pool, group, name, tolerance, before, history_runs, baseline.commit, None
             )
             confirmation = pooled.estimate or ChangeEstimate(
                 pooled.change, pooled.change, pooled.change, 0.0, pooled.change != 0
@@ -894,7 +902,7 @@ def _evaluate_slo(
             [this],
             name,
             tolerance,
-            clean,
+            before,
             history_runs,
             prev.commit,
             prev.run_id,
