@@ -61,7 +61,9 @@ class ConfigError(Exception):
     def __str__(self) -> str:
         where = str(self.path) if self.path else "<config>"
         if self.key:
-            return f"{where}: {self.key}: {self.problem}"
+            # TOML allows any character in a quoted key: keep the message on one line.
+            key = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in self.key)
+            return f"{where}: {key}: {self.problem}"
         return f"{where}: {self.problem}"
 
 
@@ -208,6 +210,8 @@ def parse_config(table: Mapping[str, Any], path: Path) -> Config:
             raise ConfigError(path, prefix + key, f"unknown key (known: {', '.join(sorted(_GLOBAL_KEYS))})")
     root = path.parent
     artifacts = _get(table, "artifacts_dir", str, "artifacts", path, prefix)
+    if "\x00" in artifacts:  # no OS accepts it; pathlib would raise ValueError
+        raise ConfigError(path, prefix + "artifacts_dir", "must not contain a NUL character")
     bench_command = _get(table, "bench_command", str, None, path, prefix)
     trend_days = _get_int(table, "trend_days", 30, path, prefix, minimum=1)
     confirm_runs = _get_int(table, "confirm_runs", 3, path, prefix, minimum=1)

@@ -221,3 +221,17 @@ def test_only_odd_but_usable_runs_do_not_exit_2(tmp_path: Path) -> None:
     _assert_clean(result)
     assert result.returncode in (0, 1), result.stderr
     assert orjson.loads(result.stdout)["errors"] == []
+
+
+def test_a_run_from_the_future_is_evaluated_with_a_warning(project: Path) -> None:
+    """Documented outcome: loaded and evaluated (it is the latest), flagged on stderr."""
+    artifacts = project / "artifacts"
+    _good_runs(artifacts)
+    case = next(case for case in CASES if case.name == "future_timestamp")
+    name = case.build(artifacts, case_ms(CASES.index(case)))
+    result = run_cli("check", cwd=project)
+    _assert_clean(result)
+    assert result.returncode == 0, result.stderr
+    assert f"perfslo check: {name}" in result.stdout
+    (line,) = result.stderr.splitlines()
+    assert name in line and "2100-01-01" in line and "in the future" in line
