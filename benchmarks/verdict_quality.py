@@ -367,9 +367,11 @@ def main(argv: list[str] | None = None) -> int:
     runs = {k: statistics.mean(outcome.runs[f"{gate}|{k}"]) for k in kinds if outcome.runs[f"{gate}|{k}"]}
     print()
     print("perfslo gate runs per verdict: " + ", ".join(f"{k} {v:.2f}" for k, v in runs.items()))
+    start_load = "/".join(f"{v:.1f}" for v in load_start)
+    end_load = "/".join(f"{v:.1f}" for v in load_end)
     print(
-        f"total {elapsed:.0f} s; load average (1/5/15 min) at start {load_start[0]:.1f}/{load_start[1]:.1f}/"
-        f"{load_start[2]:.1f}, at end {load_end[0]:.1f}/{load_end[1]:.1f}/{load_end[2]:.1f} on {os.cpu_count()} CPUs"
+        f"total {elapsed:.0f} s; load average (1/5/15 min) {start_load} at start, "
+        f"{end_load} at end, on {os.cpu_count()} CPUs"
     )
     if args.json:
         args.json.write_text(

@@ -214,7 +214,16 @@ def run_to_run_noise(medians: Sequence[float] | NDArray[np.float64]) -> float | 
     if values.size < 4:
         return None
     steps = np.diff(np.log(values))
-    return float(sps.median_abs_deviation(steps, scale="normal")) / math.sqrt(2.0)
+    # Successive differences of a steady series are centred on zero by
+    # construction; centring on their own median instead would call a series
+    # that alternates between two levels noise-free.
+    spread = sps.median_abs_deviation(steps, center=_zero_center, scale="normal")
+    return float(spread) / math.sqrt(2.0)
+
+
+def _zero_center(values: NDArray[np.float64], axis: int | None = None) -> NDArray[np.float64]:
+    """The centre ``median_abs_deviation`` measures from: zero."""
+    return np.zeros_like(np.median(values, axis=axis))
 
 
 @dataclass(frozen=True, slots=True)
