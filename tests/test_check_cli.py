@@ -190,3 +190,16 @@ def test_baseline_show_and_establish_from_a_given_run(project: Path, write: RunW
     again = run_cli("baseline", "--establish", cwd=project)
     assert "Previous baseline kept as" in again.stdout
     assert len(list((project / "artifacts" / "baselines").iterdir())) == 1
+
+
+def test_a_blocking_regression_is_named_even_when_the_budget_only_drifts(
+    project: Path, write: RunWriter
+) -> None:
+    write({**ALL_GREEN, "transpile-function": 1.0}, ts_ms=BASE_MS, commit="1" * 40)
+    assert run_cli("baseline", "--establish", cwd=project).returncode == 0
+    write({**ALL_GREEN, "transpile-function": 1.24}, ts_ms=BASE_MS + HOUR_MS)
+    result = run_cli("check", cwd=project)
+    assert result.returncode == 1
+    line = next(ln for ln in result.stdout.splitlines() if ln.startswith("Violations: 1"))
+    assert "+24.0% regression vs baseline" in line
+    assert "drift, 103.3% of budget" in line

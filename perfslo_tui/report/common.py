@@ -43,23 +43,31 @@ def action_line(verdict: Verdict) -> str:
 
 
 def short_reason(result: SLOResult) -> str:
-    """Why an SLO warns or blocks, in a few words (for the summary lines)."""
+    """Why an SLO warns or blocks, in a few words (for the summary lines).
+
+    The most serious reason comes first: a budget violation, then a
+    regression against the baseline, then budget drift.
+    """
     if result.stats is None:
         return "no data"
-    if result.budget is not None and result.budget.over_by_percent > 0:
-        if result.violation:
-            text = f"exceeds budget by {result.budget.over_by_percent:.1f}%"
-            if not result.blocking:
-                text += f", {result.confirmation_label}"
-            return text
-        return f"drift, {format_percent(result.budget.percent_of_budget)} of budget"
-    cmp = result.vs_baseline
-    if cmp is not None:
-        text = f"{cmp.label} vs baseline"
-        if result.regression and not result.blocking:
+    reasons: list[str] = []
+    budget = result.budget
+    if budget is not None and result.violation:
+        text = f"exceeds budget by {budget.over_by_percent:.1f}%"
+        if not result.confirmed_violation:
             text += f", {result.confirmation_label}"
-        return text
-    return "warning"
+        reasons.append(text)
+    cmp = result.vs_baseline
+    if cmp is not None and result.regression:
+        text = f"{cmp.label} vs baseline"
+        if not result.confirmed_regression:
+            text += f", unconfirmed ({min(result.regression_streak, result.confirm_runs)}/{result.confirm_runs} runs)"
+        reasons.append(text)
+    if budget is not None and not result.violation and budget.over_by_percent > 0:
+        reasons.append(f"drift, {format_percent(budget.percent_of_budget)} of budget")
+    if not reasons and cmp is not None and cmp.effective_severity.value in ("warning", "regression"):
+        reasons.append(f"{cmp.label} vs baseline")
+    return "; ".join(reasons) or "warning"
 
 
 def value_cell(result: SLOResult) -> str:
