@@ -4,8 +4,8 @@
 of every run file that loaded (Arrow IPC: it reads at memory speed, about
 twice as fast as parquet for the samples lists), and ``index.json``, which
 names that data file and records per file name the stat key it had when it
-was read, plus the files that failed with their reason (so a bad file is not
-re-parsed at every start).
+was read and a digest of its content, plus the files that failed with their
+reason (so a bad file is not re-parsed at every start).
 
 The cache is never the source of truth, the JSON run files are:
 
@@ -18,6 +18,10 @@ The cache is never the source of truth, the JSON run files are:
   snapshot was scanned is never trusted from the cache (git's "racily
   clean" rule): it could have been rewritten in place with the same size
   within one timestamp tick after it was read, leaving the same stat key;
+* a file whose stat key changed but whose content digest (BLAKE2b of its
+  bytes, taken before they were parsed) is the same keeps its cached rows:
+  a restored CI cache, ``cp -r`` or a checkout gives every file a new inode
+  and ctime, and hashing a file costs ~1/30 of parsing and checking it;
 * a cache that cannot be read, has another format or schema, or whose index
   does not match its rows is ignored and rebuilt; problems are reported as
   a string, never raised.
@@ -31,6 +35,7 @@ a torn cache fails the checks above and is rebuilt.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import secrets
@@ -47,7 +52,7 @@ CACHE_DIR = ".perfslo-cache"
 INDEX_FILE = "index.json"
 DATA_RE = re.compile(r"^runs-[0-9a-f]{16}\.arrow$")
 # Bump when the table's meaning changes (columns, how stats are computed).
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 # Files touched this close to a scan are "racy": a same-size rewrite within
 # one timestamp tick would keep their stat key. Ext4 ticks are ~4 ms, FAT's
 # 2 s; 2 s covers both, and only the last seconds' files pay for it.
@@ -60,6 +65,20 @@ FileKey = tuple[int, int, int, int]
 def file_key(info: os.stat_result) -> FileKey:
     """The stat key of a file: it changes whenever its content may have."""
     return (info.st_mtime_ns, info.st_ctime_ns, info.st_size, info.st_ino)
+
+
+def content_digest(data: bytes) -> str:
+    """The digest that identifies a file's content (BLAKE2b-128, hex)."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def file_digest(path: Path) -> str | None:
+    """The content digest of a file, or None when it cannot be read."""
+    try:
+        # Not a FIFO or a device (a read would hang or never end): read_run reports those.
+        return content_digest(path.read_bytes()) if path.is_file() else None
+    except OSError:
+        return None
 
 
 def is_racy(key: FileKey, scanned_ns: int) -> bool:
@@ -85,12 +104,15 @@ class Snapshot:
         table: Rows of the run files in ``files``, sorted like the store's.
         files: Per run file name, the stat key it had when read.
         errors: Per failing file name, its stat key and the reason.
+        digests: Per file name (in ``files`` or ``errors``), the digest of
+            the content that was parsed.
         scanned_ns: When the folder was scanned for this snapshot.
     """
 
     table: pl.DataFrame
     files: dict[str, FileKey] = field(default_factory=dict)
     errors: dict[str, tuple[FileKey, str]] = field(default_factory=dict)
+    digests: dict[str, str] = field(default_factory=dict)
     scanned_ns: int = 0
 
     def trusted(self, name: str, key: FileKey) -> bool:
@@ -109,6 +131,12 @@ def _as_key(value: Any) -> FileKey:
     if not (isinstance(value, list) and len(value) == 4 and all(type(v) is int for v in value)):
         raise ValueError("bad file key")
     return (value[0], value[1], value[2], value[3])
+
+
+def _as_digest(value: Any) -> str:
+    if not (isinstance(value, str) and len(value) == 32):
+        raise ValueError("bad digest")
+    return value
 
 
 def _schema_problem(table: pl.DataFrame, schema: Mapping[str, Any]) -> str | None:
@@ -146,12 +174,17 @@ def load(artifacts_dir: Path, schema: Mapping[str, Any]) -> tuple[Snapshot | Non
         data_name = index["data"]
         if not isinstance(data_name, str) or not DATA_RE.match(data_name):
             raise ValueError("bad data file name")
-        files = {str(name): _as_key(key) for name, key in index["files"].items()}
+        files: dict[str, FileKey] = {}
+        digests: dict[str, str] = {}
+        for name, (key, digest) in index["files"].items():
+            files[str(name)] = _as_key(key)
+            digests[str(name)] = _as_digest(digest)
         errors: dict[str, tuple[FileKey, str]] = {}
         for name, entry in index["errors"].items():
-            if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[1], str)):
+            if not (isinstance(entry, list) and len(entry) == 3 and isinstance(entry[1], str)):
                 raise ValueError("bad error entry")
             errors[str(name)] = (_as_key(entry[0]), entry[1])
+            digests[str(name)] = _as_digest(entry[2])
         scanned_ns = index["scanned_ns"]
         rows = index["rows"]
         if type(scanned_ns) is not int or type(rows) is not int:
@@ -178,7 +211,7 @@ def load(artifacts_dir: Path, schema: Mapping[str, Any]) -> tuple[Snapshot | Non
         or not ids.is_in(list(files)).all()
     ):
         return None, "index does not match the rows"
-    return Snapshot(table, files, errors, scanned_ns), None
+    return Snapshot(table, files, errors, digests, scanned_ns), None
 
 
 def _write_atomically(folder: Path, name: str, write: Callable[[IO[bytes]], object]) -> None:
@@ -207,8 +240,10 @@ def save(artifacts_dir: Path, snapshot: Snapshot) -> str | None:
         "data": data_name,
         "rows": snapshot.table.height,
         "scanned_ns": snapshot.scanned_ns,
-        "files": snapshot.files,
-        "errors": {name: [key, reason] for name, (key, reason) in snapshot.errors.items()},
+        "files": {name: [key, snapshot.digests[name]] for name, key in snapshot.files.items()},
+        "errors": {
+            name: [key, reason, snapshot.digests[name]] for name, (key, reason) in snapshot.errors.items()
+        },
     }
     try:
         folder.mkdir(exist_ok=True)

@@ -17,7 +17,6 @@ one file and writes nothing.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from collections.abc import Iterable
@@ -37,7 +36,7 @@ from perfslo_tui.artifacts import (
     read_baseline,
     read_run,
 )
-from perfslo_tui.cache import FileKey, file_key, is_racy
+from perfslo_tui.cache import FileKey, file_digest, file_key, is_racy
 
 TABLE_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "run_id": pl.String,
@@ -123,14 +122,6 @@ class RefreshResult:
         )
 
 
-def _digest(path: Path) -> bytes | None:
-    try:
-        # Not a FIFO or a device (a read would hang or never end): read_run reports those.
-        return hashlib.blake2b(path.read_bytes(), digest_size=16).digest() if path.is_file() else None
-    except OSError:
-        return None
-
-
 class RunStore:
     """The artifacts folder as an incrementally refreshed polars table.
 
@@ -159,7 +150,8 @@ class RunStore:
         self.files_read = 0
         self._seen: dict[str, FileKey] = {}  # loaded run files
         self._failed: dict[str, FileKey] = {}  # files in errors, not re-read until they change
-        self._racy: dict[str, bytes | None] = {}  # name -> content digest, while its key can't be trusted
+        self._digests: dict[str, str | None] = {}  # name -> digest of the content parsed
+        self._racy: set[str] = set()  # files whose key could not be trusted when read
         self._baseline_key: FileKey | None = None
         self._started = False
         self._scanned_ns = 0
@@ -215,7 +207,7 @@ class RunStore:
         if not self._started:
             self._started = True
             if self.use_cache and found:
-                self._start_from_cache(found, result)
+                self._start_from_cache(found, result, scanned_ns)
 
         # Errors of files that are gone go with them.
         for path in list(self.errors):
@@ -223,6 +215,9 @@ class RunStore:
                 del self.errors[path]
         for name in [name for name in self._failed if name not in found]:
             del self._failed[name]
+        for name in [name for name in self._digests if name not in found]:
+            del self._digests[name]
+            self._racy.discard(name)
         gone = [name for name in self._seen if name not in found]
         stale = [
             name
@@ -241,11 +236,12 @@ class RunStore:
             key = found[name]
             self._seen.pop(name, None)
             self._failed.pop(name, None)
-            self._racy.pop(name, None)
+            self._racy.discard(name)
             if is_racy(key, scanned_ns):
-                # Hashed before parsing: a rewrite between the two reads makes
-                # the digest differ later, so it is re-read, never missed.
-                self._racy[name] = _digest(path)
+                self._racy.add(name)
+            # Hashed before parsing: a rewrite between the two reads makes the
+            # digest differ from the content later, so it is re-read, never missed.
+            self._digests[name] = file_digest(path)
             self.files_read += 1
             self._unsaved += 1
             try:
@@ -265,7 +261,6 @@ class RunStore:
                 new_runs.clear()
         for name in gone:
             self._seen.pop(name, None)
-            self._racy.pop(name, None)
             self._unsaved += 1
             result.removed.append(name)
         if drop:
@@ -285,13 +280,13 @@ class RunStore:
 
     def _racy_changed(self, name: str, key: FileKey, scanned_ns: int) -> bool:
         """For a file whose key could not be trusted when read: has its content changed?"""
-        digest = _digest(self.artifacts_dir / name)
-        if digest is None or digest != self._racy[name]:
+        digest = file_digest(self.artifacts_dir / name)
+        if digest is None or digest != self._digests.get(name):
             return True
         if not is_racy(key, scanned_ns):
             # Same content, checked after its tick passed: any later write
             # gets a new timestamp, so the key is enough from now on.
-            del self._racy[name]
+            self._racy.discard(name)
         return False
 
     def _merge(self, rows: pl.DataFrame) -> None:
@@ -309,7 +304,7 @@ class RunStore:
         else:
             self.table = pl.concat([self.table, rows], how="vertical").sort(SORT_KEYS)
 
-    def _start_from_cache(self, found: dict[str, FileKey], result: RefreshResult) -> None:
+    def _start_from_cache(self, found: dict[str, FileKey], result: RefreshResult, scanned_ns: int) -> None:
         """Take the rows and errors of unchanged files from the on-disk cache."""
         snapshot, problem = run_cache.load(self.artifacts_dir, TABLE_SCHEMA)
         self.cache_problem = problem
@@ -318,13 +313,19 @@ class RunStore:
         self._cache_usable = True
         keep: list[str] = []
         for name, key in found.items():
-            if snapshot.trusted(name, key):
+            if name in snapshot.files:
+                if not (snapshot.trusted(name, key) or self._same_content(snapshot, name, key, scanned_ns)):
+                    continue
                 keep.append(name)
-                continue
-            reason = snapshot.trusted_error(name, key)
-            if reason is not None:
-                self.errors[self.artifacts_dir / name] = reason
-                self._failed[name] = key
+                self._digests[name] = snapshot.digests[name]
+            elif name in snapshot.errors:
+                reason = snapshot.trusted_error(name, key)
+                if reason is None and self._same_content(snapshot, name, key, scanned_ns):
+                    reason = snapshot.errors[name][1]
+                if reason is not None:
+                    self.errors[self.artifacts_dir / name] = reason
+                    self._failed[name] = key
+                    self._digests[name] = snapshot.digests[name]
         # Cached files that are gone count as work to save; changed or racy
         # ones are counted when they are read.
         self._unsaved = sum(1 for name in snapshot.files if name not in found)
@@ -339,6 +340,17 @@ class RunStore:
             self._seen[name] = found[name]
         self.cache_hits = len(keep)
         result.added.extend(keep)
+
+    def _same_content(self, snapshot: run_cache.Snapshot, name: str, key: FileKey, scanned_ns: int) -> bool:
+        """A cached file with a new stat key: is its content still what was parsed?"""
+        if file_digest(self.artifacts_dir / name) != snapshot.digests[name]:
+            return False
+        # Same bytes: the cached rows stand. The index gets the new key at
+        # the next rewrite; until its tick has passed, the digest is re-checked.
+        self._unsaved += 1
+        if is_racy(key, scanned_ns):
+            self._racy.add(name)
+        return True
 
     def _should_save(self) -> bool:
         if not self._unsaved:
@@ -356,13 +368,19 @@ class RunStore:
         Racy files (touched within seconds of the scan) are written too; the
         cache itself refuses to trust them at the next start.
         """
+        # A file that could not be hashed (it vanished mid-read) is left out,
+        # rows and all: the next start reads it again.
+        unhashed = [name for name in self._seen if not self._digests.get(name)]
+        table = self.table.filter(~pl.col("run_id").is_in(unhashed)) if unhashed else self.table
         snapshot = run_cache.Snapshot(
-            table=self.table,
-            files=dict(self._seen),
+            table=table,
+            files={name: key for name, key in self._seen.items() if self._digests.get(name)},
             errors={
                 name: (key, self.errors.get(self.artifacts_dir / name, "unreadable"))
                 for name, key in self._failed.items()
+                if self._digests.get(name)
             },
+            digests={name: digest for name, digest in self._digests.items() if digest},
             scanned_ns=self._scanned_ns,
         )
         problem = run_cache.save(self.artifacts_dir, snapshot)

@@ -7,6 +7,7 @@ the source of truth, so each test compares with a store that ignores the cache.
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -125,11 +126,33 @@ def test_a_same_size_rewrite_in_place_with_the_old_mtime_is_seen(folder: Path) -
     assert row["median"].to_list() == [pytest.approx(0.9)]
 
 
+def test_a_restored_copy_keeps_the_cache_by_content_without_parsing(folder: Path) -> None:
+    # A CI cache restore, cp -r or a checkout: every file gets a new inode and
+    # ctime, the bytes are the same. The digests prove it; nothing is parsed.
+    cached_store(folder)
+    copy = folder.parent / "restored"
+    shutil.copytree(folder, copy)
+    store = load_table(copy)
+    assert store.cache_hits == 5 and store.files_read == 0
+    assert store.table.equals(fresh(folder))
+    # The index was rewritten with the new keys.
+    settle(copy)
+    again = load_table(copy)
+    assert again.cache_hits == 5 and again.files_read == 0
+    # A copy whose content differs is parsed, of course.
+    target = sorted(copy.glob("perf-*.json"))[3]
+    target.write_bytes(target.read_bytes().replace(b"0.83", b"0.93"))
+    changed = load_table(copy)
+    assert changed.files_read == 1
+    row = changed.table.filter((pl.col("run_id") == target.name) & (pl.col("slo") == "transpile-simple"))
+    assert row["median"].to_list() == [pytest.approx(0.93)]
+
+
 def _forge_index(folder: Path, name: str, scanned_ns: int) -> None:
     """Make the index record the file's *current* stat key, as a coarse clock would."""
     index_path = run_cache.cache_dir(folder) / run_cache.INDEX_FILE
     index = orjson.loads(index_path.read_bytes())
-    index["files"][name] = list(run_cache.file_key((folder / name).stat()))
+    index["files"][name][0] = list(run_cache.file_key((folder / name).stat()))
     index["scanned_ns"] = scanned_ns
     index_path.write_bytes(orjson.dumps(index))
 
@@ -172,9 +195,9 @@ def test_racy_rule_on_real_stat_keys(folder: Path) -> None:
     path = sorted(folder.glob("perf-*.json"))[0]
     key = run_cache.file_key(path.stat())
     touched = max(key[0], key[1])
-    snapshot = run_cache.Snapshot(pl.DataFrame(), {path.name: key}, {}, scanned_ns=touched + 1)
+    snapshot = run_cache.Snapshot(pl.DataFrame(), {path.name: key}, scanned_ns=touched + 1)
     assert not snapshot.trusted(path.name, key)
-    later = run_cache.Snapshot(pl.DataFrame(), {path.name: key}, {}, touched + run_cache.RACY_NS + 1)
+    later = run_cache.Snapshot(pl.DataFrame(), {path.name: key}, scanned_ns=touched + run_cache.RACY_NS + 1)
     assert later.trusted(path.name, key)
     assert not later.trusted(path.name, (key[0], key[1], key[2] + 1, key[3]))
 
