@@ -38,7 +38,7 @@ def add_rename(project: Path, rename: Mapping[str, str]) -> None:
 def do_import(project: Path, fmt: str, *files: Path) -> subprocess.CompletedProcess[str]:
     result = run_cli("import", fmt, *(str(f) for f in files), cwd=project)
     assert result.returncode == 0, result.stderr
-    assert result.stderr == ""
+    assert result.stderr == "", result.stderr
     return result
 
 
