@@ -34,7 +34,7 @@ evaluating, and every confirmation re-run.
 
 Usage::
 
-    python benchmarks/verdict_quality.py            # full run, ~5-8 min on 2 cores
+    python benchmarks/verdict_quality.py            # full run, ~6-11 min on 2 busy cores
     python benchmarks/verdict_quality.py --quick    # smoke run, ~20 s
 """
 
@@ -301,8 +301,8 @@ def main(argv: list[str] | None = None) -> int:
         prog="python benchmarks/verdict_quality.py", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--quick", action="store_true", help="smoke mode: few trials, fewer samples")
-    parser.add_argument("--aa", type=int, help="A/A trials (default 200, quick 8)")
-    parser.add_argument("--per-step", type=int, help="trials per slowdown step (default 60, quick 3)")
+    parser.add_argument("--aa", type=int, help="A/A trials (default 150, quick 8)")
+    parser.add_argument("--per-step", type=int, help="trials per slowdown step (default 40, quick 3)")
     parser.add_argument(
         "--baseline-runs", type=int, default=3, help="runs of the baseline commit (default 3)"
     )
@@ -311,8 +311,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, help="also write the raw outcome as JSON")
     args = parser.parse_args(argv)
-    aa = args.aa if args.aa is not None else (8 if args.quick else 200)
-    per_step = args.per_step if args.per_step is not None else (3 if args.quick else 60)
+    aa = args.aa if args.aa is not None else (8 if args.quick else 150)
+    per_step = args.per_step if args.per_step is not None else (3 if args.quick else 40)
     iterations = args.iterations or (30 if args.quick else 100)
 
     # Size the work to ~0.5 ms a call, like the seed's SLOs (0.25-1.2 ms).

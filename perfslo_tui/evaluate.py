@@ -324,21 +324,23 @@ class SLOResult:
     def needs_confirmation(self) -> bool:
         """An unconfirmed problem that more runs could confirm or clear.
 
-        A violation not yet seen in enough runs, or a significant slowdown
-        past the tolerance whose interval reaches the regression threshold
-        (a +8 % change with interval [+3 %, +13 %] may be a regression).
+        A violation not yet seen in enough runs, a slowdown past the
+        tolerance whose interval reaches the regression threshold (a +8 %
+        change with interval [+3 %, +13 %] may be a regression), or a run
+        measured on a busy machine.
         """
         if self.violation and not self.confirmed_violation:
             return True
         cmp = self.vs_baseline
         if cmp is None or self.confirmed_regression:
             return False
-        tolerance = self.config.tolerance if self.config else DEFAULT_TOLERANCE
         if cmp.busy:
-            # A busy machine hides the truth: a clean run may show a regression.
-            return cmp.change > tolerance
-        if cmp.change <= tolerance or not cmp.significant:
+            # A busy machine hides the truth either way: only a clean run can tell.
+            return True
+        tolerance = self.config.tolerance if self.config else DEFAULT_TOLERANCE
+        if cmp.change <= tolerance:
             return False
+        # Not yet significant alone is fine: the pooled runs decide.
         return cmp.estimate is None or cmp.estimate.ci_high >= 2.0 * tolerance
 
     @property
