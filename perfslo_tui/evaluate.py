@@ -880,7 +880,8 @@ def _evaluate_slo(
         for run in reversed(runs):
             if _is_busy(run, quiet):
                 continue
-            if adjusted and run.ratios is None:
+            # The baseline commit's own runs are the reference, never the regression.
+            if adjusted and run.ratios is None or run.commit == baseline.commit != this.commit:
                 break
             if run.level(adjusted) - ref_level > math.log1p(tolerance):
                 streak_runs.append(run)
