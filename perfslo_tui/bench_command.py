@@ -8,11 +8,16 @@ from a run file can never inject shell syntax.
 
 from __future__ import annotations
 
+import collections
 import os
 import shlex
+import signal
 import subprocess
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from perfslo_tui.config import Config
 
@@ -74,8 +79,17 @@ class CommandResult:
     output_tail: str
 
 
+OUTPUT_TAIL_BYTES = 64 * 1024  # kept of the command's output; the rest is read and dropped
+
+
 def run_to_completion(config: Config, slo: str | None = None, timeout: float | None = None) -> CommandResult:
     """Run the bench command, wait for it, and keep the tail of its output.
+
+    The command runs in its own process group (session), so a timeout or a
+    Ctrl-C stops the whole benchmark, children included, and whatever it
+    left running when it exited is stopped too: nothing keeps writing runs
+    after perfslo moved on. Its output is read as it comes and only the last
+    64 KiB are kept, so a command printing gigabytes costs no memory.
 
     Raises:
         BenchCommandError: When no command is configured, it cannot start,
@@ -83,26 +97,83 @@ def run_to_completion(config: Config, slo: str | None = None, timeout: float | N
     """
     command = build_command(config, slo)
     try:
-        completed = subprocess.run(
+        process = subprocess.Popen(
             command,
             shell=True,
             cwd=config.root,
             env=command_env(config),
+            stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            timeout=timeout,
-            check=False,
+            start_new_session=True,
         )
-    except subprocess.TimeoutExpired:
-        raise BenchCommandError(f"bench command timed out after {timeout:.0f}s: {command}") from None
     except OSError as exc:
         raise BenchCommandError(f"cannot start bench command {command!r}: {exc.strerror}") from None
-    tail = completed.stdout.decode(errors="replace")[-2000:]
-    result = CommandResult(command, completed.returncode, tail)
-    if completed.returncode != 0:
+    assert process.stdout is not None
+    chunks: collections.deque[bytes] = collections.deque()
+    reader = threading.Thread(target=_keep_tail, args=(process.stdout, chunks), daemon=True)
+    reader.start()
+    try:
+        returncode = _wait(process, timeout)
+    except subprocess.TimeoutExpired:
+        _stop_group(process)
+        raise BenchCommandError(f"bench command timed out after {timeout:.0f}s: {command}") from None
+    except BaseException:  # Ctrl-C: the benchmark must not run on alone
+        _stop_group(process)
+        raise
+    finally:
+        _stop_group(process)  # leftovers of a command that exited (a backgrounded child)
+        reader.join(timeout=5)
+        process.stdout.close()
+    tail = b"".join(chunks).decode(errors="replace")[-2000:]
+    result = CommandResult(command, returncode, tail)
+    if returncode != 0:
         last = tail.strip().splitlines()[-1:] or [""]
-        raise BenchCommandError(f"bench command exited {completed.returncode}: {command}: {last[0][:200]}")
+        raise BenchCommandError(f"bench command exited {returncode}: {command}: {last[0][:200]}")
     return result
+
+
+def _wait(process: subprocess.Popen[bytes], timeout: float | None) -> int:
+    """``process.wait`` in short slices, so Ctrl-C is seen promptly.
+
+    A blocking wait is not interrupted when the signal lands on the reader
+    thread, and Python runs signal handlers only in the main thread.
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        left = 0.2 if deadline is None else min(0.2, deadline - time.monotonic())
+        if left <= 0:
+            raise subprocess.TimeoutExpired(process.args, timeout or 0.0)
+        try:
+            return process.wait(timeout=left)
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _keep_tail(stream: IO[bytes], chunks: collections.deque[bytes]) -> None:
+    fd = stream.fileno()
+    size = 0
+    try:
+        for chunk in iter(lambda: os.read(fd, 65536), b""):
+            chunks.append(chunk)
+            size += len(chunk)
+            while size - len(chunks[0]) >= OUTPUT_TAIL_BYTES:
+                size -= len(chunks.popleft())
+    except OSError:  # closed under us: a process that left the group still holds the pipe
+        return
+
+
+def _stop_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the command's process group, then reap the command."""
+    killpg = getattr(os, "killpg", None)  # POSIX only; elsewhere kill the process itself
+    try:
+        if killpg is None:
+            process.kill()
+        else:
+            killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    process.wait()
 
 
 def artifacts_from_env(default: Path) -> Path:

@@ -48,6 +48,9 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"{path}: --run must name a file in the artifacts folder {config.artifacts_dir}")
         run_id = run_file.run_id
     if store.table.height == 0:
+        folder_problem = store.errors.get(store.artifacts_dir)
+        if folder_problem is not None:  # the folder itself: that one line says it all
+            raise UsageError(f"{store.artifacts_dir}: {folder_problem}")
         for path, reason in sorted(store.errors.items()):
             print(f"perfslo: {printable(str(path), 300)}: {printable(reason, 300)}", file=sys.stderr)
         if not config.artifacts_dir.is_dir():
