@@ -263,6 +263,71 @@ class PerfMeasurement:
             elapsed = time.perf_counter_ns() - start
             self.measure(slo, max(elapsed, 1) / 1e6)
 
+    def loop(
+        self,
+        slo: str,
+        iterations: int | None = None,
+        warmup: int = 3,
+        min_sample_ns: int = DEFAULT_MIN_SAMPLE_NS,
+        reference: bool = True,
+    ) -> Iterator[int]:
+        """Time the body of a ``for`` loop: warm-up, calibration, ``PERF_ITERATIONS`` samples.
+
+        For work that is easier to write inline than as a function::
+
+            for _ in perf.loop("transpile-simple"):
+                transpile(source)
+
+        The first ``warmup`` passes are not timed; one timed pass sizes the
+        inner loop so a sample lasts ``min_sample_ns``; then every sample
+        times that many passes and records the per-pass milliseconds, with the
+        reference workload timed after each sample as :func:`bench` does.
+
+        Yields:
+            The pass number (ignore it).
+        """
+        if slo.endswith(REFERENCE_SUFFIX):
+            raise ValueError(f"{slo}: SLO names ending in {REFERENCE_SUFFIX!r} are reserved")
+        count = iterations if iterations is not None else iterations_from_env()
+        if count < 1:
+            raise ValueError(f"iterations must be at least 1, got {count}")
+        clock = time.perf_counter_ns
+        passes = 0
+        for _ in range(max(warmup, 0)):
+            yield passes
+            passes += 1
+        start = clock()
+        yield passes
+        passes += 1
+        one = max(clock() - start, 1)
+        loops = max(1, min(1 << 24, -(-min_sample_ns // one)))
+        target = max(REFERENCE_MIN_NS, int(one * loops * REFERENCE_FRACTION))
+        ref_loops = calibrate(reference_work, target) if reference else 0
+        samples: list[float] = []
+        references: list[float] = []
+        for _ in range(count):
+            start = clock()
+            for _ in range(loops):
+                yield passes
+                passes += 1
+            samples.append(max(clock() - start, 1) / loops / 1e6)
+            if reference:
+                start = clock()
+                for _ in range(ref_loops):
+                    reference_work()
+                references.append(max(clock() - start, 1) / ref_loops / 1e6)
+        self._record(slo, BenchResult(samples, loops, warmup, references))
+
+    def _record(self, slo: str, result: BenchResult) -> None:
+        had = self.samples.get(slo, [])
+        paired = len(self.references.get(slo, [])) == len(had)
+        self.samples.setdefault(slo, []).extend(result.samples_ms)
+        if result.reference_ms and paired:
+            self.references.setdefault(slo, []).extend(result.reference_ms)
+        else:
+            self.references.pop(slo, None)
+        self.inner_loops[slo] = result.inner_loops
+
     def bench(self, slo: str, fn: Callable[[], Any], **options: Any) -> BenchResult:
         """Measure ``fn`` with :func:`bench` and record all its samples for ``slo``.
 
@@ -273,14 +338,7 @@ class PerfMeasurement:
         if slo.endswith(REFERENCE_SUFFIX):
             raise ValueError(f"{slo}: SLO names ending in {REFERENCE_SUFFIX!r} are reserved")
         result = bench(fn, **options)
-        had = self.samples.get(slo, [])
-        paired = len(self.references.get(slo, [])) == len(had)
-        self.samples.setdefault(slo, []).extend(result.samples_ms)
-        if result.reference_ms and paired:
-            self.references.setdefault(slo, []).extend(result.reference_ms)
-        else:
-            self.references.pop(slo, None)
-        self.inner_loops[slo] = result.inner_loops
+        self._record(slo, result)
         return result
 
     def _series(self) -> dict[str, list[float]]:

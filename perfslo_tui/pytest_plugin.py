@@ -15,7 +15,7 @@ Run the performance tests with ``-p no:xdist`` or ``-n 0``.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +74,12 @@ class PerfFixture:
             fn()
             return None
         return self._session.measurement.bench(slo, fn, **options)
+
+    def loop(self, slo: str, **options: Any) -> Iterator[int]:
+        """Time the body of a ``for`` loop (see ``PerfMeasurement.loop``); once without collection."""
+        if not self.enabled:
+            return iter((0,))
+        return self._session.measurement.loop(slo, **options)  # type: ignore[no-any-return]
 
     def time(self, slo: str) -> Any:
         """Context manager timing its block as one sample."""

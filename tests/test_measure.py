@@ -89,7 +89,9 @@ def test_bad_bench_options_are_refused(options: dict[str, int], message: str) ->
 def test_gc_can_be_disabled_while_timing_and_is_restored() -> None:
     seen: list[bool] = []
     assert gc.isenabled()
-    result = bench(lambda: seen.append(gc.isenabled()), iterations=3, warmup=0, inner_loops=1, disable_gc=True)
+    result = bench(
+        lambda: seen.append(gc.isenabled()), iterations=3, warmup=0, inner_loops=1, disable_gc=True
+    )
     # The timed calls (the last three) ran without the collector.
     assert seen[-3:] == [False, False, False] and len(result.samples_ms) == 3
     assert gc.isenabled()
@@ -200,3 +202,41 @@ def test_write_time_summary_ignores_the_reference_series(config: Config) -> None
 def test_nothing_measured_is_a_clear_error(config: Config) -> None:
     with pytest.raises(ValueError, match="nothing measured"):
         PerfMeasurement(config).write()
+
+
+# ---------------------------------------------------------------- loop
+
+
+def test_loop_times_the_body_with_warmup_calibration_and_reference(config: Config) -> None:
+    perf = PerfMeasurement(config)
+    passes = 0
+    for _ in perf.loop("lua-emit-simple", iterations=12, warmup=4):
+        passes += 1
+    samples = perf.samples["lua-emit-simple"]
+    loops = perf.inner_loops["lua-emit-simple"]
+    assert len(samples) == 12 and len(perf.references["lua-emit-simple"]) == 12
+    # An empty body is far below 0.2 ms: many passes per sample.
+    assert loops >= 100
+    assert passes == 4 + 1 + 12 * loops
+    assert all(s < 0.01 for s in samples)
+
+
+def test_loop_follows_perf_iterations_and_real_work_scales(
+    config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PERF_ITERATIONS", "9")
+    perf = PerfMeasurement(config)
+    for _ in perf.loop("small", reference=False):
+        busy(200)
+    for _ in perf.loop("large", reference=False):
+        busy(20_000)
+    assert len(perf.samples["small"]) == len(perf.samples["large"]) == 9
+    assert "small" not in perf.references
+    small = sorted(perf.samples["small"])[4]
+    large = sorted(perf.samples["large"])[4]
+    assert large > 20 * small
+
+
+def test_loop_refuses_reserved_names(config: Config) -> None:
+    with pytest.raises(ValueError, match="reserved"):
+        list(PerfMeasurement(config).loop("x@ref"))

@@ -35,6 +35,11 @@ def test_timed_and_measured(perf):
 
 def test_default_iterations(perf):
     perf.bench("ir-parse-complex", work)
+
+
+def test_loop(perf):
+    for _ in perf.loop("lua-emit-complex", iterations=5):
+        work()
 """
 
 # Simulates pytest-xdist: its -n option, and a worker's ``workerinput``.
@@ -93,6 +98,7 @@ def test_collect_writes_one_run_that_check_reads(perf_project: Path) -> None:
     assert len(run.samples["lua-emit-simple"]) == 1
     assert list(run.samples["ir-parse-simple"]) == [0.2]
     assert len(run.samples["ir-parse-complex"]) == 7  # PERF_ITERATIONS
+    assert len(run.samples["lua-emit-complex"]) == 5
     # The terminal summary: a line per SLO, "no budget" for the unconfigured one.
     out = result.stdout
     assert "perfslo" in out and f"perfslo: wrote {path}" in out
