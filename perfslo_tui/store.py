@@ -312,12 +312,18 @@ class RunStore:
             return
         self._cache_usable = True
         keep: list[str] = []
+        cached_files, digests = snapshot.files, snapshot.digests
+        # Keys touched at or after this are racy for the snapshot (see cache.is_racy).
+        racy_from = snapshot.scanned_ns - run_cache.RACY_NS
         for name, key in found.items():
-            if name in snapshot.files:
-                if not (snapshot.trusted(name, key) or self._same_content(snapshot, name, key, scanned_ns)):
+            cached = cached_files.get(name)
+            if cached is not None:
+                # Inlined Snapshot.trusted: this loop runs once per file at every start.
+                trusted = cached == key and max(key[0], key[1]) < racy_from
+                if not (trusted or self._same_content(snapshot, name, key, scanned_ns)):
                     continue
                 keep.append(name)
-                self._digests[name] = snapshot.digests[name]
+                self._digests[name] = digests[name]
             elif name in snapshot.errors:
                 reason = snapshot.trusted_error(name, key)
                 if reason is None and self._same_content(snapshot, name, key, scanned_ns):
