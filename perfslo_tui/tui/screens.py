@@ -160,6 +160,7 @@ class DetailScreen(Screen[None]):
         self.history: list[HistoryRow] = []
         self._shown: tuple[object, ...] | None = None
         self.title_text = Text()
+        self._ready = False
 
     @property
     def perf_app(self) -> PerfSLOApp:
@@ -187,6 +188,7 @@ class DetailScreen(Screen[None]):
             table.add_column(label, key=label)
         self.query_one("#runs-box").border_title = "recent runs"
         self.query_one("#analysis-box").border_title = "analysis"
+        self._ready = True
         self.data_changed()
         table.focus()
 
@@ -197,6 +199,9 @@ class DetailScreen(Screen[None]):
 
     def data_changed(self) -> None:
         """Redraw from the app's current evaluation (only when this SLO's data changed)."""
+        if not self._ready or not self.is_attached:
+            # Not composed yet (on_mount draws) or already popped.
+            return
         app = self.perf_app
         ev = app.evaluation
         if ev is None:
@@ -278,6 +283,8 @@ class DetailScreen(Screen[None]):
             self.app.call_from_thread(self._show_history, rows)
 
     def _show_history(self, rows: list[HistoryRow]) -> None:
+        if not self.is_attached:
+            return
         self.history = rows
         table = self.query_one("#runs", DataTable)
         selected = None

@@ -293,7 +293,7 @@ class SLOCard(Widget, can_focus=True):
         changes.no_wrap = True
         changes.overflow = "ellipsis"
         session = comparison_text("session", result.vs_session, compact=True)
-        if result.vs_session is None:
+        if result.vs_session is None and result.stats is not None:
             session.append(" no new run since the monitor opened", style="dim")
         session.no_wrap = True
         session.overflow = "ellipsis"

@@ -11,12 +11,14 @@ import pytest
 from rich.console import Console
 from textual.widgets import DataTable
 from tuihelpers import BASE_MS, HOUR_MS, anyio_backend, loaded, make_app, wait_for
+from watchfiles import Change
 
 from perfslo_tui.config import load_config
 from perfslo_tui.evaluate import evaluate
 from perfslo_tui.rules import BudgetStatus
 from perfslo_tui.store import load_table
 from perfslo_tui.tui.screens import ConfirmScreen, DetailScreen, HelpScreen
+from perfslo_tui.tui.watcher import ArtifactsFilter
 from perfslo_tui.tui.widgets import ErrorsPanel, HeaderBar, RegressionPanel, SLOCard
 from tests.conftest import SEED_MOCK_TIMINGS, RunWriter
 
@@ -334,3 +336,17 @@ def test_config_error_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and str(bad) in lines[0] and "budget" in lines[0]
+
+
+def test_watch_filter_keeps_run_files_and_the_folder_path_only(tmp_path: Path) -> None:
+    folder = tmp_path / "artifacts"
+    keep = ArtifactsFilter(folder)
+    assert keep(Change.added, str(folder / "perf-abc-1.json"))
+    assert keep(Change.modified, str(folder / ".perf-baseline.json"))
+    assert not keep(Change.added, str(folder / ".perf-abc-1.json.k2j3.tmp"))
+    assert not keep(Change.added, str(tmp_path / "other.json"))
+    assert not keep(Change.added, str(folder / "baselines" / "old.json"))
+    # The folder itself and its ancestors: the watch must be re-armed.
+    assert keep(Change.deleted, str(folder))
+    assert keep(Change.deleted, str(tmp_path))
+    assert not keep(Change.added, str(tmp_path / "artifacts-old"))
