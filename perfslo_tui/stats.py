@@ -30,11 +30,11 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats as sps
-from scipy.stats import mstats
 
 # 95 % two-sided normal quantile.
-Z95 = float(sps.norm.ppf(0.975))
+# scipy.stats.norm.ppf(0.975), as a literal: scipy.stats costs ~0.5 s to import
+# and is imported only by the functions below that need it.
+Z95 = 1.959963984540054
 _SEED = 20251220
 # Companion series name suffix: ``<slo>@ref`` holds the reference workload's
 # timings, one per sample of ``<slo>`` (see perfslo_tui.measure).
@@ -190,6 +190,8 @@ def median_log_se(samples: ArrayLike, logged: bool = False) -> float:
         rng = np.random.default_rng(_SEED)
         scale = math.sqrt(2000 / values.size)
         values = rng.choice(values, 2000, replace=False)
+    from scipy.stats import mstats
+
     se = float(np.asarray(mstats.mjci(values, prob=[0.5]))[0])
     return se * scale if math.isfinite(se) else 0.0
 
@@ -217,6 +219,8 @@ def run_to_run_noise(medians: Sequence[float] | NDArray[np.float64]) -> float | 
     # Successive differences of a steady series are centred on zero by
     # construction; centring on their own median instead would call a series
     # that alternates between two levels noise-free.
+    from scipy import stats as sps
+
     spread = sps.median_abs_deviation(steps, center=_zero_center, scale="normal")
     return float(spread) / math.sqrt(2.0)
 
@@ -386,6 +390,8 @@ def drift(days: ArrayLike, medians: ArrayLike) -> DriftEstimate | None:
     span = float(x.max() - x.min())
     if span < 1.0 / 24.0:
         return None
+    from scipy import stats as sps
+
     slope, _intercept, low, high = sps.theilslopes(np.log(y), x, alpha=0.95)
     return DriftEstimate(
         rate_per_day=math.expm1(slope),
@@ -444,6 +450,8 @@ def find_step(medians: ArrayLike, min_segment: int = 3, alpha: float = 0.01) -> 
     assert best is not None
     split = best[1]
     before, after = y[:split], y[split:]
+    from scipy import stats as sps
+
     p_value = float(sps.mannwhitneyu(before, after, alternative="two-sided").pvalue)
     if not p_value < alpha:
         return None
