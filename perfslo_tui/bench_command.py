@@ -49,7 +49,7 @@ def build_command(config: Config, slo: str | None = None) -> str:
     if SLO_PLACEHOLDER not in command:
         return command
     if slo is not None:
-        return command.replace(SLO_PLACEHOLDER, shlex.quote(slo))
+        return substitute_slo(command, slo)
     words = shlex.split(command)
     kept: list[str] = []
     for word in words:
@@ -59,6 +59,35 @@ def build_command(config: Config, slo: str | None = None) -> str:
             continue
         kept.append(word.replace(SLO_PLACEHOLDER, ""))
     return shlex.join(kept)
+
+
+def substitute_slo(template: str, slo: str) -> str:
+    """Put a shell-quoted SLO name where ``{slo}`` is, whatever quotes surround it.
+
+    A config may write ``--slo {slo}``, ``--slo '{slo}'`` or
+    ``"--filter=^{slo}$"``. Inside quotes the quoted name would be read with
+    the template's quoting (``"$(...)"`` still runs), so there the template's
+    quote is closed, the quoted name inserted, and the quote reopened.
+    """
+    quoted = shlex.quote(slo)
+    out: list[str] = []
+    state = ""  # "", "'" or '"': the quote open at this point of the template
+    i = 0
+    while i < len(template):
+        if template.startswith(SLO_PLACEHOLDER, i):
+            out.append(f"{state}{quoted}{state}")
+            i += len(SLO_PLACEHOLDER)
+            continue
+        ch = template[i]
+        if ch == "\\" and state != "'":
+            out.append(template[i : i + 2])
+            i += 2
+            continue
+        if ch in "'\"" and state in ("", ch):
+            state = "" if state else ch
+        out.append(ch)
+        i += 1
+    return "".join(out)
 
 
 def command_env(config: Config) -> dict[str, str]:
@@ -107,8 +136,9 @@ def run_to_completion(config: Config, slo: str | None = None, timeout: float | N
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    except OSError as exc:
-        raise BenchCommandError(f"cannot start bench command {command!r}: {exc.strerror}") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL character in the command
+        reason = getattr(exc, "strerror", None) or exc
+        raise BenchCommandError(f"cannot start bench command {command!r}: {reason}") from None
     assert process.stdout is not None
     chunks: collections.deque[bytes] = collections.deque()
     reader = threading.Thread(target=_keep_tail, args=(process.stdout, chunks), daemon=True)

@@ -39,7 +39,11 @@ def run(args: argparse.Namespace) -> int:
     from perfslo_tui.baseline import establish_baseline
 
     path, kept, source = establish_baseline(config, args.run)
-    print(f"Baseline established from {source.run_id} (commit {source.commit[:12]}): {path}")
+    from perfslo_tui.report.common import printable
+
+    # The run id is a file name and the commit comes from the file: both untrusted.
+    commit = printable(source.commit[:12])
+    print(f"Baseline established from {printable(source.run_id)} (commit {commit}): {path}")
     if kept is not None:
         print(f"Previous baseline kept as {kept}")
     return 0

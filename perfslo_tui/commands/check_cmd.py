@@ -43,10 +43,10 @@ def run(args: argparse.Namespace) -> int:
     run_id = None
     if args.run is not None:
         path = args.run.resolve()
-        run_file = read_run(path)
+        # Checked before reading: a file elsewhere is not even opened.
         if path.parent != config.artifacts_dir.resolve():
             raise UsageError(f"{path}: --run must name a file in the artifacts folder {config.artifacts_dir}")
-        run_id = run_file.run_id
+        run_id = read_run(path).run_id
     if store.table.height == 0:
         folder_problem = store.errors.get(store.artifacts_dir)
         if folder_problem is not None:  # the folder itself: that one line says it all

@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
         )
     store = load_store(config)
     for path, reason in sorted(store.errors.items()):
-        print(f"perfslo: warning: skipped {path}: {reason}", file=sys.stderr)
+        print(f"perfslo: warning: skipped {_safe(str(path))}: {_safe(reason)}", file=sys.stderr)
     evaluation = evaluate(store.table, config, store.baseline, errors=store.errors)
     try:
         pruned = len({p["run_id"] for points in read_history(trend_path(config)).values() for p in points})
@@ -44,3 +44,10 @@ def run(args: argparse.Namespace) -> int:
     atomic_write_bytes(target, render_html(evaluation, history_runs=pruned).encode("utf-8"))
     print(f"Dashboard written: {target} ({len(evaluation.slos)} SLOs, verdict {evaluation.verdict.value})")
     return 0
+
+
+def _safe(text: str) -> str:
+    """File names and reasons come from the artifacts folder: escape them (one line)."""
+    from perfslo_tui.report.common import printable
+
+    return printable(text, 300)

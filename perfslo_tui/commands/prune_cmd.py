@@ -31,7 +31,8 @@ def run(args: argparse.Namespace) -> int:
     store = load_store(config)
     plan = plan_prune(config, store)
     for path in plan.unreadable:
-        print(f"perfslo: warning: not touching unreadable {path}: {store.errors[path]}", file=sys.stderr)
+        print(f"perfslo: warning: not touching unreadable {printable(str(path), 300)}: "
+              f"{printable(store.errors[path], 300)}", file=sys.stderr)
     if plan.window_start_ms is None:
         print(f"No runs in {config.artifacts_dir}: nothing to prune.")
         return 0
@@ -55,5 +56,6 @@ def run(args: argparse.Namespace) -> int:
     count = len(result.removed)
     print(f"Folded {count} run(s) into {result.trend_file}; removed {count} file(s).")
     for path, reason in sorted(result.failed.items()):
-        print(f"perfslo: {path}: cannot remove: {reason}", file=sys.stderr)
+        print(f"perfslo: {printable(str(path), 300)}: cannot remove: {printable(reason, 300)}",
+              file=sys.stderr)
     return 2 if result.failed else 0

@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
             f"{config.artifacts_dir}: artifacts folder does not exist (run your benchmarks first)"
         )
     for path, reason in sorted(store.errors.items()):
-        print(f"perfslo: warning: skipped {path}: {reason}", file=sys.stderr)
+        print(f"perfslo: warning: skipped {_safe(str(path))}: {_safe(reason)}", file=sys.stderr)
     evaluation = evaluate(store.table, config, store.baseline, errors=store.errors)
     target, document = update_trend(evaluation, trend_path(config), args.output)
     points = sum(len(slo["points"]) for slo in document["slos"].values())
@@ -39,3 +39,10 @@ def run(args: argparse.Namespace) -> int:
         f"{points} points in the last {evaluation.trend_days} days, {kept} pruned points kept)"
     )
     return 0
+
+
+def _safe(text: str) -> str:
+    """File names and reasons come from the artifacts folder: escape them (one line)."""
+    from perfslo_tui.report.common import printable
+
+    return printable(text, 300)
