@@ -461,7 +461,7 @@ class PerfSLOApp(App[int]):
 
     def _spin_status(self) -> None:
         runner = self.runner
-        if runner is None or not runner.running and self._spin > 0:
+        if runner is None or (not runner.running and self._spin > 0):
             return
         self._spin += 1
         elapsed = time.monotonic() - self._run_started
