@@ -164,6 +164,8 @@ def load(artifacts_dir: Path, schema: Mapping[str, Any]) -> tuple[Snapshot | Non
     """
     folder = cache_dir(artifacts_dir)
     try:
+        if (folder / INDEX_FILE).exists() and not (folder / INDEX_FILE).is_file():
+            return None, "index is not a regular file"  # a FIFO would block the read forever
         raw = (folder / INDEX_FILE).read_bytes()
     except FileNotFoundError:
         return None, None
@@ -196,6 +198,8 @@ def load(artifacts_dir: Path, schema: Mapping[str, Any]) -> tuple[Snapshot | Non
     try:
         # Read through a file object, not a memory map: a map of a file that
         # someone truncates under us would crash the process (SIGBUS).
+        if not (folder / data_name).is_file():
+            raise OSError("not a regular file")  # a FIFO would block the read forever
         with (folder / data_name).open("rb") as handle:
             table = pl.read_ipc(handle)
     except Exception as exc:  # noqa: BLE001 - any failure to read means "rebuild"
@@ -250,7 +254,8 @@ def save(artifacts_dir: Path, snapshot: Snapshot) -> str | None:
     try:
         folder.mkdir(exist_ok=True)
         try:
-            previous = orjson.loads((folder / INDEX_FILE).read_bytes()).get("data")
+            index_path = folder / INDEX_FILE
+            previous = orjson.loads(index_path.read_bytes()).get("data") if index_path.is_file() else None
         except (OSError, orjson.JSONDecodeError, AttributeError):
             previous = None
         _write_atomically(folder, data_name, lambda handle: snapshot.table.write_ipc(handle))
