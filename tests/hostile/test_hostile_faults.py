@@ -1,7 +1,9 @@
 """Faults: permissions, a full disk, write errors, a bad bench command, racing writers.
 
 Permission tests run perfslo as the unprivileged ``nobody`` user through
-``setpriv`` (the suite runs as root, where permission bits do not apply).
+``setpriv`` when the suite runs as root (where permission bits do not
+apply), and as the current user otherwise; the modes used deny the owner
+too, so both ways see the same denial.
 The full disk is a real 4 MiB tmpfs when the test may mount one (root in a
 container that allows it); the write error is an ``ENOSPC`` raised from the
 real ``os.fsync`` inside the real writer.
@@ -71,12 +73,18 @@ def shared_project() -> Iterator[Path]:
         if ".git" not in path.parts:
             os.chmod(path, 0o755 if path.is_dir() else 0o644)
     yield root
+    os.chmod(root / "artifacts", 0o755)
+    for path in [base, *base.rglob("*")]:  # give the owner back what the test took away
+        if not path.is_symlink():
+            os.chmod(path, 0o755 if path.is_dir() else 0o644)
     shutil.rmtree(base, ignore_errors=True)
 
 
 def _as_nobody(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    if SETPRIV is None or os.geteuid() != 0:
-        pytest.skip("needs root and setpriv to run perfslo as an unprivileged user")
+    """Run Python as ``nobody`` (when root) or as ourselves (permission bits apply already)."""
+    if os.geteuid() == 0 and SETPRIV is None:
+        pytest.skip("running as root without setpriv: cannot drop privileges to test permissions")
+    prefix = [SETPRIV, "--reuid=nobody", "--regid=nogroup", "--clear-groups"] if os.geteuid() == 0 else []
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": "/nonexistent",
@@ -86,7 +94,7 @@ def _as_nobody(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         "GIT_CONFIG_VALUE_0": "*",
     }
     return subprocess.run(
-        [SETPRIV, "--reuid=nobody", "--regid=nogroup", "--clear-groups", sys.executable, *args],
+        [*prefix, sys.executable, *args],
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -105,7 +113,7 @@ def _one_clean_line(stderr: str) -> str:
 
 def test_unlistable_artifacts_folder_is_one_line_exit_2(shared_project: Path) -> None:
     """``nobody`` may not list the folder: exit 2, one line naming it and the reason."""
-    os.chmod(shared_project / "artifacts", 0o711)
+    os.chmod(shared_project / "artifacts", 0o111)  # enter, but not list
     result = _as_nobody("-m", "perfslo_tui", "check", cwd=shared_project)
     assert result.returncode == 2
     line = _one_clean_line(result.stderr)
@@ -115,7 +123,7 @@ def test_unlistable_artifacts_folder_is_one_line_exit_2(shared_project: Path) ->
 def test_an_unreadable_run_is_skipped_the_rest_evaluated(shared_project: Path) -> None:
     """One run readable only by root: skipped with its reason; the gate still runs."""
     secret = sorted((shared_project / "artifacts").glob("perf-*.json"))[0]
-    os.chmod(secret, 0o600)
+    os.chmod(secret, 0o000)
     result = _as_nobody("-m", "perfslo_tui", "check", cwd=shared_project)
     assert result.returncode == 0, result.stderr
     line = _one_clean_line(result.stderr)
@@ -125,7 +133,7 @@ def test_an_unreadable_run_is_skipped_the_rest_evaluated(shared_project: Path) -
 
 def test_an_unreadable_config_is_one_line_exit_2(shared_project: Path) -> None:
     """The config itself unreadable: a ConfigError line, not a traceback."""
-    os.chmod(shared_project / "perfslo.toml", 0o600)
+    os.chmod(shared_project / "perfslo.toml", 0o000)
     result = _as_nobody("-m", "perfslo_tui", "check", cwd=shared_project)
     assert result.returncode == 2
     line = _one_clean_line(result.stderr)
@@ -138,6 +146,7 @@ def test_read_only_folder_baseline_fails_cleanly_and_keeps_the_old_one(shared_pr
     run = read_run(sorted(artifacts.glob("perf-*.json"))[0])
     write_baseline(artifacts, baseline_document_from_run(run, established_ms=BASE_MS))
     os.chmod(artifacts / ".perf-baseline.json", 0o644)
+    os.chmod(artifacts, 0o555)
     before = _listing(artifacts)
     old = (artifacts / ".perf-baseline.json").read_bytes()
     result = _as_nobody("-m", "perfslo_tui", "baseline", "--establish", cwd=shared_project)
@@ -151,6 +160,7 @@ def test_read_only_folder_baseline_fails_cleanly_and_keeps_the_old_one(shared_pr
 def test_read_only_folder_write_run_raises_and_leaves_nothing(shared_project: Path) -> None:
     """The run writer as ``nobody`` in a read-only folder: PermissionError, no temp file."""
     artifacts = shared_project / "artifacts"
+    os.chmod(artifacts, 0o555)
     before = _listing(artifacts)
     code = (
         "import sys; from pathlib import Path\n"
