@@ -53,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"{store.artifacts_dir}: {folder_problem}")
         for path, reason in sorted(store.errors.items()):
             print(f"perfslo: {printable(str(path), 300)}: {printable(reason, 300)}", file=sys.stderr)
+        if config.artifacts_dir.exists() and not config.artifacts_dir.is_dir():
+            raise UsageError(f"{config.artifacts_dir}: the artifacts path is a file, not a folder")
         if not config.artifacts_dir.is_dir():
             raise UsageError(
                 f"{config.artifacts_dir}: artifacts folder does not exist (run your benchmarks first)"

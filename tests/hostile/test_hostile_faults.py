@@ -437,3 +437,15 @@ def test_two_bench_runs_in_the_same_millisecond_keep_both(tmp_path: Path) -> Non
     stamps = sorted(read_run(tmp_path / name).timestamp_ms for name in names)
     assert stamps == list(range(BASE_MS, BASE_MS + 100))  # each moved to the next free millisecond
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_artifacts_path_is_a_file(project: Path) -> None:
+    """``artifacts`` is a regular file: one line, exit 2, the file untouched."""
+    artifacts = project / "artifacts"
+    artifacts.rmdir()
+    artifacts.write_text("not a folder")
+    result = run_cli("check", cwd=project)
+    assert result.returncode == 2
+    line = _one_clean_line(result.stderr)
+    assert str(artifacts) in line and "is a file, not a folder" in line
+    assert artifacts.read_text() == "not a folder"

@@ -141,3 +141,24 @@ async def test_soak_with_the_tui_watching(project: Path) -> None:
         await pilot.pause()
         assert f"{len(expected)} runs" in screen_text(app)
     assert seen_errors == []
+
+
+async def test_folder_swapped_for_a_file_and_back_while_watching(project: Path) -> None:
+    """The artifacts folder becomes a file, then a folder again (moved back): the app survives and reloads."""
+    artifacts = project / "artifacts"
+    good = _good(artifacts)
+    app = PerfSLOApp(load_config(start=project), now=lambda: NOW, watch=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.evaluation is not None and app.watching, timeout=30)
+        aside = project / "artifacts.moved"
+        artifacts.rename(aside)
+        artifacts.write_text("not a folder")
+        await wait_for(pilot, lambda: app.missing_dir or artifacts in app.errors, timeout=30)
+        assert app.is_running
+        artifacts.unlink()
+        aside.rename(artifacts)
+        extra = make_run(artifacts, GOOD_VALUES, ts_ms=BASE_MS + 10 * HOUR_MS).name
+        await wait_for(
+            pilot, lambda: set(app.table["run_id"].unique().to_list()) == good | {extra}, timeout=30
+        )
+        assert not app.errors
