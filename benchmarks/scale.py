@@ -310,12 +310,20 @@ def measure_size(runs: int, work: Path, repeat: int, first_repeat: int, live: in
 
     tui_paint = Figure()
     live_latencies: list[float] = []
+    # The monitor is measured as it is; if it fails (a bug, not a figure),
+    # that is reported and the other figures still come.
     if tui:
         for _ in range(repeat):
-            tui_paint.add(tui_first_paint(project))
+            try:
+                tui_paint.add(tui_first_paint(project))
+            except RuntimeError as exc:
+                say(f"[{runs} runs] perfslo-tui failed: {str(exc)[-300:]}")
         say(f"[{runs} runs] perfslo-tui first paint {tui_paint.cell()}")
         if live:
-            live_latencies = tui_live(project, live, index)
+            try:
+                live_latencies = tui_live(project, live, index)
+            except RuntimeError as exc:
+                say(f"[{runs} runs] perfslo-tui live run failed: {str(exc)[-300:]}")
             index += live
             say(
                 f"[{runs} runs] file -> card p50 {percentile(live_latencies, 50) * 1000:.0f} ms, "
