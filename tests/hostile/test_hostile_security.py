@@ -273,3 +273,42 @@ def test_every_command_over_the_whole_corpus(tmp_path: Path) -> None:
     for raw in ("<script>alert(1)</script>", "<img src=x onerror", "\x1b["):
         assert raw not in html
     assert orjson.loads((artifacts / "perf-trend.json").read_bytes())
+
+
+PWN_IMG = '<img src=x onerror="document.documentElement.dataset.pwned=1">'
+PWN_SVG = '<svg onload="document.documentElement.dataset.pwned=2">'
+
+
+def test_dashboard_over_the_whole_corpus_in_real_chromium(tmp_path: Path) -> None:
+    """The HTML dashboard of a folder holding every case plus DOM-writing payloads: nothing runs."""
+    import shutil
+
+    names = ("chromium", "chromium-browser", "google-chrome")
+    browser = next((found for name in names if (found := shutil.which(name))), None)
+    if browser is None:
+        pytest.skip("headless Chromium not installed (scripts/test.sh installs it)")
+    root = _project(tmp_path / "proj")
+    artifacts = root / "artifacts"
+    for i in range(3):
+        make_run(artifacts, GOOD_VALUES, ts_ms=BASE_MS + i * HOUR_MS)
+    for case in CASES:
+        if not case.heavy:
+            case.build(artifacts, case_ms(CASES.index(case)))
+    # The newest run: DOM-writing payloads as SLO names (configured, so the page shows them), commit, branch.
+    with (root / "perfslo.toml").open("a") as config:
+        for name in (PWN_IMG, PWN_SVG):
+            config.write(f"\n[slos.{json.dumps(name)}]\nbudget = 1.0\ndescription = {json.dumps(name)}\n")
+    make_run(artifacts, {PWN_IMG: 0.5, PWN_SVG: 0.6, **GOOD_VALUES}, ts_ms=BASE_MS + 1000 * HOUR_MS,
+             commit=PWN_SVG[:60], branch=PWN_IMG)
+    result = run_cli("dashboard", cwd=root)
+    assert result.returncode == 0, result.stderr
+    page = artifacts / "perf-dashboard.html"
+    dumped = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page.as_uri()],
+        capture_output=True, text=True, timeout=120, check=False,
+    ).stdout
+    assert 'data-perfslo="ready"' in dumped  # the page's own script ran to the end
+    assert "data-pwned" not in dumped  # no payload did
+    assert dumped.count("<script") == 1 and "<img" not in dumped and "<svg onload" not in dumped
+    assert "&lt;img src=x onerror=" in dumped  # the name is there, as text
