@@ -16,7 +16,6 @@ from collections.abc import Callable
 from perfslo_tui.bench_command import run_to_completion
 from perfslo_tui.config import Config
 from perfslo_tui.evaluate import Evaluation, evaluate
-from perfslo_tui.report.common import printable
 from perfslo_tui.store import RunStore
 
 
@@ -59,7 +58,10 @@ def confirm_by_rerunning(
     while needs_confirmation(evaluation) and reruns < confirm_runs and spent < 2 * confirm_runs:
         spent += 1
         if announce:
-            # SLO names come from run files: print them safely.
+            # SLO names come from run files: print them safely. Imported
+            # here: the core never loads the report package up front.
+            from perfslo_tui.report.common import printable
+
             names = ", ".join(printable(r.name, 60) for r in evaluation.slos if r.needs_confirmation)
             print(
                 f"perfslo: unconfirmed problem ({names}); "
