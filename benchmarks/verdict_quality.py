@@ -99,6 +99,7 @@ class Outcome:
     alarms: dict[str, list[bool]] = field(default_factory=lambda: defaultdict(list))
     times: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     runs: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    reasons: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
 
 
 # ---------------------------------------------------------------- helpers
@@ -228,6 +229,19 @@ def trial(
 
     gate = confirm_by_rerunning(config, store, gate, confirm, rerun=rerun, announce=False)
     gate_time = time.perf_counter() - start
+    final = gate.result(SLO)
+    if final is not None and gate.verdict is not Verdict.FAILED:
+        # Why the gate did not fail: what its last evaluation said.
+        cmp = final.vs_baseline
+        if final.busy:
+            reason = "last run busy"
+        elif cmp is not None and cmp.change <= TOLERANCE:
+            reason = "last run within tolerance"
+        elif final.regression_streak < confirm:
+            reason = "streak too short"
+        else:
+            reason = "pooled change not a significant regression"
+        outcome.reasons[kind].append(reason)
 
     # Alternative noise models on the very same first candidate run.
     first_table = store.table.filter(pl.col("ts_ms") <= first.run.ts_ms) if first.run else store.table
@@ -367,6 +381,11 @@ def main(argv: list[str] | None = None) -> int:
     runs = {k: statistics.mean(outcome.runs[f"{gate}|{k}"]) for k in kinds if outcome.runs[f"{gate}|{k}"]}
     print()
     print("perfslo gate runs per verdict: " + ", ".join(f"{k} {v:.2f}" for k, v in runs.items()))
+    for kind in kinds[1:]:
+        reasons = outcome.reasons.get(kind)
+        if reasons:
+            counts = ", ".join(f"{reason} {reasons.count(reason)}" for reason in sorted(set(reasons)))
+            print(f"perfslo gate passed {kind}: {counts}")
     start_load = "/".join(f"{v:.1f}" for v in load_start)
     end_load = "/".join(f"{v:.1f}" for v in load_end)
     print(
@@ -375,7 +394,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.json:
         args.json.write_text(
-            json.dumps({"alarms": outcome.alarms, "times": outcome.times, "runs": outcome.runs}, indent=1)
+            json.dumps(
+                {
+                    "alarms": outcome.alarms,
+                    "times": outcome.times,
+                    "runs": outcome.runs,
+                    "reasons": outcome.reasons,
+                },
+                indent=1,
+            )
         )
     return 0
 
