@@ -583,7 +583,8 @@ def write_baseline(artifacts_dir: Path, document: Mapping[str, Any]) -> tuple[Pa
     artifacts_dir.mkdir(parents=True, exist_ok=True)
     target = artifacts_dir / BASELINE_NAME
     kept: Path | None = None
-    if target.exists():
+    # Only a regular file has content to keep (reading a FIFO would block forever).
+    if target.is_file():
         history = artifacts_dir / BASELINE_HISTORY_DIR
         history.mkdir(exist_ok=True)
         old = target.read_bytes()

@@ -188,3 +188,25 @@ def test_a_corrupt_cache_never_changes_what_loads(
     assert {Path(k).name: v for k, v in loaded["errors"].items()} == {  # type: ignore[attr-defined]
         Path(k).name: v for k, v in truth["errors"].items()  # type: ignore[attr-defined]
     }
+
+
+def test_a_fifo_as_the_baseline_neither_hangs_check_nor_establish(project: Path) -> None:
+    """``.perf-baseline.json`` is a FIFO: check names it; --establish replaces it (nothing to keep)."""
+    artifacts = project / "artifacts"
+    for i in range(2):
+        make_run(artifacts, GOOD_VALUES, ts_ms=BASE_MS + i * HOUR_MS)
+    os.mkfifo(artifacts / BASELINE_NAME)
+    check = subprocess.run(
+        [sys.executable, "-m", "perfslo_tui", "check"],
+        cwd=project, capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert check.returncode in (0, 1), check.stderr
+    (line,) = check.stderr.strip().splitlines()
+    assert BASELINE_NAME in line and "not a regular file" in line
+    establish = subprocess.run(
+        [sys.executable, "-m", "perfslo_tui", "baseline", "--establish"], cwd=project, capture_output=True,
+        text=True, timeout=60, check=False,
+    )
+    assert establish.returncode == 0, establish.stderr
+    assert (artifacts / BASELINE_NAME).is_file()
+    assert run_cli("baseline", "--show", cwd=project).returncode == 0
