@@ -142,7 +142,8 @@ def wait_until_settled(folder: Path) -> None:
     """
     from perfslo_tui.cache import RACY_NS
 
-    newest = max(entry.stat().st_mtime_ns for entry in os.scandir(folder) if entry.is_file())
+    stats = [entry.stat() for entry in os.scandir(folder) if entry.is_file()]
+    newest = max(max(info.st_mtime_ns, info.st_ctime_ns) for info in stats)
     while time.time_ns() < newest + RACY_NS + 50_000_000:
         time.sleep(0.05)
 
@@ -390,7 +391,7 @@ def table(results: Sequence[SizeResult], repeat: int) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     note = (
-        f"\nMedian [min–max] of {repeat} runs each (first load and naive: fewer at large sizes, see n); "
+        f"\n\nMedian [min–max] of {repeat} runs each (first load and naive: fewer at large sizes, see n); "
         "RSS = peak resident set of the measuring process."
     )
     return "\n".join(lines) + note
