@@ -334,7 +334,7 @@ class RunStore:
                     self._digests[name] = snapshot.digests[name]
         # Cached files that are gone count as work to save; changed or racy
         # ones are counted when they are read.
-        self._unsaved = sum(1 for name in snapshot.files if name not in found)
+        self._unsaved += sum(1 for name in snapshot.files if name not in found)
         self._unsaved += sum(1 for name in snapshot.errors if name not in found)
         if not keep:
             return
