@@ -81,6 +81,9 @@ from perfslo_tui.stats import (
 
 DAY_MS = 86_400_000
 STEP_WINDOW = 60
+# Clean runs needed before the level (speed-adjusted or raw) is chosen by
+# its measured spread; with fewer the speed-adjusted level is used.
+LEVEL_CHOICE_RUNS = 8
 # Most points of an SLO's trend (and drift) over the window; see _evaluate_slo.
 TREND_MAX_POINTS = 240
 INCONCLUSIVE_HINT = "inconclusive: increase PERF_ITERATIONS or stabilise the machine"
@@ -617,6 +620,7 @@ def _compare(
     ref_commit: str,
     ref_run_id: str | None,
     busy: bool = False,
+    raw: bool = False,
 ) -> tuple[Comparison, float | None]:
     """Compare pooled current runs with pooled reference runs.
 
@@ -626,7 +630,7 @@ def _compare(
     Returns:
         The comparison and the run-to-run noise used.
     """
-    adjusted = all(r.ratios is not None for r in (*ref_runs, *current))
+    adjusted = not raw and all(r.ratios is not None for r in (*ref_runs, *current))
     noise = _noise(history, adjusted, history_runs)
     if noise is None and adjusted:
         # Too few clean runs to measure it: assume the measured typical spread
@@ -859,7 +863,15 @@ def _evaluate_slo(
     # The noise comes from the history before the judged commit: its own
     # runs may carry the very step being judged, which is not noise.
     before = [r for r in clean if r.commit != this.commit] or clean
-    noise = _noise(before, this.ratios is not None, history_runs)
+    # Which level to compare: the one whose run-to-run spread over the clean
+    # history is smaller. Both are unbiased for a real change; which one is
+    # steadier depends on the machine's load (docs/verdicts.md).
+    raw_level = False
+    if this.ratios is not None and len(before) >= LEVEL_CHOICE_RUNS:
+        noise_adjusted = _noise(before, True, history_runs)
+        noise_raw = _noise(before, False, history_runs)
+        raw_level = noise_adjusted is not None and noise_raw is not None and noise_raw < noise_adjusted
+    noise = _noise(before, this.ratios is not None and not raw_level, history_runs)
 
     vs_baseline: Comparison | None = None
     confirmation: ChangeEstimate | None = None
@@ -881,6 +893,7 @@ def _evaluate_slo(
             baseline.commit,
             baseline.source_run,
             busy=this_busy,
+            raw=raw_level,
         )
         adjusted = vs_baseline.adjusted
         ref_level = float(np.mean([r.level(adjusted) for r in quiet_pool]))
@@ -901,7 +914,16 @@ def _evaluate_slo(
         if regression_streak >= confirm and not this_busy:
             group = streak_runs[:confirm][::-1]
             pooled, _ = _compare(
-                "baseline", quiet_pool, group, name, tolerance, before, history_runs, baseline.commit, None
+                "baseline",
+                quiet_pool,
+                group,
+                name,
+                tolerance,
+                before,
+                history_runs,
+                baseline.commit,
+                None,
+                raw=raw_level,
             )
             confirmation = pooled.estimate or ChangeEstimate(
                 pooled.change, pooled.change, pooled.change, 0.0, pooled.change != 0
@@ -920,6 +942,7 @@ def _evaluate_slo(
             prev.commit,
             prev.run_id,
             busy=this_busy or _is_busy(prev, quiet),
+            raw=raw_level,
         )
     vs_session: Comparison | None = None
     if session_row is not None:
@@ -942,6 +965,7 @@ def _evaluate_slo(
             session_run.commit,
             session_run.run_id,
             busy=this_busy,
+            raw=raw_level,
         )
 
     violation_streak = 0

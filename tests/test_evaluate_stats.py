@@ -234,3 +234,37 @@ def test_a_flat_history_has_no_drift_and_no_step(project: Path, write: RunWriter
         write({SLO: float(rng.lognormal(0, 0.01))}, ts_ms=BASE_MS + i * DAY_MS // 2, commit=sha(i))
     report = json.loads(run_cli("check", "--format", "json", cwd=project).stdout)
     assert report["slos"][0]["drift"] is None and report["slos"][0]["step"] is None
+
+
+# ---------------------------------------------------------------- level choice
+
+
+def test_with_enough_history_the_steadier_level_is_used(project: Path, cfg: Config, write: RunWriter) -> None:
+    # The machine's speed wanders ±4 % between runs (never "busy"): the ratio
+    # to the reference cancels it, the raw median does not.
+    last = None
+    for i in range(10):
+        speed = [1.0 + 0.04 * ((i % 3) - 1)] * 60
+        last = write(paired(1.0, speed, seed=200 + i), ts_ms=BASE_MS + i * HOUR_MS, commit=sha(i))
+    establish_baseline(cfg, last)
+    write(paired(1.0, [1.0] * 60, seed=300), ts_ms=at(0), commit="2" * 40)
+    _, result = judge(project, cfg)
+    assert result.vs_baseline is not None and result.vs_baseline.adjusted
+    assert abs(result.vs_baseline.change) < 0.02
+
+
+def test_with_a_noisy_reference_the_raw_level_is_used(project: Path, cfg: Config, write: RunWriter) -> None:
+    rng = np.random.default_rng(101)
+    last = None
+    for i in range(10):
+        # Steady work, but the reference timings wobble by ±3 % run to run.
+        work = (1.0 * rng.lognormal(0.0, 0.002, 60)).tolist()
+        reference = (0.02 * (1.0 + 0.03 * ((i % 3) - 1)) * rng.lognormal(0.0, 0.002, 60)).tolist()
+        last = write({SLO: work, f"{SLO}@ref": reference}, ts_ms=BASE_MS + i * HOUR_MS, commit=sha(i))
+    establish_baseline(cfg, last)
+    slower = {SLO: (1.2 * rng.lognormal(0.0, 0.002, 60)).tolist(), f"{SLO}@ref": [0.02] * 60}
+    write(slower, ts_ms=at(0), commit="2" * 40)
+    _, result = judge(project, cfg)
+    cmp = result.vs_baseline
+    assert cmp is not None and not cmp.adjusted
+    assert cmp.change == pytest.approx(0.2, abs=0.01) and cmp.significant
