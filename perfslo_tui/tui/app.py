@@ -184,7 +184,10 @@ class PerfSLOApp(App[int]):
         grid.styles.grid_rows = str(card_height)
 
     def _tick(self) -> None:
-        self.query_one(HeaderBar).tick()
+        # The header lives on the base screen; while a drill-down, help or
+        # modal is on top (or before compose), there is nothing to tick.
+        for header in self.screen_stack[0].query(HeaderBar) if self.screen_stack else ():
+            header.tick()
 
     def _folder_label(self) -> str:
         folder = self.config.artifacts_dir
