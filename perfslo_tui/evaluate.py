@@ -28,7 +28,9 @@ right after each sample):
 * the run's *level* is the median of ``log(sample / reference)`` over the
   pairs timed while the machine was fastest.
 
-Without the reference series the level is ``log(median)``. The baseline's
+Without the reference series the level is ``log(median)``; with eight clean
+runs of history, the level (speed-adjusted or ``log(median)``) with the
+smaller measured run-to-run spread is used. The baseline's
 level is pooled over the clean runs of the baseline's commit. A change's
 variance is the within-run variance (Maritz–Jarrett) plus the run-to-run
 variance (robust spread of successive level differences of the last
