@@ -61,7 +61,8 @@ def short_reason(result: SLOResult) -> str:
     if cmp is not None and result.regression:
         text = f"{cmp.label} vs baseline"
         if not result.confirmed_regression:
-            text += f", unconfirmed ({min(result.regression_streak, result.confirm_runs)}/{result.confirm_runs} runs)"
+            seen = min(result.regression_streak, result.confirm_runs)
+            text += f", unconfirmed ({seen}/{result.confirm_runs} runs)"
         reasons.append(text)
     if budget is not None and not result.violation and budget.over_by_percent > 0:
         reasons.append(f"drift, {format_percent(budget.percent_of_budget)} of budget")
