@@ -278,6 +278,9 @@ class SLOResult:
     step: Step | None
     confirmation: ChangeEstimate | None = None
     machine_load: float | None = None
+    measured_run_id: str | None = None
+    measured_commit: str | None = None
+    stale: bool = False
 
     @property
     def busy(self) -> bool:
@@ -410,6 +413,9 @@ class SLOResult:
         if self.stats is None:
             lines.append("no data in this run")
             return lines
+        if self.stale:
+            where = printable_id(self.measured_commit or "unknown")
+            lines.append(f"not measured in this run: last measured at {where} ({self.measured_run_id})")
         if self.budget is None:
             lines.append(f"no budget: measured {format_ms(self.stats.median)}ms, not configured")
         elif self.budget.status is not BudgetStatus.PASS or self.budget.under_band:
@@ -752,7 +758,15 @@ def evaluate(
             session_rows[srow["slo"]] = srow
 
     names = list(config.slos)
-    current = {name: frame for name, frame in series.items() if frame["run_id"][-1] == info.run_id}
+    # A configured SLO that this run did not measure (a one-SLO re-run, a
+    # benchmark that crashed or was dropped) keeps its latest measurement up
+    # to this run, marked stale: dropping a benchmark never hides its
+    # violation, and a partial run does not turn every other SLO into "no data".
+    current = {
+        name: frame
+        for name, frame in series.items()
+        if name in config.slos or frame["run_id"][-1] == info.run_id
+    }
     names += sorted(name for name in current if name not in config.slos)
     window_start = info.ts_ms - config.trend_days * DAY_MS
     results = [
@@ -781,6 +795,11 @@ def evaluate(
         confirm_runs=confirm,
         trend_days=config.trend_days,
     )
+
+
+def printable_id(commit: str) -> str:
+    """A commit shortened for messages (seven characters, like git)."""
+    return commit[:7]
 
 
 def _no_data_result(slo: SLOConfig, confirm: int) -> SLOResult:
@@ -1037,6 +1056,9 @@ def _evaluate_slo(
         step=step_result,
         confirmation=confirmation,
         machine_load=machine_load,
+        measured_run_id=str(last["run_id"]),
+        measured_commit=str(last["commit"]),
+        stale=str(last["run_id"]) != info.run_id,
     )
 
 

@@ -80,3 +80,20 @@ def test_errors_are_carried_to_the_views(config: Config, write: RunWriter, proje
     store = load_table(config.artifacts_dir)
     evaluation = evaluate(store.table, config, store.baseline, errors=store.errors)
     assert len(evaluation.errors) == 1 and "invalid JSON" in evaluation.errors[0][1]
+
+
+def test_a_partial_run_keeps_the_other_slos_last_measurement(config: Config, write: RunWriter) -> None:
+    full = write(SEED_MOCK_TIMINGS, ts_ms=BASE_MS, commit="1" * 40)
+    partial = write({"transpile-simple": 0.80}, ts_ms=BASE_MS + HOUR_MS, commit="2" * 40)
+    store = load_table(config.artifacts_dir)
+    evaluation = evaluate(store.table, config)
+    assert evaluation.run is not None and evaluation.run.run_id == partial.name
+    simple = evaluation.result("transpile-simple")
+    assert simple is not None and not simple.stale and simple.measured_run_id == partial.name
+    objects = evaluation.result("transpile-objects")
+    assert objects is not None and objects.stale and objects.measured_run_id == full.name
+    assert objects.state_label == "VIOLATION" and objects.value_ms == pytest.approx(1.27)
+    assert any(m.startswith("not measured in this run: last measured at 1111111") for m in objects.messages())
+    # Dropping a benchmark never hides its violation.
+    assert evaluation.verdict is Verdict.FAILED
+    assert not [r for r in evaluation.slos if r.state_label == "NO DATA"]

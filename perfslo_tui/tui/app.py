@@ -258,37 +258,7 @@ class PerfSLOApp(App[int]):
             table, self.config, self.store.baseline, session_run_id=self.session_run_id, errors=errors
         )
         self._seq += 1
-        carried = self._carried(table, evaluation)
-        self.post_message(
-            StoreUpdated(evaluation, table, result, errors, self.session_run_id, self._seq, carried)
-        )
-
-    def _carried(self, table: pl.DataFrame, evaluation: Evaluation) -> dict[str, SLOResult]:
-        """Last known results of SLOs that the latest run did not measure.
-
-        A one-SLO re-run writes a run with that SLO only; the gate then sees
-        the others as "no data", and so does the header. The cards of the
-        others keep their last measured result, evaluated by the same
-        :func:`evaluate` on that SLO's own history.
-        """
-        carried: dict[str, SLOResult] = {}
-        missing = [r.name for r in evaluation.slos if r.stats is None]
-        if not missing or table.height == 0:
-            return carried
-        present = set(table.filter(pl.col("slo").is_in(missing))["slo"].unique().to_list())
-        for name in missing:
-            if name not in present:
-                continue
-            own = evaluate(
-                table.filter(pl.col("slo") == name),
-                self.config,
-                self.store.baseline,
-                session_run_id=self.session_run_id,
-            )
-            found = own.result(name)
-            if found is not None and found.stats is not None:
-                carried[name] = found
-        return carried
+        self.post_message(StoreUpdated(evaluation, table, result, errors, self.session_run_id, self._seq))
 
     async def on_store_updated(self, message: StoreUpdated) -> None:
         """Apply a new evaluation: update only the cards whose result changed."""
@@ -301,9 +271,10 @@ class PerfSLOApp(App[int]):
         grid = self.query_one("#cards", Container)
         names = [r.name for r in message.evaluation.slos]
         new_cards: list[SLOCard] = []
-        for latest in message.evaluation.slos:
-            result = message.carried.get(latest.name, latest)
-            stale = latest.name in message.carried
+        for result in message.evaluation.slos:
+            # A stale result is an SLO the latest run did not measure (a
+            # one-SLO re-run): the evaluation carries its last measurement.
+            stale = result.stale
             card = self.cards.get(result.name)
             if card is None:
                 card = SLOCard(result.name, result, stale=stale)

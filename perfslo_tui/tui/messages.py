@@ -12,7 +12,7 @@ from pathlib import Path
 import polars as pl
 from textual.message import Message
 
-from perfslo_tui.evaluate import Evaluation, SLOResult
+from perfslo_tui.evaluate import Evaluation
 from perfslo_tui.store import RefreshResult
 from perfslo_tui.tui.runner import RunOutcome
 
@@ -31,7 +31,6 @@ class StoreUpdated(Message):
     errors: dict[Path, str]
     session_run_id: str | None
     seq: int
-    carried: dict[str, SLOResult]
 
     def can_replace(self, message: Message) -> bool:
         """A newer full state makes an older one pointless."""
