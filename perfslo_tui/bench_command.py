@@ -13,6 +13,7 @@ import os
 import shlex
 import signal
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -91,8 +92,17 @@ def substitute_slo(template: str, slo: str) -> str:
 
 
 def command_env(config: Config) -> dict[str, str]:
-    """Environment for the bench command: ours plus where to write runs."""
+    """Environment for the bench command: ours, where to write runs, our interpreter first.
+
+    The folder of the Python running perfslo goes first on ``PATH`` (as
+    ``npm run`` does with ``node_modules/.bin``): a command such as
+    ``python -m mybench`` or ``perfslo run`` then runs in the same virtual
+    environment as perfslo, even when that environment is not activated.
+    """
     env = dict(os.environ)
+    interpreter_dir = os.path.dirname(sys.executable)
+    if interpreter_dir:
+        env["PATH"] = os.pathsep.join([interpreter_dir, env.get("PATH", "")]).rstrip(os.pathsep)
     env["PERFSLO_ARTIFACTS"] = str(config.artifacts_dir)
     if config.path is not None:
         env["PERFSLO_CONFIG"] = str(config.path)

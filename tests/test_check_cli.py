@@ -203,3 +203,21 @@ def test_a_blocking_regression_is_named_even_when_the_budget_only_drifts(
     line = next(ln for ln in result.stdout.splitlines() if ln.startswith("Violations: 1"))
     assert "+24.0% regression vs baseline" in line
     assert "drift, 103.3% of budget" in line
+
+
+def test_the_bench_command_runs_with_perfslos_own_python_first_on_path(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from perfslo_tui.bench_command import run_to_completion
+    from perfslo_tui.config import load_config
+
+    # As from an unactivated venv: the `python` on PATH is not perfslo's own.
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    script = "import pathlib, sys\npathlib.Path('prefix.txt').write_text(sys.prefix)\n"
+    (project / "prefix.py").write_text(script)
+    config = project / "perfslo.toml"
+    config.write_text('bench_command = "python prefix.py"\n' + config.read_text())
+    run_to_completion(load_config(start=project))
+    assert (project / "prefix.txt").read_text() == sys.prefix
