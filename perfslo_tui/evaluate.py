@@ -223,9 +223,14 @@ class Step:
     change: float
 
     @property
+    def verb(self) -> str:
+        """``regressed`` for a slowdown, ``improved`` for a speed-up."""
+        return "regressed" if self.change > 0 else "improved"
+
+    @property
     def message(self) -> str:
         """``regressed +7.0% at a1b2c3d`` or ``improved -9.0% at …``."""
-        verb = "regressed" if self.change > 0 else "improved"
+        verb = self.verb
         return f"{verb} {format_change(self.change)} at {self.commit[:7]}"
 
 

@@ -118,7 +118,7 @@ def _analysis_lines(evaluation: Evaluation) -> list[str]:
                 text += f" (95% CI {md_escape(cmp.interval, 40)})"
             parts.append(text)
         if r.step is not None:
-            verb = "regressed" if r.step.change > 0 else "improved"
+            verb = r.step.verb
             parts.append(
                 f"{verb} {format_change(r.step.change)} at {md_code(r.step.commit[:12], 12)} "
                 f"(run {md_code(r.step.run_id, 60)})"
