@@ -2,7 +2,7 @@
 
 Run files are written directly with orjson (no fsync, no schema check): the
 point is to build 100,000 realistic files in reasonable time. The documents
-are what :func:`perfslo_tui.artifacts.build_run_document` writes: 7 SLOs x 100
+are what :func:`perfslo_tui.runs.files.build_run_document` writes: 7 SLOs x 100
 log-normal samples with their stats, indented like real files (~8 KB each).
 """
 

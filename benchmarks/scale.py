@@ -50,7 +50,7 @@ LOAD_SCRIPT = """
 import json, resource, sys, time
 from pathlib import Path
 start = time.perf_counter()
-from perfslo_tui.store import load_table
+from perfslo_tui.runs.store import load_table
 imported = time.perf_counter()
 store = load_table(Path(sys.argv[1]))
 done = time.perf_counter()
@@ -140,7 +140,7 @@ def wait_until_settled(folder: Path) -> None:
     Files touched within 2 s of a cache snapshot are not trusted from it, so
     a load right after generating would measure re-reads, not the cache.
     """
-    from perfslo_tui.cache import RACY_NS
+    from perfslo_tui.runs.cache import RACY_NS
 
     stats = [entry.stat() for entry in os.scandir(folder) if entry.is_file()]
     newest = max(max(info.st_mtime_ns, info.st_ctime_ns) for info in stats)
@@ -213,8 +213,8 @@ def tui_live(project: Path, count: int, first_index: int) -> list[float]:
 def new_run_cost(project: Path, count: int, first_index: int) -> Figure:
     """Refresh + evaluate after each of ``count`` new runs, in this (warm) process."""
     from perfslo_tui.config import load_config
-    from perfslo_tui.evaluate import evaluate
-    from perfslo_tui.store import load_table
+    from perfslo_tui.runs.store import load_table
+    from perfslo_tui.verdict.engine import evaluate
 
     config = load_config(start=project)
     store = load_table(config.artifacts_dir)
@@ -295,7 +295,7 @@ def measure_size(runs: int, work: Path, repeat: int, first_repeat: int, live: in
         naive.add(run_json([PY, "-c", NAIVE_SCRIPT, str(artifacts)], cwd=project)["load_s"])
     say(f"[{runs} runs] naive stdlib json {naive.cell()}")
 
-    check = [PY, "-m", "perfslo_tui.cli", "check", "--no-step-summary"]
+    check = [PY, "-m", "perfslo_tui.commands.cli", "check", "--no-step-summary"]
     check_cold = Figure()
     for _ in range(repeat):
         check_cold.add(timed_process(check, project))

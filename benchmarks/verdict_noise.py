@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from verdict_quality import transpile  # noqa: E402
 
-from perfslo_tui.measure import bench  # noqa: E402
-from perfslo_tui.stats import BUSY_SLOWDOWN, quiet_log_ratios  # noqa: E402
+from perfslo_tui.collect.measure import bench  # noqa: E402
+from perfslo_tui.verdict.stats import BUSY_SLOWDOWN, quiet_log_ratios  # noqa: E402
 
 Level = Callable[[NDArray[np.float64], NDArray[np.float64]], float]
 

@@ -1,7 +1,7 @@
 """Verdict quality: how often each rule cries wolf, and how often it catches a real slowdown.
 
 A real pure-Python function (a tiny tokenizer/transpiler front end) is
-benchmarked with :func:`perfslo_tui.measure.bench`. Each trial is one
+benchmarked with :func:`perfslo_tui.collect.measure.bench`. Each trial is one
 "commit" judged against a baseline:
 
 * the baseline commit is benchmarked ``--baseline-runs`` times (3 by default)
@@ -57,15 +57,15 @@ from typing import Any
 import polars as pl
 from scipy import stats as sps
 
-from perfslo_tui.artifacts import Baseline, read_baseline, utc_iso, write_run
-from perfslo_tui.baseline import establish_baseline
+from perfslo_tui.actions.baseline import establish_baseline
+from perfslo_tui.actions.confirm import confirm_by_rerunning
+from perfslo_tui.collect.measure import PerfMeasurement, bench
 from perfslo_tui.config import Config, SLOConfig
-from perfslo_tui.confirm import confirm_by_rerunning
-from perfslo_tui.evaluate import Verdict, evaluate
-from perfslo_tui.measure import PerfMeasurement, bench
-from perfslo_tui.rules import Severity, assess_regression
-from perfslo_tui.stats import change_estimate, is_reference_name, median_log_se, summarize
-from perfslo_tui.store import RunStore
+from perfslo_tui.runs.files import Baseline, read_baseline, utc_iso, write_run
+from perfslo_tui.runs.store import RunStore
+from perfslo_tui.verdict.engine import Verdict, evaluate
+from perfslo_tui.verdict.rules import Severity, assess_regression
+from perfslo_tui.verdict.stats import change_estimate, is_reference_name, median_log_se, summarize
 
 SLO = "transpile-statements"
 STEPS = (0.05, 0.10, 0.15, 0.25)

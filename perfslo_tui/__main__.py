@@ -1,5 +1,5 @@
 """``python -m perfslo_tui``: the ``perfslo`` CLI."""
 
-from perfslo_tui.cli import entry
+from perfslo_tui.commands.cli import entry
 
 entry()

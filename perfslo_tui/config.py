@@ -10,7 +10,7 @@ Example::
 
     [tool.perfslo]
     artifacts_dir = "artifacts"
-    bench_command = "python -m perfslo_tui.selfbench --slo {slo}"
+    bench_command = "python -m perfslo_tui.collect.selfbench --slo {slo}"
     trend_days = 30
     confirm_runs = 3
 
@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from perfslo_tui.rules import DEFAULT_TOLERANCE
+from perfslo_tui.verdict.rules import DEFAULT_TOLERANCE
 
 DEDICATED_FILE = "perfslo.toml"
 PYPROJECT_FILE = "pyproject.toml"

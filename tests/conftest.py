@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from perfslo_tui.artifacts import build_run_document, make_metadata, write_run
 from perfslo_tui.config import Config, load_config
+from perfslo_tui.runs.files import build_run_document, make_metadata, write_run
 
 SEED_CONFIG = """\
 confirm_runs = 1

@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from perfslo_tui.artifacts import (
+from perfslo_tui.runs.files import (
     ArtifactError,
     baseline_document_from_run,
     build_run_document,
@@ -142,7 +142,7 @@ def test_schema_file_is_published_and_valid() -> None:
 
     schema = load_schema("run")
     jsonschema.Draft202012Validator.check_schema(schema)
-    repo_file = Path(__file__).resolve().parents[1] / "perfslo_tui" / "schema" / "run.schema.json"
+    repo_file = Path(__file__).resolve().parents[1] / "perfslo_tui" / "runs" / "schema" / "run.schema.json"
     assert orjson.loads(repo_file.read_bytes()) == schema
 
 

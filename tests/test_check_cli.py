@@ -210,7 +210,7 @@ def test_the_bench_command_runs_with_perfslos_own_python_first_on_path(
 ) -> None:
     import sys
 
-    from perfslo_tui.bench_command import run_to_completion
+    from perfslo_tui.actions.bench import run_to_completion
     from perfslo_tui.config import load_config
 
     # As from an unactivated venv: the `python` on PATH is not perfslo's own.

@@ -11,10 +11,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from perfslo_tui.artifacts import read_run
-from perfslo_tui.bench_command import run_to_completion
-from perfslo_tui.command_bench import CommandBenchError, bench_command, needs_shell
+from perfslo_tui.actions.bench import run_to_completion
+from perfslo_tui.collect.command_timing import CommandBenchError, bench_command, needs_shell
 from perfslo_tui.config import load_config
+from perfslo_tui.runs.files import read_run
 from tests.conftest import run_cli
 
 PY = shlex.quote(sys.executable)
@@ -184,7 +184,7 @@ def test_perfslo_run_as_the_bench_command_writes_where_perfslo_asks(project: Pat
     )
     text = (project / "perfslo.toml").read_text()
     (project / "perfslo.toml").write_text(
-        f"bench_command = {json.dumps(PY + ' -m perfslo_tui.cli run --slo {slo}')}\n" + text
+        f"bench_command = {json.dumps(PY + ' -m perfslo_tui.commands.cli run --slo {slo}')}\n" + text
     )
     elsewhere = tmp_path / "elsewhere"
     config = load_config(start=project).with_artifacts_dir(elsewhere)
@@ -210,7 +210,7 @@ def test_check_confirm_reruns_perfslo_run_for_a_command_slo(project: Path) -> No
         project, f"\n[slos.slow-cli]\nbudget = 5\ncommand = {json.dumps(sleeper)}\nruns = 2\nwarmup = 0\n"
     )
     text = (project / "perfslo.toml").read_text()
-    bench = json.dumps(PY + " -m perfslo_tui.cli run --slo {slo}")
+    bench = json.dumps(PY + " -m perfslo_tui.commands.cli run --slo {slo}")
     (project / "perfslo.toml").write_text(f"bench_command = {bench}\n" + text)
     first = run_cli("run", cwd=project)
     assert first.returncode == 0, first.stderr

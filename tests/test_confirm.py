@@ -9,16 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from perfslo_tui.artifacts import is_run_file_name
-from perfslo_tui.baseline import establish_baseline
+from perfslo_tui.actions.baseline import establish_baseline
 from perfslo_tui.config import load_config
+from perfslo_tui.runs.files import is_run_file_name
 from tests.conftest import BASE_MS, HOUR_MS, RunWriter, run_cli
 
 # A bench command: writes one run whose median comes from plan.json, in order.
 BENCH_SCRIPT = """\
 import json, os, sys
 from pathlib import Path
-from perfslo_tui.artifacts import build_run_document, make_metadata, write_run
+from perfslo_tui.runs.files import build_run_document, make_metadata, write_run
 
 plan = json.loads(Path("plan.json").read_text())
 state = Path("state.txt")

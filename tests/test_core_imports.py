@@ -10,16 +10,16 @@ import pytest
 
 CORE_MODULES = [
     "perfslo_tui.config",
-    "perfslo_tui.rules",
-    "perfslo_tui.stats",
-    "perfslo_tui.artifacts",
-    "perfslo_tui.store",
-    "perfslo_tui.evaluate",
-    "perfslo_tui.measure",
-    "perfslo_tui.bench_command",
-    "perfslo_tui.baseline",
-    "perfslo_tui.confirm",
-    "perfslo_tui.cli",
+    "perfslo_tui.verdict.rules",
+    "perfslo_tui.verdict.stats",
+    "perfslo_tui.runs.files",
+    "perfslo_tui.runs.store",
+    "perfslo_tui.verdict.engine",
+    "perfslo_tui.collect.measure",
+    "perfslo_tui.actions.bench",
+    "perfslo_tui.actions.baseline",
+    "perfslo_tui.actions.confirm",
+    "perfslo_tui.commands.cli",
 ]
 FORBIDDEN = ("textual", "textual_plotext", "plotext", "perfslo_tui.tui", "perfslo_tui.report")
 
@@ -36,7 +36,7 @@ def test_core_module_imports_no_ui(module: str) -> None:
 def test_the_gate_never_imports_the_ui(project: object) -> None:
     code = (
         "import json, sys\n"
-        "from perfslo_tui.cli import main\n"
+        "from perfslo_tui.commands.cli import main\n"
         "code = main(['check', '--format', 'json'])\n"
         "print('MODULES=' + json.dumps(sorted(sys.modules)))\n"
     )

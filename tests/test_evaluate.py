@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from perfslo_tui.config import Config
-from perfslo_tui.evaluate import Verdict, evaluate, write_time_summary
-from perfslo_tui.store import load_table
+from perfslo_tui.runs.store import load_table
+from perfslo_tui.verdict.engine import Verdict, evaluate, write_time_summary
 from tests.conftest import BASE_MS, HOUR_MS, SEED_MOCK_TIMINGS, RunWriter
 
 

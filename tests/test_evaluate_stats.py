@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from perfslo_tui.artifacts import read_baseline
-from perfslo_tui.baseline import establish_baseline
+from perfslo_tui.actions.baseline import establish_baseline
 from perfslo_tui.config import Config, load_config
-from perfslo_tui.evaluate import INCONCLUSIVE_HINT, Evaluation, SLOResult, Verdict, evaluate
-from perfslo_tui.rules import Severity
-from perfslo_tui.store import load_table
+from perfslo_tui.runs.files import read_baseline
+from perfslo_tui.runs.store import load_table
+from perfslo_tui.verdict.engine import INCONCLUSIVE_HINT, Evaluation, SLOResult, Verdict, evaluate
+from perfslo_tui.verdict.rules import Severity
 from tests.conftest import BASE_MS, HOUR_MS, RunWriter, run_cli
 
 SLO = "transpile-simple"

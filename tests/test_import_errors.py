@@ -7,9 +7,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from perfslo_tui.artifacts import read_run
-from perfslo_tui.importers import FORMATS
-from perfslo_tui.store import load_table
+from perfslo_tui.collect.importers import FORMATS
+from perfslo_tui.runs.files import read_run
+from perfslo_tui.runs.store import load_table
 from tests.conftest import run_cli
 
 FIXTURES = Path(__file__).parent / "fixtures" / "imports"

@@ -20,9 +20,9 @@ import numpy as np
 import orjson
 import pytest
 
-from perfslo_tui.artifacts import read_baseline, read_run
+from perfslo_tui.collect.importers import FORMATS
 from perfslo_tui.commands.import_cmd import FORMAT_NAMES
-from perfslo_tui.importers import FORMATS
+from perfslo_tui.runs.files import read_baseline, read_run
 from tests.conftest import run_cli
 
 FIXTURES = Path(__file__).parent / "fixtures" / "imports"

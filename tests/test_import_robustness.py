@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from perfslo_tui.artifacts import ArtifactError
-from perfslo_tui.importers import FORMATS, ImportedBaseline, ImportedRun
+from perfslo_tui.collect.importers import FORMATS, ImportedBaseline, ImportedRun
+from perfslo_tui.runs.files import ArtifactError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "imports"
 REAL = {

@@ -7,9 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from perfslo_tui.artifacts import read_run
-from perfslo_tui.config import Config
-from perfslo_tui.measure import (
+from perfslo_tui.collect.measure import (
     DEFAULT_ITERATIONS,
     PerfMeasurement,
     bench,
@@ -18,8 +16,10 @@ from perfslo_tui.measure import (
     reference_name,
     reference_work,
 )
-from perfslo_tui.rules import BudgetStatus, Severity
-from perfslo_tui.store import load_table
+from perfslo_tui.config import Config
+from perfslo_tui.runs.files import read_run
+from perfslo_tui.runs.store import load_table
+from perfslo_tui.verdict.rules import BudgetStatus, Severity
 
 
 def busy(n: int = 2000) -> int:

@@ -12,7 +12,7 @@ import numpy as np
 import orjson
 import pytest
 
-from perfslo_tui.artifacts import RUN_FILE_RE, load_schema
+from perfslo_tui.runs.files import RUN_FILE_RE, load_schema
 from tests.conftest import run_cli
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "node" / "write-run.js"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from perfslo_tui.artifacts import is_run_file_name, read_run
+from perfslo_tui.runs.files import is_run_file_name, read_run
 from tests.conftest import run_cli
 
 PERF_TESTS = """\

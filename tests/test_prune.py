@@ -8,10 +8,10 @@ from pathlib import Path
 from conftest import BASE_MS, SEED_CONFIG, make_run, run_cli
 
 from perfslo_tui.config import load_config
-from perfslo_tui.evaluate import DAY_MS, evaluate
 from perfslo_tui.report.json_report import evaluation_to_dict
-from perfslo_tui.store import load_table
-from perfslo_tui.trend import TREND_FILE, read_history
+from perfslo_tui.report.trend import TREND_FILE, read_history
+from perfslo_tui.runs.store import load_table
+from perfslo_tui.verdict.engine import DAY_MS, evaluate
 
 RETENTION = "keep_runs = 5\nhistory_runs = 3\n"
 SLOS = {"transpile-simple": 0.8, "ir-parse-simple": 0.22, "lua-emit-simple": 0.3}

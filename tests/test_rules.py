@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from perfslo_tui.rules import (
+from perfslo_tui.verdict.rules import (
     BudgetStatus,
     Severity,
     assess_regression,

@@ -11,7 +11,7 @@ from pathlib import Path
 import orjson
 
 from benchmarks.history import SLOS, write_history
-from perfslo_tui.artifacts import read_run
+from perfslo_tui.runs.files import read_run
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from perfslo_tui.stats import (
+from perfslo_tui.verdict.stats import (
     REFERENCE_SUFFIX,
     change_estimate,
     drift,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import polars as pl
 
-from perfslo_tui.store import TABLE_SCHEMA, RunStore, load_table
+from perfslo_tui.runs.store import TABLE_SCHEMA, RunStore, load_table
 from tests.conftest import BASE_MS, HOUR_MS, make_run
 
 

@@ -16,8 +16,8 @@ import orjson
 import polars as pl
 import pytest
 
-from perfslo_tui import cache as run_cache
-from perfslo_tui.store import REWRITE_AFTER, RunStore, load_table
+from perfslo_tui.runs import cache as run_cache
+from perfslo_tui.runs.store import REWRITE_AFTER, RunStore, load_table
 from tests.conftest import BASE_MS, HOUR_MS, make_run
 
 SHORT_RACY_NS = 50_000_000

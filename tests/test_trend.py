@@ -10,9 +10,9 @@ import pytest
 from conftest import BASE_MS, SEED_MOCK_TIMINGS, make_run, run_cli
 
 from perfslo_tui.config import load_config
-from perfslo_tui.evaluate import DAY_MS, evaluate
-from perfslo_tui.store import load_table
-from perfslo_tui.trend import TREND_FILE, build_trend, indicator, read_history
+from perfslo_tui.report.trend import TREND_FILE, build_trend, indicator, read_history
+from perfslo_tui.runs.store import load_table
+from perfslo_tui.verdict.engine import DAY_MS, evaluate
 
 STEP_AT = 14  # run index where transpile-objects gets 15 % slower
 

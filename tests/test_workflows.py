@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from perfslo_tui.bench_command import build_command
+from perfslo_tui.actions.bench import build_command
 from perfslo_tui.config import load_config
 from perfslo_tui.report.markdown import COMMENT_MARKER
 

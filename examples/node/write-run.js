@@ -2,7 +2,7 @@
 // Minimal perfslo run writer for Node.js projects: no dependencies, Node >= 18.
 //
 // It times two small pieces of real work and writes one run file that follows
-// perfslo's contract, perfslo_tui/schema/run.schema.json:
+// perfslo's contract, perfslo_tui/runs/schema/run.schema.json:
 //
 //   <artifacts>/perf-<short-commit>-<epoch-ms>.json
 //   { "schema_version": 1,

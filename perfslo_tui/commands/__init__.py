@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from perfslo_tui.config import Config
-    from perfslo_tui.store import RunStore
+    from perfslo_tui.runs.store import RunStore
 
 
 class UsageError(Exception):
@@ -27,6 +27,6 @@ def load_context(args: argparse.Namespace) -> Config:
 
 def load_store(config: Config) -> RunStore:
     """Load the artifacts folder into a store."""
-    from perfslo_tui.store import load_table
+    from perfslo_tui.runs.store import load_table
 
     return load_table(config.artifacts_dir)

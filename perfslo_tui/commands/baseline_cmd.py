@@ -23,8 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Establish or show the baseline."""
-    from perfslo_tui.artifacts import read_baseline
     from perfslo_tui.commands import load_context
+    from perfslo_tui.runs.files import read_baseline
 
     config = load_context(args)
     if args.show:
@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
             return 0
         print(_describe(baseline))
         return 0
-    from perfslo_tui.baseline import establish_baseline
+    from perfslo_tui.actions.baseline import establish_baseline
 
     path, kept, source = establish_baseline(config, args.run)
     from perfslo_tui.report.common import printable
@@ -50,9 +50,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _describe(baseline: object) -> str:
-    from perfslo_tui.artifacts import Baseline
     from perfslo_tui.report.common import printable
-    from perfslo_tui.rules import format_ms
+    from perfslo_tui.runs.files import Baseline
+    from perfslo_tui.verdict.rules import format_ms
 
     assert isinstance(baseline, Baseline)
     lines = [

@@ -31,10 +31,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate and print the report; return the gate's exit code."""
-    from perfslo_tui.artifacts import atomic_write_bytes, read_run
     from perfslo_tui.commands import UsageError, load_context, load_store
-    from perfslo_tui.evaluate import evaluate
     from perfslo_tui.report.common import printable
+    from perfslo_tui.runs.files import atomic_write_bytes, read_run
+    from perfslo_tui.verdict.engine import evaluate
 
     config = load_context(args)
     if args.confirm is not None and args.confirm < 1:
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         store.table, config, store.baseline, run_id=run_id, errors=store.errors, confirm_runs=args.confirm
     )
     if args.confirm is not None and run_id is None:
-        from perfslo_tui.confirm import confirm_by_rerunning
+        from perfslo_tui.actions.confirm import confirm_by_rerunning
 
         evaluation = confirm_by_rerunning(config, store, evaluation, args.confirm)
 
@@ -99,9 +99,9 @@ def _warn_if_from_the_future(evaluation: object) -> None:
     """A run dated ahead of now stays the latest until then: say so (it is still evaluated)."""
     import time
 
-    from perfslo_tui.artifacts import utc_iso
-    from perfslo_tui.evaluate import Evaluation
     from perfslo_tui.report.common import printable
+    from perfslo_tui.runs.files import utc_iso
+    from perfslo_tui.verdict.engine import Evaluation
 
     assert isinstance(evaluation, Evaluation)
     run = evaluation.run
@@ -115,7 +115,7 @@ def _warn_if_from_the_future(evaluation: object) -> None:
 
 def _render(evaluation: object, fmt: str, config: object = None) -> str:
     from perfslo_tui.config import Config
-    from perfslo_tui.evaluate import Evaluation
+    from perfslo_tui.verdict.engine import Evaluation
 
     assert isinstance(evaluation, Evaluation)
     if fmt == "json":

@@ -18,11 +18,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate the latest run and write the dashboard."""
-    from perfslo_tui.artifacts import ArtifactError, atomic_write_bytes
     from perfslo_tui.commands import UsageError, load_context, load_store
-    from perfslo_tui.evaluate import evaluate
     from perfslo_tui.report.html import render_html
-    from perfslo_tui.trend import read_history, trend_path
+    from perfslo_tui.report.trend import read_history, trend_path
+    from perfslo_tui.runs.files import ArtifactError, atomic_write_bytes
+    from perfslo_tui.verdict.engine import evaluate
 
     config = load_context(args)
     if not config.artifacts_dir.is_dir():

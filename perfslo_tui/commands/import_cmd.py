@@ -32,11 +32,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Import each file; report each on its own line. Exit 2 if any file failed."""
-    from perfslo_tui.artifacts import ArtifactError
-    from perfslo_tui.bench_command import artifacts_from_env
+    from perfslo_tui.actions.bench import artifacts_from_env
+    from perfslo_tui.collect.importers import import_file
     from perfslo_tui.commands import load_context
-    from perfslo_tui.importers import import_file
     from perfslo_tui.report.common import printable
+    from perfslo_tui.runs.files import ArtifactError
 
     config = load_context(args)
     # perfslo sets PERFSLO_ARTIFACTS for its bench command, which may well be

@@ -20,10 +20,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Plan, print and (unless ``--dry-run``) apply the prune."""
-    from perfslo_tui.artifacts import utc_iso
+    from perfslo_tui.actions.prune import apply_prune, plan_prune
     from perfslo_tui.commands import UsageError, load_context, load_store
-    from perfslo_tui.prune import apply_prune, plan_prune
     from perfslo_tui.report.common import printable
+    from perfslo_tui.runs.files import utc_iso
 
     config = load_context(args)
     if not config.artifacts_dir.is_dir():

@@ -35,13 +35,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Measure, write the run; exit 2 if any command failed (the others are still written)."""
-    from perfslo_tui.artifacts import build_run_document, make_metadata, write_run
-    from perfslo_tui.bench_command import artifacts_from_env
-    from perfslo_tui.command_bench import CommandBenchError, bench_command
+    from perfslo_tui.actions.bench import artifacts_from_env
+    from perfslo_tui.collect.command_timing import CommandBenchError, bench_command
     from perfslo_tui.commands import UsageError, load_context
     from perfslo_tui.report.common import printable
-    from perfslo_tui.rules import format_ms
-    from perfslo_tui.stats import summarize
+    from perfslo_tui.runs.files import build_run_document, make_metadata, write_run
+    from perfslo_tui.verdict.rules import format_ms
+    from perfslo_tui.verdict.stats import summarize
 
     if args.config is None and os.environ.get("PERFSLO_CONFIG"):
         # Started as perfslo's own bench command: use the config that started us.

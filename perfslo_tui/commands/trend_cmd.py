@@ -19,8 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Evaluate the latest run and write the trend file."""
     from perfslo_tui.commands import UsageError, load_context, load_store
-    from perfslo_tui.evaluate import evaluate
-    from perfslo_tui.trend import trend_path, update_trend
+    from perfslo_tui.report.trend import trend_path, update_trend
+    from perfslo_tui.verdict.engine import evaluate
 
     config = load_context(args)
     store = load_store(config)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from perfslo_tui.evaluate import Comparison, Evaluation, SLOResult, Verdict
-from perfslo_tui.rules import format_ms, format_percent
+from perfslo_tui.verdict.engine import Comparison, Evaluation, SLOResult, Verdict
+from perfslo_tui.verdict.rules import format_ms, format_percent
 
 # Tab and newline too: one untrusted name must stay on one line and one cell.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")

@@ -5,7 +5,7 @@ computed here, the styles and one tiny script are inline, and a
 Content-Security-Policy (``default-src 'none'``, the script allowed by its
 hash) makes the browser refuse anything else. The page is rendered by jinja2
 with autoescaping, so names and commits read from run files are text, never
-markup. Everything shown comes from the :class:`~perfslo_tui.evaluate.Evaluation`.
+markup. Everything shown comes from the :class:`~perfslo_tui.verdict.engine.Evaluation`.
 """
 
 from __future__ import annotations
@@ -21,8 +21,6 @@ import jinja2
 import numpy as np
 
 from perfslo_tui import __version__
-from perfslo_tui.artifacts import utc_iso
-from perfslo_tui.evaluate import DAY_MS, Comparison, Evaluation, SLOResult
 from perfslo_tui.report.common import (
     action_line,
     budget_cell,
@@ -32,7 +30,10 @@ from perfslo_tui.report.common import (
     status_cell,
     value_cell,
 )
-from perfslo_tui.rules import (
+from perfslo_tui.report.trend import indicator, trend_note, window_start_ms
+from perfslo_tui.runs.files import utc_iso
+from perfslo_tui.verdict.engine import DAY_MS, Comparison, Evaluation, SLOResult
+from perfslo_tui.verdict.rules import (
     BudgetStatus,
     budget_status,
     format_change,
@@ -40,7 +41,6 @@ from perfslo_tui.rules import (
     tolerance_band,
     violation_threshold,
 )
-from perfslo_tui.trend import indicator, trend_note, window_start_ms
 
 CHART_W = 560
 CHART_H = 190
@@ -303,7 +303,7 @@ def render_html(evaluation: Evaluation, generated_ms: int | None = None, history
     Returns:
         The complete HTML document.
     """
-    from perfslo_tui.trend import now_ms
+    from perfslo_tui.report.trend import now_ms
 
     script = _script()
     cards = [_card(r, evaluation) for r in evaluation.slos]

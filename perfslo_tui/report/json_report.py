@@ -36,9 +36,9 @@ from typing import Any
 
 import orjson
 
-from perfslo_tui.artifacts import utc_iso
-from perfslo_tui.evaluate import Comparison, Evaluation, SLOResult, finite_or_none
 from perfslo_tui.report.common import short_reason
+from perfslo_tui.runs.files import utc_iso
+from perfslo_tui.verdict.engine import Comparison, Evaluation, SLOResult, finite_or_none
 
 FORMAT_VERSION = 1
 

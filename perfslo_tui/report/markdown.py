@@ -14,10 +14,8 @@ import re
 
 import numpy as np
 
-from perfslo_tui.artifacts import utc_iso
-from perfslo_tui.bench_command import build_command
+from perfslo_tui.actions.bench import build_command
 from perfslo_tui.config import Config
-from perfslo_tui.evaluate import Comparison, Evaluation, SLOResult
 from perfslo_tui.report.common import (
     action_line,
     budget_cell,
@@ -29,8 +27,10 @@ from perfslo_tui.report.common import (
     status_cell,
     value_cell,
 )
-from perfslo_tui.rules import Severity, format_change
-from perfslo_tui.trend import has_trend
+from perfslo_tui.report.trend import has_trend
+from perfslo_tui.runs.files import utc_iso
+from perfslo_tui.verdict.engine import Comparison, Evaluation, SLOResult
+from perfslo_tui.verdict.rules import Severity, format_change
 
 COMMENT_MARKER = "<!-- perfslo-report -->"
 SPARK_WIDTH = 20

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from perfslo_tui.artifacts import utc_iso
-from perfslo_tui.evaluate import Evaluation
 from perfslo_tui.report.common import (
     action_line,
     budget_cell,
@@ -15,6 +13,8 @@ from perfslo_tui.report.common import (
     status_cell,
     value_cell,
 )
+from perfslo_tui.runs.files import utc_iso
+from perfslo_tui.verdict.engine import Evaluation
 
 
 def render_text(evaluation: Evaluation) -> str:

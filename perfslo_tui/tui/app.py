@@ -1,7 +1,7 @@
 """``perfslo-tui``: the live monitor of a project's performance SLOs.
 
-Data flows one way: the artifacts folder → :class:`~perfslo_tui.store.RunStore`
-(a polars table) → :func:`~perfslo_tui.evaluate.evaluate` → the views. The
+Data flows one way: the artifacts folder → :class:`~perfslo_tui.runs.store.RunStore`
+(a polars table) → :func:`~perfslo_tui.verdict.engine.evaluate` → the views. The
 store refresh and the evaluation run in a thread worker; a watchfiles watcher
 asks for a refresh whenever a run file changes, and a burst of changes is
 coalesced into at most one more refresh (a "dirty again" flag), never queued.
@@ -29,18 +29,18 @@ from textual.events import Resize
 from textual.widgets import Footer, Input, Log, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from perfslo_tui.artifacts import ArtifactError
-from perfslo_tui.baseline import establish_baseline
-from perfslo_tui.bench_command import BenchCommandError, build_command, command_env, supports_single_slo
+from perfslo_tui.actions.baseline import establish_baseline
+from perfslo_tui.actions.bench import BenchCommandError, build_command, command_env, supports_single_slo
 from perfslo_tui.config import Config, ConfigError, load_config
-from perfslo_tui.evaluate import Evaluation, SLOResult, evaluate
 from perfslo_tui.report.common import printable
-from perfslo_tui.store import RefreshResult, RunStore, empty_table
+from perfslo_tui.runs.files import ArtifactError
+from perfslo_tui.runs.store import RefreshResult, RunStore, empty_table
 from perfslo_tui.tui.messages import BaselineDone, CommandFinished, CommandOutput, StoreUpdated, WatchState
 from perfslo_tui.tui.runner import CommandRunner
 from perfslo_tui.tui.screens import ConfirmScreen, DetailScreen, HelpScreen
 from perfslo_tui.tui.watcher import watch_folder
 from perfslo_tui.tui.widgets import ErrorsPanel, HeaderBar, RegressionPanel, SLOCard, short_commit
+from perfslo_tui.verdict.engine import Evaluation, SLOResult, evaluate
 
 SORTS = ("status", "name", "budget")
 CARD_WIDTH = 34

@@ -12,9 +12,9 @@ from pathlib import Path
 import polars as pl
 from textual.message import Message
 
-from perfslo_tui.evaluate import Evaluation
-from perfslo_tui.store import RefreshResult
+from perfslo_tui.runs.store import RefreshResult
 from perfslo_tui.tui.runner import RunOutcome
+from perfslo_tui.verdict.engine import Evaluation
 
 
 @dataclass(eq=False)

@@ -48,7 +48,7 @@ class CommandRunner:
     """One bench command run, streamed line by line.
 
     Args:
-        command: The shell command (built by :mod:`perfslo_tui.bench_command`).
+        command: The shell command (built by :mod:`perfslo_tui.actions.bench`).
         cwd: Where to run it (the project root).
         env: Its environment (with ``PERFSLO_ARTIFACTS``).
     """

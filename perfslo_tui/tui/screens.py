@@ -17,11 +17,11 @@ from textual.widgets import Button, DataTable, Footer, Static
 from textual.worker import get_current_worker
 from textual_plotext import PlotextPlot
 
-from perfslo_tui.artifacts import utc_iso
-from perfslo_tui.evaluate import DAY_MS, Comparison, Evaluation, SLOResult, evaluate
 from perfslo_tui.report.common import budget_cell, printable, value_cell
-from perfslo_tui.rules import format_ms, format_percent, tolerance_band
+from perfslo_tui.runs.files import utc_iso
 from perfslo_tui.tui.widgets import SEVERITY_STYLE, STATUS_STYLE, glyph, safe, short_commit
+from perfslo_tui.verdict.engine import DAY_MS, Comparison, Evaluation, SLOResult, evaluate
+from perfslo_tui.verdict.rules import format_ms, format_percent, tolerance_band
 
 if TYPE_CHECKING:
     from perfslo_tui.tui.app import PerfSLOApp
@@ -63,7 +63,7 @@ def history_rows(
 ) -> list[HistoryRow]:
     """The SLO's last ``limit`` runs, newest first, each with the evaluation it had then.
 
-    Each run is evaluated by :func:`~perfslo_tui.evaluate.evaluate` itself (the
+    Each run is evaluated by :func:`~perfslo_tui.verdict.engine.evaluate` itself (the
     views never judge a run); runs are immutable, so a result is cached per
     run, baseline and number of earlier rows.
     """

@@ -23,9 +23,9 @@ from textual.widget import Widget
 from textual.widgets import Static
 from textual_plotext.plot import Plot
 
-from perfslo_tui.evaluate import Comparison, Evaluation, SLOResult, Verdict
 from perfslo_tui.report.common import budget_cell, printable, value_cell
-from perfslo_tui.rules import BudgetStatus, Severity, format_change, format_percent
+from perfslo_tui.verdict.engine import Comparison, Evaluation, SLOResult, Verdict
+from perfslo_tui.verdict.rules import BudgetStatus, Severity, format_change, format_percent
 
 STATUS_STYLE: dict[BudgetStatus | None, str] = {
     None: "dim",

@@ -23,8 +23,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from perfslo_tui.artifacts import BASELINE_HISTORY_DIR, BASELINE_NAME
-from perfslo_tui.store import RunStore
+from perfslo_tui.runs.files import BASELINE_HISTORY_DIR, BASELINE_NAME
+from perfslo_tui.runs.store import RunStore
 from tests.conftest import BASE_MS, HOUR_MS, make_run, run_cli
 from tests.hostile.hostile_cases import GOOD_VALUES, LUASCRIPT_RUN, MARKUP
 from tests.hostile.test_hostile_corpus import RAW_ESCAPE
@@ -99,7 +99,7 @@ def test_a_baseline_with_hostile_names_shows_them_as_text(project: Path) -> None
 # ---------------------------------------------------------------- the on-disk cache
 
 LOAD = (
-    "import json, sys; from pathlib import Path; from perfslo_tui.store import RunStore\n"
+    "import json, sys; from pathlib import Path; from perfslo_tui.runs.store import RunStore\n"
     "store = RunStore(Path(sys.argv[1])); store.refresh()\n"
     "print(json.dumps({'runs': sorted(set(store.table['run_id'].to_list())), 'rows': store.table.height,"
     " 'errors': {str(k): v for k, v in store.errors.items()}}))\n"

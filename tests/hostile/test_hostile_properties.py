@@ -25,16 +25,16 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from perfslo_tui.artifacts import ArtifactError, RunFile, read_run
 from perfslo_tui.config import ConfigError, load_config, parse_config
-from perfslo_tui.rules import (
+from perfslo_tui.runs.files import ArtifactError, RunFile, read_run
+from perfslo_tui.runs.store import RunStore
+from perfslo_tui.verdict.rules import (
     BudgetStatus,
     Severity,
     assess_regression,
     budget_status,
     violation_threshold,
 )
-from perfslo_tui.store import RunStore
 from tests.hostile.hostile_cases import CASE_MS, good_document
 
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -19,10 +19,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from perfslo_tui.artifacts import build_run_document, make_metadata, write_run
-from perfslo_tui.bench_command import BenchCommandError, run_to_completion
+from perfslo_tui.actions.bench import BenchCommandError, run_to_completion
 from perfslo_tui.config import load_config
-from perfslo_tui.store import RunStore
+from perfslo_tui.runs.files import build_run_document, make_metadata, write_run
+from perfslo_tui.runs.store import RunStore
 from tests.conftest import BASE_MS, HOUR_MS, SEED_CONFIG, make_run, run_cli
 from tests.hostile.hostile_cases import CASES, GOOD_VALUES, case_ms
 from tests.hostile.test_hostile_corpus import RAW_ESCAPE

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import orjson
 
-from perfslo_tui.artifacts import (
+from perfslo_tui.runs.files import (
     BASELINE_HISTORY_DIR,
     baseline_document_from_run,
     build_run_document,
@@ -33,7 +33,7 @@ from perfslo_tui.artifacts import (
     write_baseline,
     write_run,
 )
-from perfslo_tui.store import RunStore
+from perfslo_tui.runs.store import RunStore
 from tests.conftest import BASE_MS, run_cli
 from tests.hostile.hostile_cases import GOOD_VALUES
 

@@ -14,12 +14,12 @@ from tuihelpers import BASE_MS, HOUR_MS, anyio_backend, loaded, make_app, wait_f
 from watchfiles import Change
 
 from perfslo_tui.config import load_config
-from perfslo_tui.evaluate import evaluate
-from perfslo_tui.rules import BudgetStatus
-from perfslo_tui.store import load_table
+from perfslo_tui.runs.store import load_table
 from perfslo_tui.tui.screens import ConfirmScreen, DetailScreen, HelpScreen
 from perfslo_tui.tui.watcher import ArtifactsFilter
 from perfslo_tui.tui.widgets import ErrorsPanel, HeaderBar, RegressionPanel, SLOCard
+from perfslo_tui.verdict.engine import evaluate
+from perfslo_tui.verdict.rules import BudgetStatus
 from tests.conftest import SEED_MOCK_TIMINGS, RunWriter
 
 SIZE = (120, 40)

@@ -9,7 +9,7 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable
 from tuihelpers import BASE_MS, HOUR_MS, loaded, make_app, wait_for
 
-from perfslo_tui.baseline import establish_baseline
+from perfslo_tui.actions.baseline import establish_baseline
 from perfslo_tui.config import load_config
 from perfslo_tui.tui.screens import DetailScreen
 from tests.conftest import SEED_MOCK_TIMINGS, RunWriter

@@ -5,7 +5,7 @@ A run file is removed only when all of these hold:
 * it loaded cleanly into the run table (a file perfslo cannot read is never
   touched: it is not known to be a run);
 * it is older than the trend window, which ends at the latest run (the same
-  window :func:`~perfslo_tui.evaluate.evaluate` uses, so the trend loses nothing);
+  window :func:`~perfslo_tui.verdict.engine.evaluate` uses, so the trend loses nothing);
 * it is not one of the latest ``keep_runs`` runs;
 * it is not the baseline's source run;
 * for no SLO it is among the latest ``max(history_runs, confirm_runs)`` runs
@@ -27,11 +27,11 @@ from typing import Any
 
 import polars as pl
 
-from perfslo_tui.artifacts import is_run_file_name, utc_iso
 from perfslo_tui.config import Config
-from perfslo_tui.evaluate import DAY_MS, evaluate
-from perfslo_tui.store import RunStore
-from perfslo_tui.trend import trend_path, update_trend
+from perfslo_tui.report.trend import trend_path, update_trend
+from perfslo_tui.runs.files import is_run_file_name, utc_iso
+from perfslo_tui.runs.store import RunStore
+from perfslo_tui.verdict.engine import DAY_MS, evaluate
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
 """Turning an imported file into perfslo artifacts: rename, write, never twice.
 
-A run becomes a normal run file (:func:`~perfslo_tui.artifacts.write_run`:
+A run becomes a normal run file (:func:`~perfslo_tui.runs.files.write_run`:
 schema-checked, atomic, never overwriting) with ``metadata.source =
 "import:<format>"`` and an ``import`` block recording the file, its SHA-256 and
 which benchmarks had only a summary. Importing the same bytes again is
@@ -18,7 +18,9 @@ from typing import Any
 
 import orjson
 
-from perfslo_tui.artifacts import (
+from perfslo_tui.collect.importers.base import ImportedBaseline, ImportedRun, clip, load_document
+from perfslo_tui.collect.importers.registry import FORMATS
+from perfslo_tui.runs.files import (
     SCHEMA_VERSION,
     ArtifactError,
     build_run_document,
@@ -28,8 +30,6 @@ from perfslo_tui.artifacts import (
     write_baseline,
     write_run,
 )
-from perfslo_tui.importers.base import ImportedBaseline, ImportedRun, clip, load_document
-from perfslo_tui.importers.registry import FORMATS
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +119,7 @@ def import_file(
     """Import one file of format ``fmt`` into the artifacts folder.
 
     Args:
-        fmt: A key of :data:`~perfslo_tui.importers.registry.FORMATS`.
+        fmt: A key of :data:`~perfslo_tui.collect.importers.registry.FORMATS`.
         path: The file to import.
         artifacts_dir: Where runs and the baseline live.
         rename: Source benchmark name -> SLO name (the config's ``rename``).

@@ -2,7 +2,7 @@
 
 A violation or regression blocks only once confirmed: seen in N consecutive
 runs (for a regression, with a significant pooled change; see
-:mod:`perfslo_tui.evaluate`). When the latest run shows a problem that is not
+:mod:`perfslo_tui.verdict.engine`). When the latest run shows a problem that is not
 yet confirmed, the bench command is run again, at most N times, until the
 problem is confirmed or it clears. A run that shows nothing suspicious costs
 no re-run at all.
@@ -13,10 +13,10 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from perfslo_tui.bench_command import run_to_completion
+from perfslo_tui.actions.bench import run_to_completion
 from perfslo_tui.config import Config
-from perfslo_tui.evaluate import Evaluation, evaluate
-from perfslo_tui.store import RunStore
+from perfslo_tui.runs.store import RunStore
+from perfslo_tui.verdict.engine import Evaluation, evaluate
 
 
 def needs_confirmation(evaluation: Evaluation) -> bool:

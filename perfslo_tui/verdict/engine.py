@@ -49,9 +49,9 @@ import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
-from perfslo_tui.artifacts import Baseline
 from perfslo_tui.config import Config, SLOConfig
-from perfslo_tui.rules import (
+from perfslo_tui.runs.files import Baseline
+from perfslo_tui.verdict.rules import (
     DEFAULT_TOLERANCE,
     BudgetCheck,
     BudgetStatus,
@@ -63,7 +63,7 @@ from perfslo_tui.rules import (
     severity_for_change,
     violation_threshold,
 )
-from perfslo_tui.stats import (
+from perfslo_tui.verdict.stats import (
     ADJUSTED_PRIOR_NOISE,
     BUSY_SLOWDOWN,
     REFERENCE_SUFFIX,
@@ -696,7 +696,7 @@ def evaluate(
     """Evaluate one run (default: the latest by timestamp).
 
     Args:
-        table: The run table from :mod:`perfslo_tui.store`.
+        table: The run table from :mod:`perfslo_tui.runs.store`.
         config: The SLOs and settings.
         baseline: The baseline to compare with, if any.
         run_id: The run to evaluate (a file name); default the latest.

@@ -51,9 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
-    from perfslo_tui.artifacts import ArtifactError
-    from perfslo_tui.bench_command import BenchCommandError
+    from perfslo_tui.actions.bench import BenchCommandError
     from perfslo_tui.config import ConfigError
+    from perfslo_tui.runs.files import ArtifactError
 
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -1,6 +1,6 @@
 """perfslo's own benchmarks: the SLOs this repository holds itself to.
 
-``python -m perfslo_tui.selfbench [--slo NAME] [--artifacts DIR]`` measures
+``python -m perfslo_tui.collect.selfbench [--slo NAME] [--artifacts DIR]`` measures
 the tool's hot paths on a synthetic history of 1,000 runs (7 SLOs × 100
 samples, the shape ``benchmarks/scale.py`` uses) and writes one run artifact:
 
@@ -36,14 +36,14 @@ from typing import Any
 
 import orjson
 
-from perfslo_tui.artifacts import build_run_document, make_metadata, read_run, run_file_name, write_run
-from perfslo_tui.bench_command import artifacts_from_env
-from perfslo_tui.cache import RACY_NS
+from perfslo_tui.actions.bench import artifacts_from_env
+from perfslo_tui.collect.measure import PerfMeasurement, iterations_from_env
 from perfslo_tui.config import Config, load_config
-from perfslo_tui.evaluate import Evaluation, evaluate
-from perfslo_tui.measure import PerfMeasurement, iterations_from_env
 from perfslo_tui.report.text import render_text
-from perfslo_tui.store import RunStore, load_table
+from perfslo_tui.runs.cache import RACY_NS
+from perfslo_tui.runs.files import build_run_document, make_metadata, read_run, run_file_name, write_run
+from perfslo_tui.runs.store import RunStore, load_table
+from perfslo_tui.verdict.engine import Evaluation, evaluate
 
 SYNTH_SLOS = [f"synthetic-{i}" for i in range(7)]
 FIXED_GIT = {"commit": "0" * 40, "branch": "bench", "dirty": False}
@@ -151,7 +151,7 @@ class Fixtures:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the suite (or one SLO) and write a run artifact."""
-    parser = argparse.ArgumentParser(prog="python -m perfslo_tui.selfbench")
+    parser = argparse.ArgumentParser(prog="python -m perfslo_tui.collect.selfbench")
     parser.add_argument("--slo", action="append", help="only this SLO (repeatable)")
     parser.add_argument("--artifacts", type=Path, help="where to write the run")
     args = parser.parse_args(argv)

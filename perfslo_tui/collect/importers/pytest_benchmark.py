@@ -11,8 +11,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from perfslo_tui.artifacts import ArtifactError
-from perfslo_tui.importers.base import (
+from perfslo_tui.collect.importers.base import (
     ImportedRun,
     number,
     numbers,
@@ -20,6 +19,7 @@ from perfslo_tui.importers.base import (
     text_or_none,
     wrong_format,
 )
+from perfslo_tui.runs.files import ArtifactError
 
 NAME = "pytest-benchmark"
 EXPECTED = "a pytest-benchmark JSON file (--benchmark-json)"

@@ -15,7 +15,7 @@ Changes are computed on the log scale (``log(current / reference)``) so that
 intervals are symmetric in ratio terms, then reported as relative changes.
 
 When a run also holds the reference series ``<slo>@ref`` (timed right after
-each sample by :func:`perfslo_tui.measure.bench`), a run's *level* is the
+each sample by :func:`perfslo_tui.collect.measure.bench`), a run's *level* is the
 median of ``log(sample / reference)`` instead of ``log(median)``: the pair
 sees the same machine speed, so the ratio cancels it. Both the run-to-run
 noise and the changes are then computed on those levels. The choice was made
@@ -37,7 +37,7 @@ from numpy.typing import ArrayLike, NDArray
 Z95 = 1.959963984540054
 _SEED = 20251220
 # Companion series name suffix: ``<slo>@ref`` holds the reference workload's
-# timings, one per sample of ``<slo>`` (see perfslo_tui.measure).
+# timings, one per sample of ``<slo>`` (see perfslo_tui.collect.measure).
 REFERENCE_SUFFIX = "@ref"
 
 

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from perfslo_tui.stats import summarize
+from perfslo_tui.verdict.stats import summarize
 
 SCHEMA_VERSION = 1
 RUN_FILE_RE = re.compile(r"^perf-(?P<commit>[^/\\]+?)-(?P<ms>\d{10,16})\.json$")
@@ -99,7 +99,7 @@ class Baseline:
 @functools.cache
 def load_schema(name: str) -> dict[str, Any]:
     """Return a bundled JSON schema (``run`` or ``baseline``)."""
-    text = resources.files("perfslo_tui").joinpath("schema", f"{name}.schema.json").read_bytes()
+    text = resources.files("perfslo_tui.runs").joinpath("schema", f"{name}.schema.json").read_bytes()
     schema: dict[str, Any] = orjson.loads(text)
     return schema
 

@@ -1,6 +1,6 @@
 """The trend file ``perf-trend.json``: each SLO's per-run medians over the window.
 
-Everything in it comes from :func:`perfslo_tui.evaluate.evaluate` (the same
+Everything in it comes from :func:`perfslo_tui.verdict.engine.evaluate` (the same
 points, drift and culprit the gate and the TUI show); this module only lays
 them out and keeps the history that ``perfslo prune`` folds in.
 
@@ -48,10 +48,10 @@ from typing import Any
 
 import orjson
 
-from perfslo_tui.artifacts import ArtifactError, atomic_write_bytes, read_json, utc_iso
 from perfslo_tui.config import Config
-from perfslo_tui.evaluate import DAY_MS, Evaluation, SLOResult, TrendPoint, finite_or_none
-from perfslo_tui.rules import format_percent, violation_threshold
+from perfslo_tui.runs.files import ArtifactError, atomic_write_bytes, read_json, utc_iso
+from perfslo_tui.verdict.engine import DAY_MS, Evaluation, SLOResult, TrendPoint, finite_or_none
+from perfslo_tui.verdict.rules import format_percent, violation_threshold
 
 TREND_FILE = "perf-trend.json"
 HOUR_MS = 3_600_000

@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from perfslo_tui.bench_command import BenchCommandError
+from perfslo_tui.actions.bench import BenchCommandError
 
 DEFAULT_TIMEOUT_S = 600.0
 _SHELL_CHARS = frozenset("|&;<>()$`*?[]{}~!#\n")

@@ -8,7 +8,7 @@ recorded in ``errors`` (path → reason) and skipped; the rest loads, and the
 bad file is not parsed again until it changes.
 
 The first refresh of a store starts from the on-disk cache
-(:mod:`perfslo_tui.cache`) when there is one: rows of files whose stat key
+(:mod:`perfslo_tui.runs.cache`) when there is one: rows of files whose stat key
 still matches come from one parquet file, everything else is read from the
 JSON run files, which stay the source of truth. The cache is rewritten once
 enough files had to be read from JSON, so a start after one new run reads
@@ -26,8 +26,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from perfslo_tui import cache as run_cache
-from perfslo_tui.artifacts import (
+from perfslo_tui.runs import cache as run_cache
+from perfslo_tui.runs.cache import FileKey, file_digest, file_key, is_racy
+from perfslo_tui.runs.files import (
     BASELINE_NAME,
     ArtifactError,
     Baseline,
@@ -36,7 +37,6 @@ from perfslo_tui.artifacts import (
     read_baseline,
     read_run,
 )
-from perfslo_tui.cache import FileKey, file_digest, file_key, is_racy
 
 TABLE_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "run_id": pl.String,

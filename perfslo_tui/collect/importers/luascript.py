@@ -16,8 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from perfslo_tui.artifacts import ArtifactError
-from perfslo_tui.importers.base import (
+from perfslo_tui.collect.importers.base import (
     ImportedBaseline,
     ImportedRun,
     clip,
@@ -26,6 +25,7 @@ from perfslo_tui.importers.base import (
     text_or_none,
     wrong_format,
 )
+from perfslo_tui.runs.files import ArtifactError
 
 RUN_NAME = "luascript-run"
 RUN_EXPECTED = "a LUASCRIPT run file (perf-<sha>-<ms>.json with `measurements`)"

@@ -2,9 +2,9 @@
 
 An importer is a pure function ``parse(path, document) -> ImportedRun |
 ImportedBaseline``: it never writes, never looks at the config, and raises
-:class:`~perfslo_tui.artifacts.ArtifactError` (``path: problem``, one line)
+:class:`~perfslo_tui.runs.files.ArtifactError` (``path: problem``, one line)
 when the document is not what it expects. Renaming and writing happen in
-:mod:`perfslo_tui.importers.apply`.
+:mod:`perfslo_tui.collect.importers.apply`.
 
 All times leave an importer in milliseconds.
 """
@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from perfslo_tui.artifacts import MAX_FILE_BYTES, ArtifactError, read_json
+from perfslo_tui.runs.files import MAX_FILE_BYTES, ArtifactError, read_json
 
 # Multipliers from a source time unit to milliseconds.
 UNIT_TO_MS: Mapping[str, float] = {
@@ -167,7 +167,7 @@ def _load_gzip(path: Path, expected: str) -> Any:
 
 def wrong_format(path: Path, expected: str, document: Any) -> ArtifactError:
     """The error for a document of another format, with a hint when we recognise it."""
-    from perfslo_tui.importers.registry import guess_format
+    from perfslo_tui.collect.importers.registry import guess_format
 
     if not isinstance(document, dict):
         got = f"a JSON {type(document).__name__}"

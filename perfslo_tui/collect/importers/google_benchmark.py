@@ -13,8 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from perfslo_tui.artifacts import ArtifactError
-from perfslo_tui.importers.base import (
+from perfslo_tui.collect.importers.base import (
     UNIT_TO_MS,
     ImportedRun,
     clip,
@@ -22,6 +21,7 @@ from perfslo_tui.importers.base import (
     parse_iso_ms,
     wrong_format,
 )
+from perfslo_tui.runs.files import ArtifactError
 
 NAME = "google-benchmark"
 EXPECTED = "a Google Benchmark JSON file (--benchmark_out_format=json)"

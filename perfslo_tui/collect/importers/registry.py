@@ -7,8 +7,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from perfslo_tui.importers import asv, google_benchmark, hyperfine, luascript, pyperf, pytest_benchmark
-from perfslo_tui.importers.base import Imported
+from perfslo_tui.collect.importers import (
+    asv,
+    google_benchmark,
+    hyperfine,
+    luascript,
+    pyperf,
+    pytest_benchmark,
+)
+from perfslo_tui.collect.importers.base import Imported
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from perfslo_tui.artifacts import (
+from perfslo_tui.config import Config
+from perfslo_tui.runs.files import (
     ArtifactError,
     RunFile,
     baseline_document_from_run,
     read_run,
     write_baseline,
 )
-from perfslo_tui.config import Config
-from perfslo_tui.store import RunStore, load_table
+from perfslo_tui.runs.store import RunStore, load_table
 
 
 def latest_run_id(store: RunStore) -> str | None:

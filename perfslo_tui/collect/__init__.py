@@ -1,0 +1,1 @@
+"""Producers of run files: the measurement API, the pytest plugin, command benchmarks, importers."""
