@@ -61,11 +61,13 @@ from perfslo_tui.actions.baseline import establish_baseline
 from perfslo_tui.actions.confirm import confirm_by_rerunning
 from perfslo_tui.collect.measure import PerfMeasurement, bench
 from perfslo_tui.config import Config, SLOConfig
-from perfslo_tui.runs.files import Baseline, read_baseline, utc_iso, write_run
+from perfslo_tui.runs.files import Baseline, read_baseline, write_run
 from perfslo_tui.runs.store import RunStore
+from perfslo_tui.runs.summary import summarize
+from perfslo_tui.text import utc_iso
 from perfslo_tui.verdict.engine import Verdict, evaluate
 from perfslo_tui.verdict.rules import Severity, assess_regression
-from perfslo_tui.verdict.stats import change_estimate, is_reference_name, median_log_se, summarize
+from perfslo_tui.verdict.stats import change_estimate, is_reference_name, median_log_se
 
 SLO = "transpile-statements"
 STEPS = (0.05, 0.10, 0.15, 0.25)

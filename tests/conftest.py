@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from perfslo_tui.config import Config, load_config
-from perfslo_tui.runs.files import build_run_document, make_metadata, write_run
+from perfslo_tui.runs.files import build_run_document, write_run
+from perfslo_tui.runs.metadata import make_metadata
 
 SEED_CONFIG = """\
 confirm_runs = 1

@@ -14,15 +14,14 @@ from perfslo_tui.runs.files import (
     ArtifactError,
     baseline_document_from_run,
     build_run_document,
-    git_info,
     is_run_file_name,
     load_schema,
-    make_metadata,
     read_baseline,
     read_run,
     write_baseline,
     write_run,
 )
+from perfslo_tui.runs.metadata import git_info, make_metadata
 from tests.conftest import BASE_MS, make_run
 
 GIT = {"commit": "a1b2c3d4e5f6a7b8c9d0a1b2c3d4e5f6a7b8c9d0", "branch": "main", "dirty": False}

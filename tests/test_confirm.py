@@ -18,7 +18,8 @@ from tests.conftest import BASE_MS, HOUR_MS, RunWriter, run_cli
 BENCH_SCRIPT = """\
 import json, os, sys
 from pathlib import Path
-from perfslo_tui.runs.files import build_run_document, make_metadata, write_run
+from perfslo_tui.runs.files import build_run_document, write_run
+from perfslo_tui.runs.metadata import make_metadata
 
 plan = json.loads(Path("plan.json").read_text())
 state = Path("state.txt")

@@ -117,7 +117,7 @@ def test_the_seeds_empty_run_file_says_why(project: Path) -> None:
     [line] = error_lines(result.stderr)
     assert line == (
         f"perfslo: {LUA_EMPTY}: no measurements: every stats entry is 'no data' "
-        "(the seed's main() never called measure())"
+        "(LUASCRIPT's main() never called measure())"
     )
 
 

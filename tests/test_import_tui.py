@@ -10,8 +10,8 @@ import pytest
 from rich.console import Console
 
 from perfslo_tui.config import load_config
+from perfslo_tui.text import format_ms
 from perfslo_tui.tui.app import PerfSLOApp
-from perfslo_tui.verdict.rules import format_ms
 from tests.conftest import run_cli
 
 FIXTURES = Path(__file__).parent / "fixtures" / "imports"

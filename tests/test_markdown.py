@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
-from perfslo_tui.report.common import printable
 from perfslo_tui.report.markdown import COMMENT_MARKER, md_escape
+from perfslo_tui.text import printable
 
 HOSTILE = "<script>alert(1)</script> | [x](https://evil.example) @here"
 

@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from perfslo_tui.verdict.rules import (
-    BudgetStatus,
-    Severity,
-    assess_regression,
-    budget_status,
-    format_change,
-    tolerance_band,
-)
+from perfslo_tui.text import format_change
+from perfslo_tui.verdict.rules import BudgetStatus, Severity, assess_regression, budget_status, tolerance_band
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from perfslo_tui.runs.summary import summarize
 from perfslo_tui.verdict.stats import (
     REFERENCE_SUFFIX,
     change_estimate,
@@ -26,7 +27,6 @@ from perfslo_tui.verdict.stats import (
     median_log_se,
     pooled_change,
     run_to_run_noise,
-    summarize,
 )
 
 positive = st.floats(min_value=1e-3, max_value=1e4, allow_nan=False, allow_infinity=False)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import collections
 import os
 import shlex
-import signal
 import subprocess
 import sys
 import threading
@@ -20,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from perfslo_tui.actions.process import signal_group
 from perfslo_tui.config import Config
 
 SLO_PLACEHOLDER = "{slo}"
@@ -205,14 +205,7 @@ def _keep_tail(stream: IO[bytes], chunks: collections.deque[bytes]) -> None:
 
 def _stop_group(process: subprocess.Popen[bytes]) -> None:
     """SIGKILL the command's process group, then reap the command."""
-    killpg = getattr(os, "killpg", None)  # POSIX only; elsewhere kill the process itself
-    try:
-        if killpg is None:
-            process.kill()
-        else:
-            killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+    signal_group(process.pid)
     process.wait()
 
 

@@ -60,7 +60,7 @@ def confirm_by_rerunning(
         if announce:
             # SLO names come from run files: print them safely. Imported
             # here: the core never loads the report package up front.
-            from perfslo_tui.report.common import printable
+            from perfslo_tui.text import printable
 
             names = ", ".join(printable(r.name, 60) for r in evaluation.slos if r.needs_confirmation)
             print(

@@ -29,8 +29,9 @@ import polars as pl
 
 from perfslo_tui.config import Config
 from perfslo_tui.report.trend import trend_path, update_trend
-from perfslo_tui.runs.files import is_run_file_name, utc_iso
+from perfslo_tui.runs.files import is_run_file_name
 from perfslo_tui.runs.store import RunStore
+from perfslo_tui.text import utc_iso
 from perfslo_tui.verdict.engine import DAY_MS, evaluate
 
 

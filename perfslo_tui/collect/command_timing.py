@@ -16,15 +16,13 @@ for a shell command includes it.
 
 Output goes to ``/dev/null``; stderr is kept (its tail names the problem
 when the command fails). A non-zero exit, a timeout or a command that cannot
-start stops the benchmark with :class:`CommandBenchError`.
+start stops the benchmark with :class:`CommandTimingError`.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
-import signal
 import subprocess
 import tempfile
 import threading
@@ -34,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from perfslo_tui.actions.bench import BenchCommandError
+from perfslo_tui.actions.process import signal_group
 
 DEFAULT_TIMEOUT_S = 600.0
 _SHELL_CHARS = frozenset("|&;<>()$`*?[]{}~!#\n")
@@ -41,13 +40,13 @@ _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 STDERR_TAIL_CHARS = 600
 
 
-class CommandBenchError(BenchCommandError):
+class CommandTimingError(BenchCommandError):
     """A command benchmark failed: the message names the command and why."""
 
 
 @dataclass(frozen=True, slots=True)
-class CommandBenchResult:
-    """What :func:`bench_command` measured.
+class CommandTimes:
+    """What :func:`time_command` measured.
 
     Attributes:
         command: The command as configured.
@@ -102,29 +101,20 @@ def _tail(text: str) -> str:
     return tail if len(tail) <= STDERR_TAIL_CHARS else "…" + tail[-STDERR_TAIL_CHARS:]
 
 
-def _signal_group(process: subprocess.Popen[bytes]) -> None:
-    # The command runs in its own session, so a shell's children go too.
-    killpg = getattr(os, "killpg", None)  # POSIX only; elsewhere kill the process itself
-    try:
-        if killpg is None:
-            raise ProcessLookupError
-        killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        process.kill()
-
-
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    _signal_group(process)
+    if not signal_group(process.pid):
+        process.kill()
     process.wait()
 
 
 def _on_timeout(process: subprocess.Popen[bytes], fired: threading.Event) -> None:
     # Runs in the timer thread; the main thread's wait() then returns.
     fired.set()
-    _signal_group(process)
+    if not signal_group(process.pid):
+        process.kill()
 
 
-def bench_command(
+def time_command(
     command: str,
     runs: int = 10,
     warmup: int = 1,
@@ -132,7 +122,7 @@ def bench_command(
     env: Mapping[str, str] | None = None,
     timeout: float = DEFAULT_TIMEOUT_S,
     on_sample: Callable[[int, float], None] | None = None,
-) -> CommandBenchResult:
+) -> CommandTimes:
     """Run ``command`` ``warmup`` times, then time ``runs`` runs of it.
 
     Args:
@@ -148,7 +138,7 @@ def bench_command(
         The samples.
 
     Raises:
-        CommandBenchError: The command cannot start, exits non-zero or times
+        CommandTimingError: The command cannot start, exits non-zero or times
             out; the message names the command, the exit code and the tail of
             its stderr.
         ValueError: On a bad ``runs``/``warmup``/``command``.
@@ -178,7 +168,7 @@ def bench_command(
                 )
             except OSError as exc:
                 reason = exc.strerror or str(exc)
-                raise CommandBenchError(f"cannot start command {command!r}: {reason}") from None
+                raise CommandTimingError(f"cannot start command {command!r}: {reason}") from None
             # A blocking wait, with the timeout enforced by a timer thread:
             # Popen.wait(timeout=...) polls with sleeps of up to 50 ms, which
             # would add up to that much to every sample.
@@ -195,12 +185,12 @@ def bench_command(
                 timer.cancel()
             elapsed = clock() - start
             if fired.is_set():
-                raise CommandBenchError(f"command {command!r} timed out after {timeout:g}s")
+                raise CommandTimingError(f"command {command!r} timed out after {timeout:g}s")
             if code != 0:
                 errors.seek(0)
                 tail = _tail(errors.read().decode(errors="replace"))
                 how = f"killed by signal {-code}" if code < 0 else f"exited {code}"
-                raise CommandBenchError(
+                raise CommandTimingError(
                     f"command {command!r} {how}" + (f": {tail}" if tail else " (no stderr output)")
                 )
             if index >= warmup:
@@ -208,4 +198,4 @@ def bench_command(
                 samples.append(ms)
                 if on_sample is not None:
                     on_sample(index - warmup, ms)
-    return CommandBenchResult(command=command, samples_ms=samples, warmup=warmup, shell=shell)
+    return CommandTimes(command=command, samples_ms=samples, warmup=warmup, shell=shell)

@@ -1,6 +1,6 @@
 """Measurement: time real work and write a run artifact.
 
-The API follows the seed's ``PerfMeasurement``::
+The API follows LUASCRIPT's ``PerfMeasurement``::
 
     perf = PerfMeasurement()
     perf.measure("transpile-simple", 0.84)          # record a sample (ms)
@@ -39,7 +39,8 @@ from pathlib import Path
 from typing import Any
 
 from perfslo_tui.config import Config, load_config
-from perfslo_tui.runs.files import build_run_document, make_metadata, write_run
+from perfslo_tui.runs.files import build_run_document, write_run
+from perfslo_tui.runs.metadata import make_metadata
 from perfslo_tui.verdict.engine import write_time_summary
 from perfslo_tui.verdict.rules import (
     DEFAULT_TOLERANCE,

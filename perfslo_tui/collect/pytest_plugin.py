@@ -49,7 +49,7 @@ class PerfSession:
 
 
 class PerfFixture:
-    """What a test gets as ``perf``: the seed's measure / time / bench calls."""
+    """What a test gets as ``perf``: LUASCRIPT's measure / time / bench calls."""
 
     def __init__(self, session: PerfSession) -> None:
         self._session = session
@@ -163,9 +163,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if perf_session._measurement is None or not perf_session.measurement.samples:
         terminalreporter.write_line("perfslo: no samples collected (no test used the `perf` fixture)")
         return
-    from perfslo_tui.report.common import printable
-    from perfslo_tui.verdict.rules import budget_status, format_ms, format_percent
-    from perfslo_tui.verdict.stats import summarize
+    from perfslo_tui.runs.summary import summarize
+    from perfslo_tui.text import format_ms, format_percent, printable
+    from perfslo_tui.verdict.rules import budget_status
 
     measurement = perf_session.measurement
     for name, samples in measurement.samples.items():

@@ -41,7 +41,8 @@ from perfslo_tui.collect.measure import PerfMeasurement, iterations_from_env
 from perfslo_tui.config import Config, load_config
 from perfslo_tui.report.text import render_text
 from perfslo_tui.runs.cache import RACY_NS
-from perfslo_tui.runs.files import build_run_document, make_metadata, read_run, run_file_name, write_run
+from perfslo_tui.runs.files import build_run_document, read_run, run_file_name, write_run
+from perfslo_tui.runs.metadata import make_metadata
 from perfslo_tui.runs.store import RunStore, load_table
 from perfslo_tui.verdict.engine import Evaluation, evaluate
 

@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from perfslo_tui.actions.baseline import establish_baseline
 
     path, kept, source = establish_baseline(config, args.run)
-    from perfslo_tui.report.common import printable
+    from perfslo_tui.text import printable
 
     # The run id is a file name and the commit comes from the file: both untrusted.
     commit = printable(source.commit[:12])
@@ -50,9 +50,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _describe(baseline: object) -> str:
-    from perfslo_tui.report.common import printable
     from perfslo_tui.runs.files import Baseline
-    from perfslo_tui.verdict.rules import format_ms
+    from perfslo_tui.text import format_ms, printable
 
     assert isinstance(baseline, Baseline)
     lines = [

@@ -31,9 +31,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate and print the report; return the gate's exit code."""
+    from perfslo_tui.atomic import atomic_write_bytes
     from perfslo_tui.commands import UsageError, load_context, load_store
-    from perfslo_tui.report.common import printable
-    from perfslo_tui.runs.files import atomic_write_bytes, read_run
+    from perfslo_tui.runs.files import read_run
+    from perfslo_tui.text import printable
     from perfslo_tui.verdict.engine import evaluate
 
     config = load_context(args)
@@ -99,8 +100,7 @@ def _warn_if_from_the_future(evaluation: object) -> None:
     """A run dated ahead of now stays the latest until then: say so (it is still evaluated)."""
     import time
 
-    from perfslo_tui.report.common import printable
-    from perfslo_tui.runs.files import utc_iso
+    from perfslo_tui.text import printable, utc_iso
     from perfslo_tui.verdict.engine import Evaluation
 
     assert isinstance(evaluation, Evaluation)

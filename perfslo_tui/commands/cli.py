@@ -74,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _one_line(message: str) -> str:
     """An error message made safe for the terminal: paths and names come from files."""
-    from perfslo_tui.report.common import printable
+    from perfslo_tui.text import printable
 
     return printable(message, 1000)
 

@@ -18,10 +18,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate the latest run and write the dashboard."""
+    from perfslo_tui.atomic import atomic_write_bytes
     from perfslo_tui.commands import UsageError, load_context, load_store
     from perfslo_tui.report.html import render_html
     from perfslo_tui.report.trend import read_history, trend_path
-    from perfslo_tui.runs.files import ArtifactError, atomic_write_bytes
+    from perfslo_tui.runs.files import ArtifactError
     from perfslo_tui.verdict.engine import evaluate
 
     config = load_context(args)
@@ -48,6 +49,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _safe(text: str) -> str:
     """File names and reasons come from the artifacts folder: escape them (one line)."""
-    from perfslo_tui.report.common import printable
+    from perfslo_tui.text import printable
 
     return printable(text, 300)

@@ -35,8 +35,8 @@ def run(args: argparse.Namespace) -> int:
     from perfslo_tui.actions.bench import artifacts_from_env
     from perfslo_tui.collect.importers import import_file
     from perfslo_tui.commands import load_context
-    from perfslo_tui.report.common import printable
     from perfslo_tui.runs.files import ArtifactError
+    from perfslo_tui.text import printable
 
     config = load_context(args)
     # perfslo sets PERFSLO_ARTIFACTS for its bench command, which may well be

@@ -22,8 +22,7 @@ def run(args: argparse.Namespace) -> int:
     """Plan, print and (unless ``--dry-run``) apply the prune."""
     from perfslo_tui.actions.prune import apply_prune, plan_prune
     from perfslo_tui.commands import UsageError, load_context, load_store
-    from perfslo_tui.report.common import printable
-    from perfslo_tui.runs.files import utc_iso
+    from perfslo_tui.text import printable, utc_iso
 
     config = load_context(args)
     if not config.artifacts_dir.is_dir():

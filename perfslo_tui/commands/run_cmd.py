@@ -36,12 +36,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Measure, write the run; exit 2 if any command failed (the others are still written)."""
     from perfslo_tui.actions.bench import artifacts_from_env
-    from perfslo_tui.collect.command_timing import CommandBenchError, bench_command
+    from perfslo_tui.collect.command_timing import CommandTimingError, time_command
     from perfslo_tui.commands import UsageError, load_context
-    from perfslo_tui.report.common import printable
-    from perfslo_tui.runs.files import build_run_document, make_metadata, write_run
-    from perfslo_tui.verdict.rules import format_ms
-    from perfslo_tui.verdict.stats import summarize
+    from perfslo_tui.runs.files import build_run_document, write_run
+    from perfslo_tui.runs.metadata import make_metadata
+    from perfslo_tui.runs.summary import summarize
+    from perfslo_tui.text import format_ms, printable
 
     if args.config is None and os.environ.get("PERFSLO_CONFIG"):
         # Started as perfslo's own bench command: use the config that started us.
@@ -80,10 +80,10 @@ def run(args: argparse.Namespace) -> int:
         runs = args.runs if args.runs is not None else slo.runs
         warmup = args.warmup if args.warmup is not None else slo.warmup
         try:
-            result = bench_command(
+            result = time_command(
                 slo.command, runs=runs, warmup=warmup, cwd=config.root, timeout=args.timeout
             )
-        except CommandBenchError as exc:
+        except CommandTimingError as exc:
             failures.append(f"{printable(slo.name, 80)}: {printable(str(exc), 400)}")
             print(f"perfslo: {failures[-1]}", file=sys.stderr)
             continue

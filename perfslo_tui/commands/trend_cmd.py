@@ -43,6 +43,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _safe(text: str) -> str:
     """File names and reasons come from the artifacts folder: escape them (one line)."""
-    from perfslo_tui.report.common import printable
+    from perfslo_tui.text import printable
 
     return printable(text, 300)

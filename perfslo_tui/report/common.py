@@ -2,30 +2,14 @@
 
 from __future__ import annotations
 
-import re
-
+from perfslo_tui.text import format_ms, format_percent, printable
 from perfslo_tui.verdict.engine import Comparison, Evaluation, SLOResult, Verdict
-from perfslo_tui.verdict.rules import format_ms, format_percent
 
-# Tab and newline too: one untrusted name must stay on one line and one cell.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
 
 
-def printable(text: str, limit: int = 80) -> str:
-    """Make untrusted text safe for a terminal: escape control characters, clip.
-
-    Names and commits come from files anyone can write; an ANSI escape or a
-    bidi override in them must never reach the terminal as such.
-    """
-    cleaned = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
-    if len(cleaned) > limit:
-        cleaned = cleaned[: limit - 1] + "…"
-    return cleaned
-
-
 def headline(verdict: Verdict) -> str:
-    """The seed's headline for a verdict."""
+    """LUASCRIPT's headline for a verdict."""
     if verdict is Verdict.PASSED:
         return "✅ PASSED: All SLOs within budget"
     if verdict is Verdict.WARNING:
@@ -34,7 +18,7 @@ def headline(verdict: Verdict) -> str:
 
 
 def action_line(verdict: Verdict) -> str:
-    """The seed's closing line for a verdict."""
+    """LUASCRIPT's closing line for a verdict."""
     if verdict is Verdict.PASSED:
         return ""
     if verdict is Verdict.WARNING:
@@ -114,7 +98,7 @@ def sparkline(values: list[float], width: int = 20) -> str:
 
 
 def problem_lines(evaluation: Evaluation) -> list[str]:
-    """The seed's ``Violations: 1 (…)`` and ``Warnings: 2 (…)`` lines."""
+    """LUASCRIPT's ``Violations: 1 (…)`` and ``Warnings: 2 (…)`` lines."""
     lines: list[str] = []
     blocking = evaluation.blocking
     if blocking:

@@ -26,21 +26,13 @@ from perfslo_tui.report.common import (
     budget_cell,
     headline,
     percent_cell,
-    printable,
     status_cell,
     value_cell,
 )
 from perfslo_tui.report.trend import indicator, trend_note, window_start_ms
-from perfslo_tui.runs.files import utc_iso
+from perfslo_tui.text import format_change, format_ms, printable, short_commit, utc_iso
 from perfslo_tui.verdict.engine import DAY_MS, Comparison, Evaluation, SLOResult
-from perfslo_tui.verdict.rules import (
-    BudgetStatus,
-    budget_status,
-    format_change,
-    format_ms,
-    tolerance_band,
-    violation_threshold,
-)
+from perfslo_tui.verdict.rules import BudgetStatus, budget_status, tolerance_band, violation_threshold
 
 CHART_W = 560
 CHART_H = 190
@@ -173,7 +165,7 @@ def build_chart(result: SLOResult, baseline_ms: float | None) -> Chart:
         if cfg is not None:
             css = budget_status(point.median, cfg.budget_ms, cfg.tolerance).status.value.lower()
         when = utc_iso(point.ts_ms)[:16].replace("T", " ")
-        label = f"{format_ms(point.median)} ms · {point.commit[:7]} · {when} UTC"
+        label = f"{format_ms(point.median)} ms · {short_commit(point.commit)} · {when} UTC"
         chart.points.append(ChartPoint(round(x_of(point.ts_ms), 2), round(y_of(point.median), 2), css, label))
     chart.path = "M" + " L".join(f"{p.x},{p.y}" for p in chart.points)
     if span > 0:
@@ -303,7 +295,7 @@ def render_html(evaluation: Evaluation, generated_ms: int | None = None, history
     Returns:
         The complete HTML document.
     """
-    from perfslo_tui.report.trend import now_ms
+    from perfslo_tui.runs.metadata import now_ms
 
     script = _script()
     cards = [_card(r, evaluation) for r in evaluation.slos]

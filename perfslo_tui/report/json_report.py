@@ -37,7 +37,7 @@ from typing import Any
 import orjson
 
 from perfslo_tui.report.common import short_reason
-from perfslo_tui.runs.files import utc_iso
+from perfslo_tui.text import utc_iso
 from perfslo_tui.verdict.engine import Comparison, Evaluation, SLOResult, finite_or_none
 
 FORMAT_VERSION = 1
@@ -131,7 +131,7 @@ def evaluation_to_dict(evaluation: Evaluation) -> dict[str, Any]:
         if base is None
         else {"commit": base.commit, "established": base.established, "source_run": base.source_run},
         "confirm_runs": evaluation.confirm_runs,
-        "summary": evaluation.seed_summary(),
+        "summary": evaluation.luascript_summary(),
         "violations": [{"slo": r.name, "message": short_reason(r)} for r in evaluation.blocking],
         "warnings": [{"slo": r.name, "message": short_reason(r)} for r in evaluation.warnings],
         "slos": [slo_to_dict(r) for r in evaluation.slos],

@@ -21,16 +21,15 @@ from perfslo_tui.report.common import (
     budget_cell,
     headline,
     percent_cell,
-    printable,
     problem_lines,
     sparkline,
     status_cell,
     value_cell,
 )
 from perfslo_tui.report.trend import has_trend
-from perfslo_tui.runs.files import utc_iso
+from perfslo_tui.text import format_change, printable, short_commit, utc_iso
 from perfslo_tui.verdict.engine import Comparison, Evaluation, SLOResult
-from perfslo_tui.verdict.rules import Severity, format_change
+from perfslo_tui.verdict.rules import Severity
 
 COMMENT_MARKER = "<!-- perfslo-report -->"
 SPARK_WIDTH = 20
@@ -95,7 +94,7 @@ def _trend_cell(result: SLOResult) -> str:
     if not spark:
         return "—"
     if result.step is not None:
-        note = f"step {format_change(result.step.change)} at {md_code(result.step.commit[:7], 7)}"
+        note = f"step {format_change(result.step.change)} at {md_code(short_commit(result.step.commit), 7)}"
     elif result.drift is not None:
         note = f"drift {format_change(result.drift.estimate.total)}"
     elif has_trend(result):
@@ -108,7 +107,7 @@ def _trend_cell(result: SLOResult) -> str:
 def _analysis_lines(evaluation: Evaluation) -> list[str]:
     """Regression analysis and drift, one bullet per SLO with something to say."""
     lines: list[str] = []
-    base_commit = evaluation.baseline.commit[:7] if evaluation.baseline else ""
+    base_commit = short_commit(evaluation.baseline.commit) if evaluation.baseline else ""
     for r in evaluation.slos:
         parts: list[str] = []
         cmp = r.vs_baseline

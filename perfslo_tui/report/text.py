@@ -1,4 +1,4 @@
-"""The plain-text report of ``perfslo check`` (the seed's console output)."""
+"""The plain-text report of ``perfslo check`` (LUASCRIPT's console output)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,11 @@ from perfslo_tui.report.common import (
     comparison_cell,
     headline,
     percent_cell,
-    printable,
     problem_lines,
     status_cell,
     value_cell,
 )
-from perfslo_tui.runs.files import utc_iso
+from perfslo_tui.text import printable, utc_iso
 from perfslo_tui.verdict.engine import Evaluation
 
 

@@ -41,17 +41,19 @@ file keeps the history it summarises; regenerating the file keeps it.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from perfslo_tui.atomic import atomic_write_bytes
 from perfslo_tui.config import Config
-from perfslo_tui.runs.files import ArtifactError, atomic_write_bytes, read_json, utc_iso
+from perfslo_tui.runs.files import ArtifactError, read_json
+from perfslo_tui.runs.metadata import now_ms
+from perfslo_tui.text import format_percent, utc_iso
 from perfslo_tui.verdict.engine import DAY_MS, Evaluation, SLOResult, TrendPoint, finite_or_none
-from perfslo_tui.verdict.rules import format_percent, violation_threshold
+from perfslo_tui.verdict.rules import violation_threshold
 
 TREND_FILE = "perf-trend.json"
 HOUR_MS = 3_600_000
@@ -62,11 +64,6 @@ KIND = "perfslo-trend"
 def trend_path(config: Config) -> Path:
     """Where the trend file lives: ``<artifacts>/perf-trend.json``."""
     return config.artifacts_dir / TREND_FILE
-
-
-def now_ms() -> int:
-    """The current time in epoch milliseconds (UTC)."""
-    return int(dt.datetime.now(tz=dt.UTC).timestamp() * 1000)
 
 
 def window_start_ms(evaluation: Evaluation) -> int | None:
@@ -89,7 +86,7 @@ def has_trend(result: SLOResult) -> bool:
 def trend_note(result: SLOResult) -> str:
     """What the SLO's history says: the step, the drift, or ``steady``.
 
-    The seed's "(drifting +2% over 2 weeks)" / "(regressed +7% from …)".
+    LUASCRIPT's "(drifting +2% over 2 weeks)" / "(regressed +7% from …)".
     """
     if result.stats is None:
         return "no data"
@@ -104,7 +101,7 @@ def trend_note(result: SLOResult) -> str:
 
 
 def indicator(result: SLOResult) -> str:
-    """``102.0% ⚠️ drifting +2.1% over 14 days``, the seed's drift indicator line."""
+    """``102.0% ⚠️ drifting +2.1% over 14 days``, LUASCRIPT's drift indicator line."""
     if result.budget is None:
         return f"{result.icon} {trend_note(result)}"
     return f"{format_percent(result.budget.percent_of_budget)} {result.icon} {trend_note(result)}"

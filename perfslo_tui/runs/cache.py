@@ -39,14 +39,15 @@ import hashlib
 import os
 import re
 import secrets
-import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import orjson
 import polars as pl
+
+from perfslo_tui.atomic import atomic_write, atomic_write_bytes
 
 CACHE_DIR = ".perfslo-cache"
 INDEX_FILE = "index.json"
@@ -220,19 +221,6 @@ def load(artifacts_dir: Path, schema: Mapping[str, Any]) -> tuple[Snapshot | Non
     return Snapshot(table, files, errors, digests, scanned_ns), None
 
 
-def _write_atomically(folder: Path, name: str, write: Callable[[IO[bytes]], object]) -> None:
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-        os.replace(tmp, folder / name)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-
-
 def save(artifacts_dir: Path, snapshot: Snapshot) -> str | None:
     """Write a snapshot atomically; return the problem if it could not be written.
 
@@ -258,8 +246,8 @@ def save(artifacts_dir: Path, snapshot: Snapshot) -> str | None:
             previous = orjson.loads(index_path.read_bytes()).get("data") if index_path.is_file() else None
         except (OSError, orjson.JSONDecodeError, AttributeError):
             previous = None
-        _write_atomically(folder, data_name, lambda handle: snapshot.table.write_ipc(handle))
-        _write_atomically(folder, INDEX_FILE, lambda handle: handle.write(orjson.dumps(index)))
+        atomic_write(folder / data_name, lambda handle: snapshot.table.write_ipc(handle), durable=False)
+        atomic_write_bytes(folder / INDEX_FILE, orjson.dumps(index), durable=False)
     except Exception as exc:  # noqa: BLE001 - a cache that cannot be written is not an error
         return f"cannot write the cache in {folder}: {exc}"
     # Older data files go; the one the previous index named stays one more

@@ -9,17 +9,10 @@ fails if the name exists and the next millisecond is tried).
 
 from __future__ import annotations
 
-import contextlib
-import datetime as dt
 import functools
-import math
 import os
-import platform
 import re
-import socket
 import stat
-import subprocess
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -29,7 +22,10 @@ from typing import Any
 import numpy as np
 import orjson
 
-from perfslo_tui.verdict.stats import summarize
+from perfslo_tui.atomic import atomic_write_bytes
+from perfslo_tui.runs.metadata import now_ms
+from perfslo_tui.runs.summary import summarize
+from perfslo_tui.text import clip, short_commit, utc_iso
 
 SCHEMA_VERSION = 1
 RUN_FILE_RE = re.compile(r"^perf-(?P<commit>[^/\\]+?)-(?P<ms>\d{10,16})\.json$")
@@ -251,7 +247,7 @@ def _samples_problem(document: dict[str, Any]) -> str | None:
         if not isinstance(body, dict) or not isinstance(body.get("samples"), list):
             continue
         samples = body["samples"]
-        where = f"schema: at slos/{_clip(name)}/samples"
+        where = f"schema: at slos/{clip(name)}/samples"
         if len(samples) > 1_000_000:
             return f"{where}: too many samples ({len(samples)}; at most 1000000)"
         if not all(type(v) is float or type(v) is int for v in samples):
@@ -264,11 +260,6 @@ def _samples_problem(document: dict[str, Any]) -> str | None:
     return None
 
 
-def _clip(name: Any, limit: int = 60) -> str:
-    text = str(name)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def read_run(path: Path) -> RunFile:
     """Read one run file.
 
@@ -276,90 +267,6 @@ def read_run(path: Path) -> RunFile:
         ArtifactError: Naming the file and the problem.
     """
     return parse_run(path, read_json(path))
-
-
-# ---------------------------------------------------------------- metadata
-
-
-def _git(args: list[str], cwd: Path) -> str | None:
-    try:
-        result = subprocess.run(
-            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=5, check=False
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return result.stdout.strip() if result.returncode == 0 else None
-
-
-def git_info(cwd: Path | None = None) -> dict[str, Any]:
-    """Commit, branch and dirty flag of the work tree, with CI overrides.
-
-    ``PERFSLO_COMMIT`` / ``PERFSLO_BRANCH`` win; then GitHub Actions'
-    ``GITHUB_SHA`` and ``GITHUB_HEAD_REF`` / ``GITHUB_REF_NAME``, GitLab's
-    ``CI_COMMIT_SHA`` / ``CI_COMMIT_REF_NAME``; then git itself.
-    """
-    where = cwd or Path.cwd()
-    env = os.environ
-    commit = env.get("PERFSLO_COMMIT") or env.get("GITHUB_SHA") or env.get("CI_COMMIT_SHA")
-    branch = (
-        env.get("PERFSLO_BRANCH")
-        or env.get("GITHUB_HEAD_REF")
-        or env.get("GITHUB_REF_NAME")
-        or env.get("CI_COMMIT_REF_NAME")
-    )
-    if not commit:
-        commit = _git(["rev-parse", "HEAD"], where) or "unknown"
-    if not branch:
-        branch = _git(["rev-parse", "--abbrev-ref", "HEAD"], where) or "unknown"
-    status = _git(["status", "--porcelain", "--untracked-files=no"], where)
-    return {"commit": commit, "branch": branch, "dirty": bool(status)}
-
-
-def host_info() -> dict[str, Any]:
-    """Host, CPU, OS and Python facts recorded with each run."""
-    return {
-        "hostname": socket.gethostname(),
-        "cpu": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count() or 0,
-        "os": f"{platform.system()} {platform.release()}",
-        "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
-    }
-
-
-def utc_iso(timestamp_ms: int) -> str:
-    """Epoch milliseconds as ISO-8601 UTC with a ``Z``."""
-    moment = dt.datetime.fromtimestamp(timestamp_ms / 1000.0, tz=dt.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{timestamp_ms % 1000:03d}Z"
-
-
-def make_metadata(
-    timestamp_ms: int | None = None,
-    cwd: Path | None = None,
-    source: str = "perfslo",
-    git: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Build a run's metadata block (time, git, host)."""
-    from perfslo_tui import __version__
-
-    ms = timestamp_ms if timestamp_ms is not None else _now_ms()
-    info = dict(git) if git is not None else git_info(cwd)
-    return {
-        "timestamp": utc_iso(ms),
-        "timestamp_unix": ms,
-        "commit": str(info.get("commit", "unknown")),
-        "branch": str(info.get("branch", "unknown")),
-        "dirty": bool(info.get("dirty", False)),
-        "host": host_info(),
-        "runner": os.environ.get("RUNNER_NAME") or socket.gethostname(),
-        "python": platform.python_version(),
-        "tool": f"perfslo {__version__}",
-        "source": source,
-    }
-
-
-def _now_ms() -> int:
-    return int(dt.datetime.now(tz=dt.UTC).timestamp() * 1000)
 
 
 def build_run_document(
@@ -375,7 +282,7 @@ def build_run_document(
     Args:
         samples: Per SLO, the raw samples in milliseconds.
         metadata: From :func:`make_metadata`.
-        summary: The seed's summary counts as evaluated at write time.
+        summary: LUASCRIPT's summary counts as evaluated at write time.
         violations: ``[{slo, message}]`` as evaluated at write time.
         warnings: ``[{slo, message}]`` as evaluated at write time.
         inner_loops: Per SLO, calls per timed sample.
@@ -414,51 +321,11 @@ def _dump(document: Any) -> bytes:
         raise ValueError(f"cannot serialise run: {exc}") from None
 
 
-def atomic_write_bytes(path: Path, data: bytes, *, overwrite: bool = True) -> Path:
-    """Write ``data`` to ``path`` so that readers see all of it or nothing.
-
-    The bytes go to a hidden temp file in the same folder, are flushed to
-    disk, then renamed (``overwrite``) or hard-linked (no overwrite) into
-    place. On any error the temp file is removed and the old file is intact.
-
-    Args:
-        path: The final path.
-        data: The full content.
-        overwrite: Replace an existing file (rename) or fail if it exists.
-
-    Returns:
-        The path written.
-
-    Raises:
-        FileExistsError: When ``overwrite`` is False and ``path`` exists.
-        OSError: On a write error (disk full, permissions); nothing is left behind.
-    """
-    folder = path.parent
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            os.link(tmp, path)
-            tmp.unlink()
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    return path
-
-
 def run_file_name(commit: str, timestamp_ms: int) -> str:
     """``perf-<short-commit>-<epoch-ms>.json``, with the commit made path-safe."""
     short = re.sub(r"[^0-9A-Za-z._]", "_", commit)[:12] if commit else "unknown"
     if commit and re.fullmatch(r"[0-9a-f]{8,64}", commit):
-        short = commit[:7]
+        short = short_commit(commit)
     return f"perf-{short or 'unknown'}-{timestamp_ms}.json"
 
 
@@ -541,7 +408,7 @@ def read_baseline(path: Path) -> Baseline | None:
 
 def baseline_document_from_run(run: RunFile, established_ms: int | None = None) -> dict[str, Any]:
     """Build a baseline document keeping a run's samples and medians."""
-    ms = established_ms if established_ms is not None else _now_ms()
+    ms = established_ms if established_ms is not None else now_ms()
     slos: dict[str, Any] = {}
     for name, values in run.samples.items():
         summary = summarize(values)
@@ -588,7 +455,7 @@ def write_baseline(artifacts_dir: Path, document: Mapping[str, Any]) -> tuple[Pa
         history = artifacts_dir / BASELINE_HISTORY_DIR
         history.mkdir(exist_ok=True)
         old = target.read_bytes()
-        ms = _now_ms()
+        ms = now_ms()
         while True:
             candidate = history / f"perf-baseline-{ms}.json"
             try:
@@ -598,8 +465,3 @@ def write_baseline(artifacts_dir: Path, document: Mapping[str, Any]) -> tuple[Pa
                 ms += 1
     atomic_write_bytes(target, _dump(document), overwrite=True)
     return target, kept
-
-
-def is_finite_number(value: Any) -> bool:
-    """True for int/float values that are finite (and not bools)."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

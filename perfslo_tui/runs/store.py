@@ -37,6 +37,7 @@ from perfslo_tui.runs.files import (
     read_baseline,
     read_run,
 )
+from perfslo_tui.runs.summary import summarize
 
 TABLE_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "run_id": pl.String,
@@ -76,6 +77,7 @@ def runs_to_table(runs: Iterable[RunFile]) -> pl.DataFrame:
     for run in runs:
         for slo, samples in run.samples.items():
             values = np.asarray(samples, dtype=float)
+            stats = summarize(values)
             columns["run_id"].append(run.run_id)
             columns["ts_ms"].append(run.timestamp_ms)
             columns["commit"].append(run.commit)
@@ -83,13 +85,8 @@ def runs_to_table(runs: Iterable[RunFile]) -> pl.DataFrame:
             columns["dirty"].append(run.dirty)
             columns["source"].append(run.source)
             columns["slo"].append(slo)
-            columns["count"].append(int(values.size))
-            columns["median"].append(float(np.median(values)))
-            columns["mean"].append(float(values.mean()))
-            columns["min"].append(float(values.min()))
-            columns["max"].append(float(values.max()))
-            columns["p95"].append(float(np.percentile(values, 95)))
-            columns["stdev"].append(float(values.std(ddof=1)) if values.size > 1 else 0.0)
+            for name, value in stats.as_dict().items():
+                columns[name].append(value)
             columns["samples"].append(values.tolist())
     return pl.DataFrame(columns, schema=TABLE_SCHEMA)
 
@@ -313,14 +310,10 @@ class RunStore:
         self._cache_usable = True
         keep: list[str] = []
         cached_files, digests = snapshot.files, snapshot.digests
-        # Keys touched at or after this are racy for the snapshot (see cache.is_racy).
-        racy_from = snapshot.scanned_ns - run_cache.RACY_NS
         for name, key in found.items():
             cached = cached_files.get(name)
             if cached is not None:
-                # Inlined Snapshot.trusted: this loop runs once per file at every start.
-                trusted = cached == key and max(key[0], key[1]) < racy_from
-                if not (trusted or self._same_content(snapshot, name, key, scanned_ns)):
+                if not (snapshot.trusted(name, key) or self._same_content(snapshot, name, key, scanned_ns)):
                     continue
                 keep.append(name)
                 self._digests[name] = digests[name]

@@ -32,14 +32,14 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from perfslo_tui.actions.baseline import establish_baseline
 from perfslo_tui.actions.bench import BenchCommandError, build_command, command_env, supports_single_slo
 from perfslo_tui.config import Config, ConfigError, load_config
-from perfslo_tui.report.common import printable
 from perfslo_tui.runs.files import ArtifactError
 from perfslo_tui.runs.store import RefreshResult, RunStore, empty_table
+from perfslo_tui.text import printable, short_commit
 from perfslo_tui.tui.messages import BaselineDone, CommandFinished, CommandOutput, StoreUpdated, WatchState
 from perfslo_tui.tui.runner import CommandRunner
 from perfslo_tui.tui.screens import ConfirmScreen, DetailScreen, HelpScreen
 from perfslo_tui.tui.watcher import watch_folder
-from perfslo_tui.tui.widgets import ErrorsPanel, HeaderBar, RegressionPanel, SLOCard, short_commit
+from perfslo_tui.tui.widgets import ErrorsPanel, HeaderBar, RegressionPanel, SLOCard
 from perfslo_tui.verdict.engine import Evaluation, SLOResult, evaluate
 
 SORTS = ("status", "name", "budget")

@@ -9,14 +9,14 @@ tail is kept for the failure message.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from perfslo_tui.report.common import printable
+from perfslo_tui.actions.process import signal_group
+from perfslo_tui.text import printable
 
 TAIL_LINES = 12
 KILL_GRACE_S = 2.0
@@ -137,8 +137,4 @@ class CommandRunner:
 
     def _signal(self, sig: signal.Signals) -> None:
         assert self._process is not None
-        try:
-            os.killpg(self._process.pid, sig)
-        except ProcessLookupError:
-            # Already gone between the check and the signal.
-            pass
+        signal_group(self._process.pid, sig)

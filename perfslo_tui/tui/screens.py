@@ -17,11 +17,11 @@ from textual.widgets import Button, DataTable, Footer, Static
 from textual.worker import get_current_worker
 from textual_plotext import PlotextPlot
 
-from perfslo_tui.report.common import budget_cell, printable, value_cell
-from perfslo_tui.runs.files import utc_iso
-from perfslo_tui.tui.widgets import SEVERITY_STYLE, STATUS_STYLE, glyph, safe, short_commit
+from perfslo_tui.report.common import budget_cell, value_cell
+from perfslo_tui.text import format_ms, format_percent, printable, short_commit, utc_iso
+from perfslo_tui.tui.widgets import SEVERITY_STYLE, STATUS_STYLE, glyph, safe
 from perfslo_tui.verdict.engine import DAY_MS, Comparison, Evaluation, SLOResult, evaluate
-from perfslo_tui.verdict.rules import format_ms, format_percent, tolerance_band
+from perfslo_tui.verdict.rules import tolerance_band
 
 if TYPE_CHECKING:
     from perfslo_tui.tui.app import PerfSLOApp

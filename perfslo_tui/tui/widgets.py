@@ -2,7 +2,7 @@
 
 Every string that comes from a file (SLO names, commits, branches, error
 reasons) is put into a :class:`rich.text.Text` after
-:func:`~perfslo_tui.report.common.printable`, never into markup, so a name
+:func:`~perfslo_tui.text.printable`, never into markup, so a name
 like ``[bold red]x[/]`` shows literally.
 """
 
@@ -23,9 +23,10 @@ from textual.widget import Widget
 from textual.widgets import Static
 from textual_plotext.plot import Plot
 
-from perfslo_tui.report.common import budget_cell, printable, value_cell
+from perfslo_tui.report.common import budget_cell, value_cell
+from perfslo_tui.text import format_change, format_percent, printable, short_commit
 from perfslo_tui.verdict.engine import Comparison, Evaluation, SLOResult, Verdict
-from perfslo_tui.verdict.rules import BudgetStatus, Severity, format_change, format_percent
+from perfslo_tui.verdict.rules import BudgetStatus, Severity
 
 STATUS_STYLE: dict[BudgetStatus | None, str] = {
     None: "dim",
@@ -55,11 +56,6 @@ def glyph(icon: str) -> str:
     line shifts. Without the selector both agree on one cell.
     """
     return icon.replace("\ufe0f", "")
-
-
-def short_commit(commit: str) -> str:
-    """The first 7 characters of a commit hash (or the whole short name)."""
-    return commit[:7] if commit else "?"
 
 
 def format_age(seconds: float) -> str:
@@ -275,7 +271,7 @@ class SLOCard(Widget, can_focus=True):
             description = Text("not in the latest run; last at ", style="yellow")
             description.no_wrap = True
             description.overflow = "ellipsis"
-            description.append(printable(result.trend[-1].commit[:7], 12), style="bold yellow")
+            description.append(printable(short_commit(result.trend[-1].commit), 12), style="bold yellow")
         value = Text(no_wrap=True, overflow="ellipsis")
         value.append(value_cell(result), style="bold")
         value.append("  budget ", style="dim")

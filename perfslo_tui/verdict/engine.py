@@ -51,6 +51,8 @@ from numpy.typing import NDArray
 
 from perfslo_tui.config import Config, SLOConfig
 from perfslo_tui.runs.files import Baseline
+from perfslo_tui.runs.summary import SampleStats
+from perfslo_tui.text import format_change, format_ms, short_commit
 from perfslo_tui.verdict.rules import (
     DEFAULT_TOLERANCE,
     BudgetCheck,
@@ -58,8 +60,6 @@ from perfslo_tui.verdict.rules import (
     RegressionCheck,
     Severity,
     budget_status,
-    format_change,
-    format_ms,
     severity_for_change,
     violation_threshold,
 )
@@ -70,7 +70,6 @@ from perfslo_tui.verdict.stats import (
     Z95,
     ChangeEstimate,
     DriftEstimate,
-    SampleStats,
     drift,
     find_step,
     is_reference_name,
@@ -101,7 +100,7 @@ class Verdict(StrEnum):
 
     @property
     def icon(self) -> str:
-        """The seed's icon for the verdict."""
+        """LUASCRIPT's icon for the verdict."""
         return {"PASSED": "✅", "WARNING": "⚠️", "FAILED": "❌"}[self.value]
 
     @property
@@ -231,7 +230,7 @@ class Step:
     def message(self) -> str:
         """``regressed +7.0% at a1b2c3d`` or ``improved -9.0% at …``."""
         verb = self.verb
-        return f"{verb} {format_change(self.change)} at {self.commit[:7]}"
+        return f"{verb} {format_change(self.change)} at {short_commit(self.commit)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -419,7 +418,7 @@ class SLOResult:
             lines.append("no data in this run")
             return lines
         if self.stale:
-            where = printable_id(self.measured_commit or "unknown")
+            where = short_commit(self.measured_commit or "unknown")
             lines.append(f"not measured in this run: last measured at {where} ({self.measured_run_id})")
         if self.budget is None:
             lines.append(f"no budget: measured {format_ms(self.stats.median)}ms, not configured")
@@ -430,7 +429,7 @@ class SLOResult:
             lines.append(text)
         cmp = self.vs_baseline
         if cmp is not None and cmp.severity is not Severity.STABLE:
-            text = f"{cmp.label} vs baseline {cmp.reference_commit[:7]}"
+            text = f"{cmp.label} vs baseline {short_commit(cmp.reference_commit)}"
             if self.regression:
                 text += f" — {self.confirmation_label}"
             lines.append(text)
@@ -517,8 +516,8 @@ class Evaluation:
                 return r
         return None
 
-    def seed_summary(self) -> dict[str, int]:
-        """The seed's ``summary`` block."""
+    def luascript_summary(self) -> dict[str, int]:
+        """LUASCRIPT's ``summary`` block."""
         return {
             "totalViolations": len(self.blocking),
             "totalWarnings": len(self.warnings),
@@ -800,11 +799,6 @@ def evaluate(
         confirm_runs=confirm,
         trend_days=config.trend_days,
     )
-
-
-def printable_id(commit: str) -> str:
-    """A commit shortened for messages (seven characters, like git)."""
-    return commit[:7]
 
 
 def _no_data_result(slo: SLOConfig, confirm: int) -> SLOResult:
@@ -1118,7 +1112,7 @@ def _step_levels(points: Sequence[TrendPoint], runs: Sequence[_Run]) -> NDArray[
 def write_time_summary(
     samples: Mapping[str, Sequence[float]], config: Config
 ) -> tuple[dict[str, int], list[dict[str, str]], list[dict[str, str]]]:
-    """The seed's summary, violations and warnings for a run about to be written.
+    """LUASCRIPT's summary, violations and warnings for a run about to be written.
 
     Only the budget rule applies here (no history); views re-evaluate.
 

@@ -2,7 +2,7 @@
 
 Pure functions with no I/O and no third-party imports, so that the gate, the
 TUI, the reports and the tests all apply one rule set (the original system's
-code and document disagreed; these rules are the ones the seed document states).
+code and document disagreed; these rules are the ones LUASCRIPT's design document states (docs/origin.md)).
 
 Budget status, with ``t`` the SLO's tolerance:
 
@@ -10,7 +10,7 @@ Budget status, with ``t`` the SLO's tolerance:
 * DRIFT when ``budget < value <= budget * (1 + 2t)``;
 * VIOLATION above that.
 
-At the default ±5 % this is the seed's <100 % / 100–110 % / >110 %.
+At the default ±5 % this is LUASCRIPT's <100 % / 100–110 % / >110 %.
 
 Regression severity, with ``change = (current - baseline) / baseline``:
 
@@ -25,6 +25,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import StrEnum
+
+from perfslo_tui.text import format_change, format_ms, format_percent
 
 DEFAULT_TOLERANCE = 0.05
 
@@ -42,7 +44,7 @@ class BudgetStatus(StrEnum):
 
     @property
     def icon(self) -> str:
-        """The seed's status icon."""
+        """LUASCRIPT's status icon."""
         return _BUDGET_ICONS[self]
 
     @property
@@ -119,18 +121,13 @@ class BudgetCheck:
         return self.status is BudgetStatus.PASS
 
     @property
-    def band(self) -> tuple[float, float]:
-        """The tolerance band ``budget * (1 ± tolerance)``: the seed's Min/Max."""
-        return tolerance_band(self.budget_ms, self.tolerance)
-
-    @property
     def over_by_percent(self) -> float:
         """How far over budget the value is, in percent (negative when under)."""
         return self.percent_of_budget - 100.0
 
     @property
     def message(self) -> str:
-        """A one-line human message, the seed's wording for a violation."""
+        """A one-line human message, LUASCRIPT's wording for a violation."""
         value, budget = format_ms(self.value_ms), format_ms(self.budget_ms)
         if self.status is BudgetStatus.PASS:
             text = f"{value}ms within budget {budget}ms ({format_percent(self.percent_of_budget)})"
@@ -245,28 +242,6 @@ def assess_regression(
         change=change,
         severity=severity_for_change(change, tolerance),
     )
-
-
-def format_ms(value_ms: float) -> str:
-    """Format milliseconds compactly: ``1.27``, ``0.85``, ``0.0123``, ``1,234``."""
-    if not math.isfinite(value_ms):
-        return str(value_ms)
-    if abs(value_ms) >= 1000:
-        return f"{value_ms:,.0f}"
-    return f"{value_ms:.4g}"
-
-
-def format_percent(percent: float) -> str:
-    """Format a percentage with one decimal: ``98.8%``."""
-    return f"{percent:.1f}%"
-
-
-def format_change(change: float) -> str:
-    """Format a relative change (a fraction) signed with one decimal: ``+6.1%``."""
-    percent = 100.0 * change
-    if abs(percent) < 0.05:
-        percent = 0.0
-    return f"{percent:+.1f}%"
 
 
 def _check_positive_finite(name: str, value: float) -> None:

@@ -66,57 +66,6 @@ def log_ratios(samples: ArrayLike, reference: ArrayLike) -> NDArray[np.float64] 
     return np.asarray(np.log(x) - np.log(r), dtype=float)
 
 
-@dataclass(frozen=True, slots=True)
-class SampleStats:
-    """Summary statistics of one SLO's samples in one run (milliseconds)."""
-
-    count: int
-    min: float
-    median: float
-    mean: float
-    p95: float
-    max: float
-    stdev: float
-
-    def as_dict(self) -> dict[str, float | int]:
-        """Return the stats as a plain dict, as stored in run files."""
-        return {
-            "count": self.count,
-            "min": self.min,
-            "median": self.median,
-            "mean": self.mean,
-            "p95": self.p95,
-            "max": self.max,
-            "stdev": self.stdev,
-        }
-
-
-def summarize(samples: ArrayLike) -> SampleStats:
-    """Summarize samples: count, min, median, mean, p95, max, sample stdev.
-
-    Args:
-        samples: One or more finite sample values.
-
-    Returns:
-        The summary (stdev is 0.0 for a single sample).
-
-    Raises:
-        ValueError: If there are no samples.
-    """
-    values = np.asarray(samples, dtype=float)
-    if values.size == 0:
-        raise ValueError("no samples")
-    return SampleStats(
-        count=int(values.size),
-        min=float(values.min()),
-        median=float(np.median(values)),
-        mean=float(values.mean()),
-        p95=float(np.percentile(values, 95)),
-        max=float(values.max()),
-        stdev=float(values.std(ddof=1)) if values.size > 1 else 0.0,
-    )
-
-
 # Pairs timed while the machine was fastest (lowest quarter of the reference
 # timings) give the steadiest level; see docs/verdicts.md for the measurement.
 FAST_PAIR_QUANTILE = 0.25

@@ -27,7 +27,8 @@ from typing import Any, Literal
 
 import orjson
 
-from perfslo_tui.runs.files import build_run_document, make_metadata
+from perfslo_tui.runs.files import build_run_document
+from perfslo_tui.runs.metadata import make_metadata
 from tests.conftest import BASE_MS, HOUR_MS
 
 Outcome = Literal["rejected", "loaded", "ignored"]

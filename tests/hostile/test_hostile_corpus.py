@@ -17,8 +17,8 @@ import orjson
 import pytest
 from markdown_it import MarkdownIt
 
-from perfslo_tui.report.common import printable
 from perfslo_tui.runs.store import RunStore
+from perfslo_tui.text import printable
 from tests.conftest import BASE_MS, HOUR_MS, make_run, run_cli
 from tests.hostile.hostile_cases import CASES, GOOD_VALUES, Case, case_ms
 

@@ -26,18 +26,18 @@ from pathlib import Path
 import orjson
 import pytest
 
-from perfslo_tui.runs import files as artifacts
 from perfslo_tui.actions.bench import BenchCommandError, run_to_completion
 from perfslo_tui.config import load_config
+from perfslo_tui.runs import files as artifacts
 from perfslo_tui.runs.files import (
     baseline_document_from_run,
     build_run_document,
-    make_metadata,
     read_baseline,
     read_run,
     write_baseline,
     write_run,
 )
+from perfslo_tui.runs.metadata import make_metadata
 from perfslo_tui.runs.store import RunStore
 from tests.conftest import BASE_MS, HOUR_MS, SEED_CONFIG, make_run, run_cli
 from tests.hostile.hostile_cases import GOOD_VALUES
@@ -164,7 +164,8 @@ def test_read_only_folder_write_run_raises_and_leaves_nothing(shared_project: Pa
     before = _listing(artifacts)
     code = (
         "import sys; from pathlib import Path\n"
-        "from perfslo_tui.runs.files import write_run, build_run_document, make_metadata\n"
+        "from perfslo_tui.runs.files import write_run, build_run_document\n"
+        "from perfslo_tui.runs.metadata import make_metadata\n"
         "doc = build_run_document({'a': [1.0]}, make_metadata(timestamp_ms=1795000000000,"
         " git={'commit': 'abc', 'branch': 'm', 'dirty': False}))\n"
         "try:\n    write_run(Path(sys.argv[1]), doc)\n"

@@ -21,7 +21,8 @@ import pytest
 
 from perfslo_tui.actions.bench import BenchCommandError, run_to_completion
 from perfslo_tui.config import load_config
-from perfslo_tui.runs.files import build_run_document, make_metadata, write_run
+from perfslo_tui.runs.files import build_run_document, write_run
+from perfslo_tui.runs.metadata import make_metadata
 from perfslo_tui.runs.store import RunStore
 from tests.conftest import BASE_MS, HOUR_MS, SEED_CONFIG, make_run, run_cli
 from tests.hostile.hostile_cases import CASES, GOOD_VALUES, case_ms

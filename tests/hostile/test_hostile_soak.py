@@ -27,12 +27,12 @@ from perfslo_tui.runs.files import (
     BASELINE_HISTORY_DIR,
     baseline_document_from_run,
     build_run_document,
-    make_metadata,
     read_baseline,
     read_run,
     write_baseline,
     write_run,
 )
+from perfslo_tui.runs.metadata import make_metadata
 from perfslo_tui.runs.store import RunStore
 from tests.conftest import BASE_MS, run_cli
 from tests.hostile.hostile_cases import GOOD_VALUES

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from perfslo_tui.config import load_config
-from perfslo_tui.report.common import printable
+from perfslo_tui.text import printable
 from perfslo_tui.tui.app import PerfSLOApp
 from perfslo_tui.tui.widgets import ErrorsPanel
 from tests.conftest import BASE_MS, HOUR_MS, make_run

@@ -24,7 +24,8 @@ import os
 import sys
 from pathlib import Path
 
-from perfslo_tui.runs.files import build_run_document, make_metadata, write_run
+from perfslo_tui.runs.files import build_run_document, write_run
+from perfslo_tui.runs.metadata import make_metadata
 
 NAMES = {names!r}
 folder = Path(os.environ["PERFSLO_ARTIFACTS"])

@@ -18,18 +18,17 @@ from typing import Any
 
 import orjson
 
-from perfslo_tui.collect.importers.base import ImportedBaseline, ImportedRun, clip, load_document
+from perfslo_tui.collect.importers.base import ImportedBaseline, ImportedRun, load_document
 from perfslo_tui.collect.importers.registry import FORMATS
 from perfslo_tui.runs.files import (
     SCHEMA_VERSION,
     ArtifactError,
     build_run_document,
-    git_info,
-    make_metadata,
-    utc_iso,
     write_baseline,
     write_run,
 )
+from perfslo_tui.runs.metadata import git_info, make_metadata
+from perfslo_tui.text import clip, utc_iso
 
 
 @dataclass(frozen=True, slots=True)

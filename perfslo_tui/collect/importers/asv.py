@@ -17,8 +17,9 @@ from typing import Any
 
 import orjson
 
-from perfslo_tui.collect.importers.base import ImportedRun, clip, number, numbers, text_or_none, wrong_format
+from perfslo_tui.collect.importers.base import ImportedRun, number, numbers, text_or_none, wrong_format
 from perfslo_tui.runs.files import ArtifactError
+from perfslo_tui.text import clip
 
 NAME = "asv"
 EXPECTED = "an asv results file (results/<machine>/<commit>-<env>.json, format version 2)"

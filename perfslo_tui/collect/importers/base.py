@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from perfslo_tui.runs.files import MAX_FILE_BYTES, ArtifactError, read_json
+from perfslo_tui.text import clip
 
 # Multipliers from a source time unit to milliseconds.
 UNIT_TO_MS: Mapping[str, float] = {
@@ -112,12 +113,6 @@ class ImportedBaseline:
 
 
 Imported = ImportedRun | ImportedBaseline
-
-
-def clip(text: object, limit: int = 60) -> str:
-    """Shorten text for an error line."""
-    value = str(text)
-    return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
 def load_document(path: Path, expected: str) -> Any:

@@ -13,15 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from perfslo_tui.collect.importers.base import (
-    UNIT_TO_MS,
-    ImportedRun,
-    clip,
-    number,
-    parse_iso_ms,
-    wrong_format,
-)
+from perfslo_tui.collect.importers.base import UNIT_TO_MS, ImportedRun, number, parse_iso_ms, wrong_format
 from perfslo_tui.runs.files import ArtifactError
+from perfslo_tui.text import clip
 
 NAME = "google-benchmark"
 EXPECTED = "a Google Benchmark JSON file (--benchmark_out_format=json)"

@@ -10,8 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from perfslo_tui.collect.importers.base import ImportedRun, clip, number, numbers, wrong_format
+from perfslo_tui.collect.importers.base import ImportedRun, number, numbers, wrong_format
 from perfslo_tui.runs.files import ArtifactError
+from perfslo_tui.text import clip
 
 NAME = "hyperfine"
 EXPECTED = "a hyperfine --export-json file"

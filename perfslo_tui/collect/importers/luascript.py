@@ -1,9 +1,9 @@
-"""The seed project's (LUASCRIPT's) own formats: run files and ``.perf-baseline.json``.
+"""LUASCRIPT's own formats (docs/origin.md): run files and ``.perf-baseline.json``.
 
 Run file ``perf-<short-sha>-<Date.now()>.json``: ``measurements: {key:
 [{time, ...}]}`` holds every sample in ms; ``stats: {key: {count, min, max,
 avg, median, p95, p99} | {error: "no data"}}``. A key with no measurements
-but a ``median`` in ``stats`` is imported from that summary (note: the seed's
+but a ``median`` in ``stats`` is imported from that summary (note: LUASCRIPT's
 median was the upper median, ``vals[floor(n/2)]``).
 
 Baseline ``.perf-baseline.json``: ``{timestamp, commit, benchmarks: {name:
@@ -19,13 +19,13 @@ from typing import Any
 from perfslo_tui.collect.importers.base import (
     ImportedBaseline,
     ImportedRun,
-    clip,
     number,
     parse_iso_ms,
     text_or_none,
     wrong_format,
 )
 from perfslo_tui.runs.files import ArtifactError
+from perfslo_tui.text import clip
 
 RUN_NAME = "luascript-run"
 RUN_EXPECTED = "a LUASCRIPT run file (perf-<sha>-<ms>.json with `measurements`)"
@@ -91,7 +91,7 @@ def parse_run(path: Path, document: Any) -> ImportedRun:
     if not run.samples:
         raise ArtifactError(
             path,
-            "no measurements: every stats entry is 'no data' (the seed's main() never called measure())",
+            "no measurements: every stats entry is 'no data' (LUASCRIPT's main() never called measure())",
         )
     if no_data:
         names = ", ".join(clip(k, 30) for k in no_data)
@@ -122,7 +122,7 @@ def parse_baseline(path: Path, document: Any) -> ImportedBaseline:
         if median is None:
             raise ArtifactError(path, f"benchmarks/{clip(name)}/median: expected a number of ms")
         if median <= 0:
-            # The seed rounded to 3 decimals: a 0.000 median cannot be a reference.
+            # LUASCRIPT rounded to 3 decimals: a 0.000 median cannot be a reference.
             notes.append(f"skipped {clip(name)!r}: median {median} ms (perfslo needs > 0)")
             continue
         entry = {"median": median}

@@ -11,8 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from perfslo_tui.collect.importers.base import ImportedRun, clip, numbers, parse_iso_ms, wrong_format
+from perfslo_tui.collect.importers.base import ImportedRun, numbers, parse_iso_ms, wrong_format
 from perfslo_tui.runs.files import ArtifactError
+from perfslo_tui.text import clip
 
 NAME = "pyperf"
 EXPECTED = "a pyperf JSON file (-o FILE)"

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from perfslo_tui.actions.bench import run_to_completion
-from perfslo_tui.collect.command_timing import CommandBenchError, bench_command, needs_shell
+from perfslo_tui.collect.command_timing import CommandTimingError, needs_shell, time_command
 from perfslo_tui.config import load_config
 from perfslo_tui.runs.files import read_run
 from tests.conftest import run_cli
@@ -49,7 +49,7 @@ def test_a_shell_is_used_only_when_the_command_needs_one(command: str, shell: bo
 def test_warmup_runs_then_timed_runs(tmp_path: Path) -> None:
     log = tmp_path / "calls.log"
     seen: list[int] = []
-    result = bench_command(
+    result = time_command(
         counter_command(log, 0.03), runs=4, warmup=2, on_sample=lambda i, _ms: seen.append(i)
     )
     assert log.read_text().count("x") == 6  # 2 warm-up + 4 timed, really run
@@ -60,7 +60,7 @@ def test_warmup_runs_then_timed_runs(tmp_path: Path) -> None:
 
 def test_a_shell_command_really_runs_through_the_shell(tmp_path: Path) -> None:
     out = tmp_path / "out.txt"
-    result = bench_command(f"echo hello | tr a-z A-Z > {shlex.quote(str(out))}", runs=2, warmup=0)
+    result = time_command(f"echo hello | tr a-z A-Z > {shlex.quote(str(out))}", runs=2, warmup=0)
     assert result.shell is True
     assert out.read_text() == "HELLO\n"
 
@@ -68,22 +68,22 @@ def test_a_shell_command_really_runs_through_the_shell(tmp_path: Path) -> None:
 def test_non_zero_exit_names_the_command_the_code_and_stderr(tmp_path: Path) -> None:
     code = "import sys; sys.stderr.write('bench: fixture missing\\n'); sys.exit(3)"
     command = f"{PY} -c {shlex.quote(code)}"
-    with pytest.raises(CommandBenchError) as caught:
-        bench_command(command, runs=3, warmup=0)
+    with pytest.raises(CommandTimingError) as caught:
+        time_command(command, runs=3, warmup=0)
     assert str(caught.value) == f"command {command!r} exited 3: bench: fixture missing"
 
 
 def test_a_command_that_cannot_start(tmp_path: Path) -> None:
-    with pytest.raises(CommandBenchError, match=r"cannot start command 'no-such-program-xyz --x'"):
-        bench_command("no-such-program-xyz --x", runs=1, warmup=0)
+    with pytest.raises(CommandTimingError, match=r"cannot start command 'no-such-program-xyz --x'"):
+        time_command("no-such-program-xyz --x", runs=1, warmup=0)
 
 
 def test_a_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
     marker = tmp_path / "child-finished"
     # A shell whose child would outlive a plain kill of the shell.
     command = f"sleep 2 && touch {shlex.quote(str(marker))}"
-    with pytest.raises(CommandBenchError, match=r"timed out after 0.3s"):
-        bench_command(command, runs=1, warmup=0, timeout=0.3)
+    with pytest.raises(CommandTimingError, match=r"timed out after 0.3s"):
+        time_command(command, runs=1, warmup=0, timeout=0.3)
     import time
 
     deadline = time.monotonic() + 3.0
