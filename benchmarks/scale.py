@@ -218,16 +218,16 @@ def new_run_cost(project: Path, count: int, first_index: int) -> Figure:
 
     config = load_config(start=project)
     store = load_table(config.artifacts_dir)
-    evaluate(store.table, config, store.baseline)
+    previous = evaluate(store.history(), config)
     figure = Figure()
     for k in range(count):
         write_new_run(config.artifacts_dir, first_index + k, 1.0 + k / 1000)
         gc.collect()
         start = time.perf_counter()
-        result = store.refresh()
-        evaluate(store.table, config, store.baseline, errors=store.errors)
+        history = store.refresh()
+        previous = evaluate(history, config, previous=previous)
         figure.add(time.perf_counter() - start)
-        assert len(result.added) == 1, result
+        assert len(history.changes.added) == 1, history.changes
     return figure
 
 

@@ -62,10 +62,12 @@ from perfslo_tui.actions.confirm import confirm_by_rerunning
 from perfslo_tui.collect.measure import PerfMeasurement, bench
 from perfslo_tui.config import Config, SLOConfig
 from perfslo_tui.runs.files import Baseline, read_baseline, write_run
+from perfslo_tui.runs.history import history_of
 from perfslo_tui.runs.store import RunStore
 from perfslo_tui.runs.summary import summarize
 from perfslo_tui.text import utc_iso
-from perfslo_tui.verdict.engine import Verdict, evaluate
+from perfslo_tui.verdict.engine import evaluate
+from perfslo_tui.verdict.model import Verdict
 from perfslo_tui.verdict.rules import Severity, assess_regression
 from perfslo_tui.verdict.stats import change_estimate, is_reference_name, median_log_se
 
@@ -219,9 +221,9 @@ def trial(
     runner.perfslo_run(config, count, cand_commit)
     store = RunStore(artifacts)
     store.refresh()
-    first = evaluate(store.table, config, store.baseline, confirm_runs=1)
+    first = evaluate(store.history(), config, confirm_runs=1)
     one_time = time.perf_counter() - start
-    gate = evaluate(store.table, config, store.baseline, confirm_runs=confirm)
+    gate = evaluate(store.history(), config, confirm_runs=confirm)
     reruns = 0
 
     def rerun() -> None:
@@ -248,7 +250,7 @@ def trial(
     # Alternative noise models on the very same first candidate run.
     first_table = store.table.filter(pl.col("ts_ms") <= first.run.ts_ms) if first.run else store.table
     raw_table, raw_baseline = strip_reference(first_table, read_baseline(config.baseline_path))
-    raw_first = evaluate(raw_table, config, raw_baseline, confirm_runs=1)
+    raw_first = evaluate(history_of(raw_table, raw_baseline), config, confirm_runs=1)
     base_samples = list(raw_baseline.samples[SLO]) if raw_baseline else []
     cur_row = raw_table.filter(pl.col("slo") == SLO).tail(1).row(0, named=True)
     within = change_estimate(

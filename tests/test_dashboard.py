@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import BASE_MS, SEED_CONFIG, SEED_MOCK_TIMINGS, make_run, run_cli
 
-from perfslo_tui.verdict.engine import DAY_MS
+from perfslo_tui.verdict.trends import DAY_MS
 
 SCRIPT_NAME = "<script>alert(1)</script>"
 IMG_NAME = '<img src=x onerror="document.documentElement.dataset.pwned=1">'

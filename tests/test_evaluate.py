@@ -6,15 +6,17 @@ from pathlib import Path
 
 import pytest
 
+from perfslo_tui.collect.measure import write_time_summary
 from perfslo_tui.config import Config
 from perfslo_tui.runs.store import load_table
-from perfslo_tui.verdict.engine import Verdict, evaluate, write_time_summary
+from perfslo_tui.verdict.engine import evaluate
+from perfslo_tui.verdict.model import Verdict
 from tests.conftest import BASE_MS, HOUR_MS, SEED_MOCK_TIMINGS, RunWriter
 
 
 def test_no_runs_gives_no_data_for_every_slo(config: Config) -> None:
     store = load_table(config.artifacts_dir)
-    evaluation = evaluate(store.table, config)
+    evaluation = evaluate(store.history(), config)
     assert evaluation.run is None and evaluation.run_count == 0
     assert [r.name for r in evaluation.slos] == list(config.slos)
     assert all(r.state_label == "NO DATA" for r in evaluation.slos)
@@ -23,7 +25,7 @@ def test_no_runs_gives_no_data_for_every_slo(config: Config) -> None:
 def test_configured_order_then_unconfigured_by_name(config: Config, write: RunWriter) -> None:
     write({"zz-extra": 1.0, "aa-extra": 1.0, "transpile-simple": 0.8})
     store = load_table(config.artifacts_dir)
-    evaluation = evaluate(store.table, config)
+    evaluation = evaluate(store.history(), config)
     names = [r.name for r in evaluation.slos]
     assert names == [*config.slos, "aa-extra", "zz-extra"]
     missing = evaluation.result("transpile-function")
@@ -36,7 +38,7 @@ def test_value_is_the_median_not_the_mean(config: Config, write: RunWriter) -> N
     # One GC-pause-like outlier must not move the verdict.
     write({"transpile-simple": [0.80, 0.81, 0.82, 0.83, 50.0]})
     store = load_table(config.artifacts_dir)
-    result = evaluate(store.table, config).result("transpile-simple")
+    result = evaluate(store.history(), config).result("transpile-simple")
     assert result is not None and result.stats is not None
     assert result.value_ms == pytest.approx(0.82)
     assert result.stats.mean > 10
@@ -48,7 +50,7 @@ def test_previous_and_session_comparisons(config: Config, write: RunWriter) -> N
     write({"transpile-simple": 0.82}, ts_ms=BASE_MS + HOUR_MS)
     write({"transpile-simple": 0.84}, ts_ms=BASE_MS + 2 * HOUR_MS)
     store = load_table(config.artifacts_dir)
-    result = evaluate(store.table, config, session_run_id=first.name).result("transpile-simple")
+    result = evaluate(store.history(), config, session_run_id=first.name).result("transpile-simple")
     assert result is not None
     assert result.vs_previous is not None and result.vs_previous.change == pytest.approx(0.84 / 0.82 - 1)
     assert result.vs_session is not None and result.vs_session.regression.percent_change == "+5.0%"
@@ -59,11 +61,11 @@ def test_evaluating_an_old_run_ignores_later_history(config: Config, write: RunW
     old = write(SEED_MOCK_TIMINGS, ts_ms=BASE_MS)
     write({**SEED_MOCK_TIMINGS, "transpile-objects": 1.0}, ts_ms=BASE_MS + HOUR_MS)
     store = load_table(config.artifacts_dir)
-    assert evaluate(store.table, config).verdict is Verdict.WARNING
-    past = evaluate(store.table, config, run_id=old.name)
+    assert evaluate(store.history(), config).verdict is Verdict.WARNING
+    past = evaluate(store.history(), config, run_id=old.name)
     assert past.verdict is Verdict.FAILED and past.run is not None and past.run.run_id == old.name
     with pytest.raises(KeyError):
-        evaluate(store.table, config, run_id="perf-nope-1.json")
+        evaluate(store.history(), config, run_id="perf-nope-1.json")
 
 
 def test_write_time_summary_is_the_seeds_block(config: Config) -> None:
@@ -78,7 +80,7 @@ def test_errors_are_carried_to_the_views(config: Config, write: RunWriter, proje
     write({"transpile-simple": 0.8})
     (project / "artifacts" / f"perf-x-{BASE_MS}.json").write_text("{")
     store = load_table(config.artifacts_dir)
-    evaluation = evaluate(store.table, config, store.baseline, errors=store.errors)
+    evaluation = evaluate(store.history(), config)
     assert len(evaluation.errors) == 1 and "invalid JSON" in evaluation.errors[0][1]
 
 
@@ -86,7 +88,7 @@ def test_a_partial_run_keeps_the_other_slos_last_measurement(config: Config, wri
     full = write(SEED_MOCK_TIMINGS, ts_ms=BASE_MS, commit="1" * 40)
     partial = write({"transpile-simple": 0.80}, ts_ms=BASE_MS + HOUR_MS, commit="2" * 40)
     store = load_table(config.artifacts_dir)
-    evaluation = evaluate(store.table, config)
+    evaluation = evaluate(store.history(), config)
     assert evaluation.run is not None and evaluation.run.run_id == partial.name
     simple = evaluation.result("transpile-simple")
     assert simple is not None and not simple.stale and simple.measured_run_id == partial.name

@@ -12,9 +12,9 @@ import pytest
 
 from perfslo_tui.actions.baseline import establish_baseline
 from perfslo_tui.config import Config, load_config
-from perfslo_tui.runs.files import read_baseline
 from perfslo_tui.runs.store import load_table
-from perfslo_tui.verdict.engine import INCONCLUSIVE_HINT, Evaluation, SLOResult, Verdict, evaluate
+from perfslo_tui.verdict.engine import evaluate
+from perfslo_tui.verdict.model import INCONCLUSIVE_HINT, Evaluation, SLOResult, Verdict
 from perfslo_tui.verdict.rules import Severity
 from tests.conftest import BASE_MS, HOUR_MS, RunWriter, run_cli
 
@@ -52,7 +52,7 @@ def history(write: RunWriter, cfg: Config, runs: int = 6, level: float = 1.0) ->
 
 def judge(project: Path, cfg: Config) -> tuple[Evaluation, SLOResult]:
     store = load_table(project / "artifacts")
-    evaluation = evaluate(store.table, cfg, read_baseline(cfg.baseline_path))
+    evaluation = evaluate(store.history(), cfg)
     result = evaluation.result(SLO)
     assert result is not None
     return evaluation, result

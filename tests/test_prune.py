@@ -11,7 +11,8 @@ from perfslo_tui.config import load_config
 from perfslo_tui.report.json_report import evaluation_to_dict
 from perfslo_tui.report.trend import TREND_FILE, read_history
 from perfslo_tui.runs.store import load_table
-from perfslo_tui.verdict.engine import DAY_MS, evaluate
+from perfslo_tui.verdict.engine import evaluate
+from perfslo_tui.verdict.trends import DAY_MS
 
 RETENTION = "keep_runs = 5\nhistory_runs = 3\n"
 SLOS = {"transpile-simple": 0.8, "ir-parse-simple": 0.22, "lua-emit-simple": 0.3}
@@ -34,7 +35,7 @@ def comparable(project: Path) -> dict[str, object]:
     """The latest run's evaluation, minus the run count (which prune changes by design)."""
     config = load_config(start=project)
     store = load_table(config.artifacts_dir)
-    doc = evaluation_to_dict(evaluate(store.table, config, store.baseline))
+    doc = evaluation_to_dict(evaluate(store.history(), config))
     doc.pop("run_count")
     return doc
 

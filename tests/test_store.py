@@ -25,20 +25,20 @@ def test_refresh_reports_added_changed_removed_and_reads_only_what_changed(proje
     folder = project / "artifacts"
     first = make_run(folder, {"transpile-simple": 0.8}, ts_ms=BASE_MS)
     store = RunStore(folder)
-    assert store.refresh().added == [first.name]
-    assert not store.refresh().any
+    assert store.refresh().changes.added == (first.name,)
+    assert not store.refresh().changes.any
     read = store.files_read
     second = make_run(folder, {"transpile-simple": 0.9}, ts_ms=BASE_MS + HOUR_MS)
     result = store.refresh()
-    assert result.added == [second.name] and store.files_read == read + 1
+    assert result.changes.added == (second.name,) and store.files_read == read + 1
     replacement = make_run(project / "other", {"transpile-simple": 1.1}, ts_ms=BASE_MS)
     replacement.replace(first)
     result = store.refresh()
-    assert result.changed == [first.name]
+    assert result.changes.changed == (first.name,)
     assert store.table.filter(pl.col("run_id") == first.name)["median"].to_list() == [1.1]
     second.unlink()
     result = store.refresh()
-    assert result.removed == [second.name] and store.run_count == 1
+    assert result.changes.removed == (second.name,) and store.run_count == 1
 
 
 def test_one_bad_file_never_hides_the_good_ones(project: Path) -> None:
@@ -51,7 +51,7 @@ def test_one_bad_file_never_hides_the_good_ones(project: Path) -> None:
     assert "invalid JSON" in store.errors[bad]
     bad.unlink()
     result = store.refresh()
-    assert result.errors_changed and not store.errors
+    assert result.changes.errors_changed and not store.errors
 
 
 def test_missing_folder_is_reported_not_raised(tmp_path: Path) -> None:

@@ -330,7 +330,7 @@ def test_the_live_store_does_not_reparse_a_bad_file_at_every_refresh(folder: Pat
     assert len(store.errors) == 1
     for _ in range(3):
         result = store.refresh()
-        assert not result.any
+        assert not result.changes.any
     assert store.files_read == read
 
 
@@ -368,9 +368,9 @@ def test_live_refresh_appends_new_runs_and_inserts_old_ones_in_order(folder: Pat
     store = load_table(folder)
     newest = make_run(folder, {"transpile-simple": 0.91}, ts_ms=BASE_MS + 50 * HOUR_MS)
     result = store.refresh()
-    assert result.added == [newest.name]
+    assert result.changes.added == (newest.name,)
     older = make_run(folder, {"transpile-simple": 0.92}, ts_ms=BASE_MS - 50 * HOUR_MS)
     result = store.refresh()
-    assert result.added == [older.name]
+    assert result.changes.added == (older.name,)
     assert store.table.equals(fresh(folder))
     assert store.table["run_id"][0] == older.name and store.table["run_id"][-1] == newest.name

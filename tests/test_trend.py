@@ -12,7 +12,8 @@ from conftest import BASE_MS, SEED_MOCK_TIMINGS, make_run, run_cli
 from perfslo_tui.config import load_config
 from perfslo_tui.report.trend import TREND_FILE, build_trend, indicator, read_history
 from perfslo_tui.runs.store import load_table
-from perfslo_tui.verdict.engine import DAY_MS, evaluate
+from perfslo_tui.verdict.engine import evaluate
+from perfslo_tui.verdict.trends import DAY_MS
 
 STEP_AT = 14  # run index where transpile-objects gets 15 % slower
 
@@ -84,7 +85,7 @@ def test_trend_reads_the_same_evaluation_as_the_gate(project: Path) -> None:
     history(project / "artifacts")
     config = load_config(start=project)
     store = load_table(config.artifacts_dir)
-    evaluation = evaluate(store.table, config, store.baseline)
+    evaluation = evaluate(store.history(), config)
     doc = build_trend(evaluation, generated_ms=BASE_MS)
     for result in evaluation.slos:
         entry = doc["slos"][result.name]

@@ -12,25 +12,19 @@ from perfslo_tui.runs.files import (
     read_run,
     write_baseline,
 )
-from perfslo_tui.runs.store import RunStore, load_table
-
-
-def latest_run_id(store: RunStore) -> str | None:
-    """The newest run in the store by its recorded timestamp, or None."""
-    if store.table.height == 0:
-        return None
-    return str(store.table.row(store.table.height - 1, named=True)["run_id"])
+from perfslo_tui.runs.history import RunHistory
+from perfslo_tui.runs.store import load_history
 
 
 def establish_baseline(
-    config: Config, run_path: Path | None = None, store: RunStore | None = None
+    config: Config, run_path: Path | None = None, history: RunHistory | None = None
 ) -> tuple[Path, Path | None, RunFile]:
     """Make a run (default: the latest) the baseline, keeping the old one.
 
     Args:
         config: The config (for the artifacts folder).
         run_path: The run to use; default the latest in the folder.
-        store: An already loaded store, to find the latest run without
+        history: The already loaded folder, to find the latest run without
             reading the folder again.
 
     Returns:
@@ -40,10 +34,10 @@ def establish_baseline(
         ArtifactError: When the run cannot be read or there is none.
     """
     if run_path is None:
-        run_id = latest_run_id(store if store is not None else load_table(config.artifacts_dir))
-        if run_id is None:
+        latest = (history if history is not None else load_history(config.artifacts_dir)).latest
+        if latest is None:
             raise ArtifactError(config.artifacts_dir, "no usable run to make the baseline from")
-        run_path = config.artifacts_dir / run_id
+        run_path = config.artifacts_dir / latest.run_id
     run = read_run(run_path)
     document = baseline_document_from_run(run)
     path, kept = write_baseline(config.artifacts_dir, document)

@@ -16,7 +16,8 @@ from collections.abc import Callable
 from perfslo_tui.actions.bench import run_to_completion
 from perfslo_tui.config import Config
 from perfslo_tui.runs.store import RunStore
-from perfslo_tui.verdict.engine import Evaluation, evaluate
+from perfslo_tui.verdict.engine import evaluate
+from perfslo_tui.verdict.model import Evaluation
 
 
 def needs_confirmation(evaluation: Evaluation) -> bool:
@@ -69,10 +70,7 @@ def confirm_by_rerunning(
                 file=sys.stderr,
             )
         produce()
-        store.refresh()
-        evaluation = evaluate(
-            store.table, config, store.baseline, errors=store.errors, confirm_runs=confirm_runs
-        )
+        evaluation = evaluate(store.refresh(), config, confirm_runs=confirm_runs, previous=evaluation)
         pending = [r for r in evaluation.slos if r.needs_confirmation]
         if not pending or not all(r.busy for r in pending):
             reruns += 1

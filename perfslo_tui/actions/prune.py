@@ -30,9 +30,10 @@ import polars as pl
 from perfslo_tui.config import Config
 from perfslo_tui.report.trend import trend_path, update_trend
 from perfslo_tui.runs.files import is_run_file_name
-from perfslo_tui.runs.store import RunStore
+from perfslo_tui.runs.history import RunHistory
 from perfslo_tui.text import utc_iso
-from perfslo_tui.verdict.engine import DAY_MS, evaluate
+from perfslo_tui.verdict.engine import evaluate
+from perfslo_tui.verdict.trends import DAY_MS
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,35 +63,31 @@ class PrunePlan:
     unreadable: list[Path] = field(default_factory=list)
 
 
-def plan_prune(config: Config, store: RunStore) -> PrunePlan:
+def plan_prune(config: Config, history: RunHistory) -> PrunePlan:
     """Decide which run files are older than the window and safe to remove.
 
     Args:
         config: The config (trend window, ``keep_runs``, noise history).
-        store: The loaded artifacts folder.
+        history: The loaded artifacts folder.
 
     Returns:
         The plan; nothing is touched.
     """
     unreadable = sorted(
         path
-        for path in store.errors
-        if path.parent == store.artifacts_dir and is_run_file_name(path.name)
+        for path in history.errors
+        if path.parent == history.folder and is_run_file_name(path.name)
     )
-    table = store.table
+    table = history.table
     if table.height == 0:
         return PrunePlan(None, unreadable=unreadable)
-    runs = (
-        table.select("run_id", "ts_ms", "commit")
-        .unique("run_id", keep="first")
-        .sort(["ts_ms", "run_id"])
-    )
+    runs = history.runs.select("run_id", "ts_ms", "commit")
     latest = int(runs["ts_ms"][-1])
     start = latest - config.trend_days * DAY_MS
     protected: dict[str, str] = {}
     for run_id in runs["run_id"][-config.keep_runs :]:
         protected.setdefault(str(run_id), f"one of the latest {config.keep_runs} runs")
-    baseline = store.baseline
+    baseline = history.baseline
     if baseline is not None and baseline.source_run:
         protected.setdefault(baseline.source_run, "the baseline's source run")
     per_slo = max(config.history_runs, config.confirm_runs)
@@ -108,14 +105,14 @@ def plan_prune(config: Config, store: RunStore) -> PrunePlan:
         if run_id in protected:
             plan.kept[run_id] = protected[run_id]
             continue
-        plan.remove.append(PrunedRun(run_id, store.artifacts_dir / run_id, int(ts_ms), commit))
+        plan.remove.append(PrunedRun(run_id, history.folder / run_id, int(ts_ms), commit))
     return plan
 
 
-def folded_points(store: RunStore, plan: PrunePlan) -> dict[str, list[dict[str, Any]]]:
+def folded_points(history: RunHistory, plan: PrunePlan) -> dict[str, list[dict[str, Any]]]:
     """The removed runs' medians per SLO, in the trend file's point format."""
     ids = [r.run_id for r in plan.remove]
-    rows = store.table.filter(pl.col("run_id").is_in(ids)).sort(["ts_ms", "run_id"])
+    rows = history.table.filter(pl.col("run_id").is_in(ids)).sort(["ts_ms", "run_id"])
     points: dict[str, list[dict[str, Any]]] = {}
     for row in rows.select("slo", "run_id", "commit", "ts_ms", "median").iter_rows(named=True):
         points.setdefault(row["slo"], []).append(
@@ -139,7 +136,7 @@ class PruneResult:
     trend_file: Path | None
 
 
-def apply_prune(config: Config, store: RunStore, plan: PrunePlan) -> PruneResult:
+def apply_prune(config: Config, history: RunHistory, plan: PrunePlan) -> PruneResult:
     """Fold the plan's runs into the trend file, then delete them.
 
     The trend file is written first: if it cannot be written (or the
@@ -151,8 +148,8 @@ def apply_prune(config: Config, store: RunStore, plan: PrunePlan) -> PruneResult
     """
     if not plan.remove:
         return PruneResult([], {}, None)
-    evaluation = evaluate(store.table, config, store.baseline, errors=store.errors)
-    target, _document = update_trend(evaluation, trend_path(config), folded=folded_points(store, plan))
+    evaluation = evaluate(history, config)
+    target, _document = update_trend(evaluation, trend_path(config), folded=folded_points(history, plan))
     removed: list[PrunedRun] = []
     failed: dict[Path, str] = {}
     for run in plan.remove:

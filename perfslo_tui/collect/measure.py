@@ -32,24 +32,24 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import statistics
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from perfslo_tui.config import Config, load_config
-from perfslo_tui.runs.files import build_run_document, write_run
+from perfslo_tui.runs.files import REFERENCE_SUFFIX, build_run_document, is_reference_name, write_run
 from perfslo_tui.runs.metadata import make_metadata
-from perfslo_tui.verdict.engine import write_time_summary
 from perfslo_tui.verdict.rules import (
     DEFAULT_TOLERANCE,
     BudgetCheck,
+    BudgetStatus,
     RegressionCheck,
     assess_regression,
     budget_status,
 )
-from perfslo_tui.verdict.stats import REFERENCE_SUFFIX
 
 DEFAULT_ITERATIONS = 100
 DEFAULT_MIN_SAMPLE_NS = 200_000  # 0.2 ms per sample keeps timer overhead < 0.1 %
@@ -210,6 +210,39 @@ def bench(
         if disable_gc and gc_was_enabled:
             gc.enable()
     return BenchResult(samples_ms=samples, inner_loops=loops, warmup=warmup, reference_ms=references)
+
+
+def write_time_summary(
+    samples: Mapping[str, Sequence[float]], config: Config
+) -> tuple[dict[str, int], list[dict[str, str]], list[dict[str, str]]]:
+    """LUASCRIPT's summary, violations and warnings for a run about to be written.
+
+    Only the budget rule applies here (no history); views re-evaluate.
+
+    Returns:
+        ``(summary, violations, warnings)``.
+    """
+    violations: list[dict[str, str]] = []
+    warnings: list[dict[str, str]] = []
+    passing = failing = 0
+    for name, values in samples.items():
+        slo = config.slos.get(name)
+        if slo is None or not len(values) or is_reference_name(name):
+            continue
+        check = budget_status(float(statistics.median(values)), slo.budget_ms, slo.tolerance)
+        if check.status is BudgetStatus.PASS:
+            passing += 1
+            continue
+        failing += 1
+        entry = {"slo": name, "message": check.message}
+        (violations if check.status is BudgetStatus.VIOLATION else warnings).append(entry)
+    summary = {
+        "totalViolations": len(violations),
+        "totalWarnings": len(warnings),
+        "passingBudgets": passing,
+        "failingBudgets": failing,
+    }
+    return summary, violations, warnings
 
 
 class PerfMeasurement:

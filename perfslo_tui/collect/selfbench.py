@@ -42,9 +42,11 @@ from perfslo_tui.config import Config, load_config
 from perfslo_tui.report.text import render_text
 from perfslo_tui.runs.cache import RACY_NS
 from perfslo_tui.runs.files import build_run_document, read_run, run_file_name, write_run
+from perfslo_tui.runs.history import RunHistory
 from perfslo_tui.runs.metadata import make_metadata
 from perfslo_tui.runs.store import RunStore, load_table
-from perfslo_tui.verdict.engine import Evaluation, evaluate
+from perfslo_tui.verdict.engine import evaluate
+from perfslo_tui.verdict.model import Evaluation
 
 SYNTH_SLOS = [f"synthetic-{i}" for i in range(7)]
 FIXED_GIT = {"commit": "0" * 40, "branch": "bench", "dirty": False}
@@ -107,9 +109,14 @@ class Fixtures:
         return folder
 
     @functools.cached_property
-    def loaded(self) -> RunStore:
+    def store(self) -> RunStore:
         """A store loaded from ``history``."""
         return load_table(self.history)
+
+    @functools.cached_property
+    def loaded(self) -> RunHistory:
+        """What ``store`` loaded."""
+        return self.store.history()
 
     @functools.cached_property
     def history_config(self) -> Config:
@@ -129,7 +136,7 @@ class Fixtures:
     @functools.cached_property
     def evaluation(self) -> Evaluation:
         """The evaluation of ``history``'s latest run."""
-        return evaluate(self.loaded.table, self.history_config, None)
+        return evaluate(self.loaded, self.history_config)
 
     def one_run_file(self) -> Path:
         """Any run file of ``history``."""
@@ -146,8 +153,8 @@ class Fixtures:
         self.live.refresh()
 
     def save_cache(self) -> None:
-        """Write the cache of ``loaded``."""
-        self.loaded.save_cache()
+        """Write the cache of ``store``."""
+        self.store.save_cache()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -168,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
             "start-load-1000-runs": lambda: RunStore(fx.history).refresh(),
             "parse-run-file": lambda: read_run(fx.one_run_file()),
             "refresh-one-new-run": fx.refresh_one,
-            "evaluate-1000-runs": lambda: evaluate(fx.loaded.table, fx.history_config, None),
+            "evaluate-1000-runs": lambda: evaluate(fx.loaded, fx.history_config),
             "save-cache-1000-runs": fx.save_cache,
             "write-artifact": lambda: write_run(scratch, fx.extra),
             "render-text-report": lambda: render_text(fx.evaluation),

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from perfslo_tui.config import Config
-    from perfslo_tui.runs.store import RunStore
+    from perfslo_tui.runs.history import RunHistory
 
 
 class UsageError(Exception):
@@ -25,8 +25,8 @@ def load_context(args: argparse.Namespace) -> Config:
     return config
 
 
-def load_store(config: Config) -> RunStore:
-    """Load the artifacts folder into a store."""
-    from perfslo_tui.runs.store import load_table
+def load_history(config: Config) -> RunHistory:
+    """Load the artifacts folder: the runs, the baseline and the files that could not be used."""
+    from perfslo_tui.runs.store import load_history as load
 
-    return load_table(config.artifacts_dir)
+    return load(config.artifacts_dir)

@@ -32,15 +32,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Evaluate and print the report; return the gate's exit code."""
     from perfslo_tui.atomic import atomic_write_bytes
-    from perfslo_tui.commands import UsageError, load_context, load_store
+    from perfslo_tui.commands import UsageError, load_context
     from perfslo_tui.runs.files import read_run
+    from perfslo_tui.runs.store import RunStore
     from perfslo_tui.text import printable
     from perfslo_tui.verdict.engine import evaluate
 
     config = load_context(args)
     if args.confirm is not None and args.confirm < 1:
         raise UsageError("--confirm must be at least 1")
-    store = load_store(config)
+    # A store rather than a one-off load: --confirm refreshes it after each re-run.
+    store = RunStore(config.artifacts_dir)
+    history = store.refresh()
     run_id = None
     if args.run is not None:
         path = args.run.resolve()
@@ -48,11 +51,11 @@ def run(args: argparse.Namespace) -> int:
         if path.parent != config.artifacts_dir.resolve():
             raise UsageError(f"{path}: --run must name a file in the artifacts folder {config.artifacts_dir}")
         run_id = read_run(path).run_id
-    if store.table.height == 0:
-        folder_problem = store.errors.get(store.artifacts_dir)
+    if history.run_count == 0:
+        folder_problem = history.errors.get(history.folder)
         if folder_problem is not None:  # the folder itself: that one line says it all
-            raise UsageError(f"{store.artifacts_dir}: {folder_problem}")
-        for path, reason in sorted(store.errors.items()):
+            raise UsageError(f"{history.folder}: {folder_problem}")
+        for path, reason in sorted(history.errors.items()):
             print(f"perfslo: {printable(str(path), 300)}: {printable(reason, 300)}", file=sys.stderr)
         if config.artifacts_dir.exists() and not config.artifacts_dir.is_dir():
             raise UsageError(f"{config.artifacts_dir}: the artifacts path is a file, not a folder")
@@ -61,14 +64,12 @@ def run(args: argparse.Namespace) -> int:
                 f"{config.artifacts_dir}: artifacts folder does not exist (run your benchmarks first)"
             )
         raise UsageError(f"{config.artifacts_dir}: no usable runs (run your benchmarks first)")
-    for path, reason in sorted(store.errors.items()):
+    for path, reason in sorted(history.errors.items()):
         # File names and reasons are untrusted: one escaped line per file.
         print(f"perfslo: warning: skipped {printable(str(path), 300)}: {printable(reason, 300)}",
               file=sys.stderr)
 
-    evaluation = evaluate(
-        store.table, config, store.baseline, run_id=run_id, errors=store.errors, confirm_runs=args.confirm
-    )
+    evaluation = evaluate(history, config, run_id=run_id, confirm_runs=args.confirm)
     if args.confirm is not None and run_id is None:
         from perfslo_tui.actions.confirm import confirm_by_rerunning
 
@@ -101,7 +102,7 @@ def _warn_if_from_the_future(evaluation: object) -> None:
     import time
 
     from perfslo_tui.text import printable, utc_iso
-    from perfslo_tui.verdict.engine import Evaluation
+    from perfslo_tui.verdict.model import Evaluation
 
     assert isinstance(evaluation, Evaluation)
     run = evaluation.run
@@ -115,7 +116,7 @@ def _warn_if_from_the_future(evaluation: object) -> None:
 
 def _render(evaluation: object, fmt: str, config: object = None) -> str:
     from perfslo_tui.config import Config
-    from perfslo_tui.verdict.engine import Evaluation
+    from perfslo_tui.verdict.model import Evaluation
 
     assert isinstance(evaluation, Evaluation)
     if fmt == "json":

@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Evaluate the latest run and write the dashboard."""
     from perfslo_tui.atomic import atomic_write_bytes
-    from perfslo_tui.commands import UsageError, load_context, load_store
+    from perfslo_tui.commands import UsageError, load_context, load_history
     from perfslo_tui.report.html import render_html
     from perfslo_tui.report.trend import read_history, trend_path
     from perfslo_tui.runs.files import ArtifactError
@@ -30,10 +30,10 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(
             f"{config.artifacts_dir}: artifacts folder does not exist (run your benchmarks first)"
         )
-    store = load_store(config)
-    for path, reason in sorted(store.errors.items()):
+    history = load_history(config)
+    for path, reason in sorted(history.errors.items()):
         print(f"perfslo: warning: skipped {_safe(str(path))}: {_safe(reason)}", file=sys.stderr)
-    evaluation = evaluate(store.table, config, store.baseline, errors=store.errors)
+    evaluation = evaluate(history, config)
     try:
         pruned = len({p["run_id"] for points in read_history(trend_path(config)).values() for p in points})
     except ArtifactError as exc:

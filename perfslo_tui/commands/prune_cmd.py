@@ -21,17 +21,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Plan, print and (unless ``--dry-run``) apply the prune."""
     from perfslo_tui.actions.prune import apply_prune, plan_prune
-    from perfslo_tui.commands import UsageError, load_context, load_store
+    from perfslo_tui.commands import UsageError, load_context, load_history
     from perfslo_tui.text import printable, utc_iso
 
     config = load_context(args)
     if not config.artifacts_dir.is_dir():
         raise UsageError(f"{config.artifacts_dir}: artifacts folder does not exist")
-    store = load_store(config)
-    plan = plan_prune(config, store)
+    history = load_history(config)
+    plan = plan_prune(config, history)
     for path in plan.unreadable:
         print(f"perfslo: warning: not touching unreadable {printable(str(path), 300)}: "
-              f"{printable(store.errors[path], 300)}", file=sys.stderr)
+              f"{printable(history.errors[path], 300)}", file=sys.stderr)
     if plan.window_start_ms is None:
         print(f"No runs in {config.artifacts_dir}: nothing to prune.")
         return 0
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {printable(run_id, 100)}  ({printable(reason, 120)})")
     if args.dry_run or not plan.remove:
         return 0
-    result = apply_prune(config, store, plan)
+    result = apply_prune(config, history, plan)
     count = len(result.removed)
     print(f"Folded {count} run(s) into {result.trend_file}; removed {count} file(s).")
     for path, reason in sorted(result.failed.items()):

@@ -18,19 +18,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate the latest run and write the trend file."""
-    from perfslo_tui.commands import UsageError, load_context, load_store
+    from perfslo_tui.commands import UsageError, load_context, load_history
     from perfslo_tui.report.trend import trend_path, update_trend
     from perfslo_tui.verdict.engine import evaluate
 
     config = load_context(args)
-    store = load_store(config)
+    history = load_history(config)
     if not config.artifacts_dir.is_dir():
         raise UsageError(
             f"{config.artifacts_dir}: artifacts folder does not exist (run your benchmarks first)"
         )
-    for path, reason in sorted(store.errors.items()):
+    for path, reason in sorted(history.errors.items()):
         print(f"perfslo: warning: skipped {_safe(str(path))}: {_safe(reason)}", file=sys.stderr)
-    evaluation = evaluate(store.table, config, store.baseline, errors=store.errors)
+    evaluation = evaluate(history, config)
     target, document = update_trend(evaluation, trend_path(config), args.output)
     points = sum(len(slo["points"]) for slo in document["slos"].values())
     kept = sum(len(points) for points in document["history"].values())

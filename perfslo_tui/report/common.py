@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from perfslo_tui.text import format_ms, format_percent, printable
-from perfslo_tui.verdict.engine import Comparison, Evaluation, SLOResult, Verdict
+from perfslo_tui.verdict.model import Comparison, Evaluation, SLOResult, Verdict
 
 SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
 

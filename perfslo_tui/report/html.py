@@ -31,8 +31,9 @@ from perfslo_tui.report.common import (
 )
 from perfslo_tui.report.trend import indicator, trend_note, window_start_ms
 from perfslo_tui.text import format_change, format_ms, printable, short_commit, utc_iso
-from perfslo_tui.verdict.engine import DAY_MS, Comparison, Evaluation, SLOResult
+from perfslo_tui.verdict.model import Comparison, Evaluation, SLOResult
 from perfslo_tui.verdict.rules import BudgetStatus, budget_status, tolerance_band, violation_threshold
+from perfslo_tui.verdict.trends import DAY_MS
 
 CHART_W = 560
 CHART_H = 190

@@ -38,7 +38,7 @@ import orjson
 
 from perfslo_tui.report.common import short_reason
 from perfslo_tui.text import utc_iso
-from perfslo_tui.verdict.engine import Comparison, Evaluation, SLOResult, finite_or_none
+from perfslo_tui.verdict.model import Comparison, Evaluation, SLOResult, finite_or_none
 
 FORMAT_VERSION = 1
 

@@ -28,7 +28,7 @@ from perfslo_tui.report.common import (
 )
 from perfslo_tui.report.trend import has_trend
 from perfslo_tui.text import format_change, printable, short_commit, utc_iso
-from perfslo_tui.verdict.engine import Comparison, Evaluation, SLOResult
+from perfslo_tui.verdict.model import Comparison, Evaluation, SLOResult
 from perfslo_tui.verdict.rules import Severity
 
 COMMENT_MARKER = "<!-- perfslo-report -->"

@@ -13,7 +13,7 @@ from perfslo_tui.report.common import (
     value_cell,
 )
 from perfslo_tui.text import printable, utc_iso
-from perfslo_tui.verdict.engine import Evaluation
+from perfslo_tui.verdict.model import Evaluation
 
 
 def render_text(evaluation: Evaluation) -> str:

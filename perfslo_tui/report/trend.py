@@ -52,8 +52,9 @@ from perfslo_tui.config import Config
 from perfslo_tui.runs.files import ArtifactError, read_json
 from perfslo_tui.runs.metadata import now_ms
 from perfslo_tui.text import format_percent, utc_iso
-from perfslo_tui.verdict.engine import DAY_MS, Evaluation, SLOResult, TrendPoint, finite_or_none
+from perfslo_tui.verdict.model import Evaluation, SLOResult, TrendPoint, finite_or_none
 from perfslo_tui.verdict.rules import violation_threshold
+from perfslo_tui.verdict.trends import DAY_MS
 
 TREND_FILE = "perf-trend.json"
 HOUR_MS = 3_600_000

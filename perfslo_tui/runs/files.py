@@ -36,6 +36,16 @@ BASELINE_HISTORY_DIR = "baselines"
 MAX_FILE_BYTES = 64 * 1024 * 1024
 
 
+# Companion series name suffix: ``<slo>@ref`` holds the reference workload's
+# timings, one per sample of ``<slo>`` (see perfslo_tui.collect.measure).
+REFERENCE_SUFFIX = "@ref"
+
+
+def is_reference_name(name: str) -> bool:
+    """True for a companion reference series (``<slo>@ref``), not an SLO."""
+    return name.endswith(REFERENCE_SUFFIX) and len(name) > len(REFERENCE_SUFFIX)
+
+
 class ArtifactError(Exception):
     """A file that cannot be used, rendered as ``path: problem`` on one line."""
 

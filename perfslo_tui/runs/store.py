@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 import polars as pl
@@ -37,6 +37,7 @@ from perfslo_tui.runs.files import (
     read_baseline,
     read_run,
 )
+from perfslo_tui.runs.history import RunChanges, RunHistory, runs_of
 from perfslo_tui.runs.summary import summarize
 
 TABLE_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
@@ -91,34 +92,6 @@ def runs_to_table(runs: Iterable[RunFile]) -> pl.DataFrame:
     return pl.DataFrame(columns, schema=TABLE_SCHEMA)
 
 
-@dataclass(slots=True)
-class RefreshResult:
-    """What one refresh changed.
-
-    Attributes:
-        added: Run ids that are new.
-        changed: Run ids whose file changed and was re-read.
-        removed: Run ids whose file is gone (or now fails to load).
-        errors_changed: True when the set of load errors changed.
-        baseline_changed: True when the baseline file changed.
-        missing_dir: True when the artifacts folder does not exist.
-    """
-
-    added: list[str] = field(default_factory=list)
-    changed: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    errors_changed: bool = False
-    baseline_changed: bool = False
-    missing_dir: bool = False
-
-    @property
-    def any(self) -> bool:
-        """True when anything a view shows may have changed."""
-        return bool(
-            self.added or self.changed or self.removed or self.errors_changed or self.baseline_changed
-        )
-
-
 class RunStore:
     """The artifacts folder as an incrementally refreshed polars table.
 
@@ -138,6 +111,9 @@ class RunStore:
     def __init__(self, artifacts_dir: Path, *, use_cache: bool = True) -> None:
         self.artifacts_dir = artifacts_dir
         self.table: pl.DataFrame = empty_table()
+        self._runs: pl.DataFrame = runs_of(self.table)
+        self.missing_dir = False
+        self._version = 0
         self.errors: dict[Path, str] = {}
         self.baseline: Baseline | None = None
         self.baseline_error: str | None = None
@@ -179,49 +155,67 @@ class RunStore:
                 found[entry.name] = file_key(info)
         return found
 
-    def refresh(self) -> RefreshResult:
+    def refresh(self, names: Collection[str] | None = None) -> RunHistory:
         """Bring the table up to date with the folder, reading only what changed.
 
+        Args:
+            names: File names known to have changed (from a file watcher):
+                only these are looked at, instead of listing the whole
+                folder. The first refresh always lists the folder.
+
         Returns:
-            What changed. Permission or missing-folder problems are reported
-            through ``errors`` and ``missing_dir``, never raised.
+            The history, with what changed. Permission or missing-folder
+            problems are reported through ``errors`` and ``missing_dir``,
+            never raised.
         """
-        result = RefreshResult()
+        added: list[str] = []
+        changed: list[str] = []
+        removed: list[str] = []
         old_errors = dict(self.errors)
         self.errors.pop(self.artifacts_dir, None)
         # Taken before the scan: a file written after it looks racy, never clean.
         scanned_ns = time.time_ns()
+        targeted = names is not None and self._started and not self.missing_dir
         try:
-            found = self._scan()
+            found = self._scan_names(names) if targeted and names is not None else self._scan()
         except PermissionError as exc:
             # Keep what is loaded: an unlistable folder says nothing about its runs.
             self.errors[self.artifacts_dir] = f"cannot list folder: {exc.strerror or exc}"
-            result.errors_changed = old_errors != self.errors
-            return result
+            return self._snapshot(RunChanges(errors_changed=old_errors != self.errors))
+        self.missing_dir = found is None
         if found is None:
-            result.missing_dir = True
             found = {}
         if not self._started:
             self._started = True
             if self.use_cache and found:
-                self._start_from_cache(found, result, scanned_ns)
+                added.extend(self._start_from_cache(found, scanned_ns))
+        # Only the files that may have changed are looked at: all of them
+        # after a listing, the named ones after a watcher event.
+        looked_at = found.keys() if not targeted else {n for n in names or () if is_run_file_name(n)}
+        present = {name for name in looked_at if name in found}
 
         # Errors of files that are gone go with them.
-        for path in list(self.errors):
-            if path.parent == self.artifacts_dir and path.name not in found and path.name != BASELINE_NAME:
+        for path in [p for p in self.errors if p.parent == self.artifacts_dir and p.name != BASELINE_NAME]:
+            if path.name in looked_at and path.name not in present or not targeted and path.name not in found:
                 del self.errors[path]
-        for name in [name for name in self._failed if name not in found]:
-            del self._failed[name]
-        for name in [name for name in self._digests if name not in found]:
-            del self._digests[name]
+        known = self._seen.keys() | self._failed.keys() | self._digests.keys()
+        if targeted:
+            vanished = [name for name in looked_at - present if name in known]
+        else:
+            vanished = [name for name in known if name not in found]
+        for name in vanished:
+            self._failed.pop(name, None)
+            self._digests.pop(name, None)
             self._racy.discard(name)
-        gone = [name for name in self._seen if name not in found]
+        gone = [name for name in vanished if name in self._seen]
         stale = [
             name
-            for name, key in found.items()
-            if (self._seen.get(name) if name in self._seen else self._failed.get(name)) != key
-            or (name in self._racy and self._racy_changed(name, key, scanned_ns))
+            for name in present
+            if (self._seen.get(name) if name in self._seen else self._failed.get(name)) != found[name]
+            or (name in self._racy and self._racy_changed(name, found[name], scanned_ns))
         ]
+        if not targeted:
+            stale.sort()
         drop = set(gone) | {name for name in stale if name in self._seen}
         new_runs: list[RunFile] = []
         # Rows are built per batch: 10,000 runs as Python lists of floats
@@ -229,7 +223,7 @@ class RunStore:
         pieces: list[pl.DataFrame] = []
         for name in stale:
             path = self.artifacts_dir / name
-            known = name in self._seen
+            was_loaded = name in self._seen
             key = found[name]
             self._seen.pop(name, None)
             self._failed.pop(name, None)
@@ -246,12 +240,12 @@ class RunStore:
             except ArtifactError as exc:
                 self.errors[path] = exc.problem
                 self._failed[name] = key
-                if known:
-                    result.removed.append(name)
+                if was_loaded:
+                    removed.append(name)
                 continue
             self.errors.pop(path, None)
             new_runs.append(run)
-            (result.changed if known else result.added).append(name)
+            (changed if was_loaded else added).append(name)
             self._seen[name] = key
             if len(new_runs) >= READ_BATCH:
                 pieces.append(runs_to_table(new_runs))
@@ -259,21 +253,63 @@ class RunStore:
         for name in gone:
             self._seen.pop(name, None)
             self._unsaved += 1
-            result.removed.append(name)
+            removed.append(name)
         if drop:
             self.table = self.table.filter(~pl.col("run_id").is_in(sorted(drop)))
+            self._runs = self._runs.filter(~pl.col("run_id").is_in(sorted(drop)))
         if new_runs:
             pieces.append(runs_to_table(new_runs))
         if pieces:
             self._merge(pieces[0] if len(pieces) == 1 else pl.concat(pieces, how="vertical"))
-        if result.missing_dir:
+        if self.missing_dir:
             self.errors.pop(self.artifacts_dir / BASELINE_NAME, None)
         self._scanned_ns = scanned_ns
-        result.baseline_changed = self._refresh_baseline()
-        result.errors_changed = old_errors != self.errors
-        if self.use_cache and found and self._should_save():
+        changes = RunChanges(
+            added=tuple(added),
+            changed=tuple(changed),
+            removed=tuple(removed),
+            errors_changed=old_errors != self.errors,
+            baseline_changed=self._refresh_baseline(),
+        )
+        if self.use_cache and (found or targeted) and self._should_save():
             self.save_cache()
-        return result
+        return self._snapshot(changes)
+
+    def _snapshot(self, changes: RunChanges) -> RunHistory:
+        previous = self._version
+        if changes.any:
+            self._version += 1
+        return RunHistory(
+            folder=self.artifacts_dir,
+            table=self.table,
+            runs=self._runs,
+            baseline=self.baseline,
+            errors=MappingProxyType(dict(self.errors)),
+            changes=changes,
+            missing_dir=self.missing_dir,
+            version=self._version,
+            previous_version=previous,
+        )
+
+    def history(self) -> RunHistory:
+        """The history as loaded so far, without looking at the folder again."""
+        return self._snapshot(RunChanges())
+
+    def _scan_names(self, names: Collection[str]) -> dict[str, FileKey] | None:
+        """Stat only ``names``; the rest of the folder keeps its known keys."""
+        if not self.artifacts_dir.is_dir():
+            return None
+        found = {**self._failed, **self._seen}
+        for name in names:
+            if not is_run_file_name(name):
+                continue
+            try:
+                info = os.stat(self.artifacts_dir / name)
+            except OSError:
+                found.pop(name, None)
+                continue
+            found[name] = file_key(info)
+        return found
 
     def _racy_changed(self, name: str, key: FileKey, scanned_ns: int) -> bool:
         """For a file whose key could not be trusted when read: has its content changed?"""
@@ -289,24 +325,33 @@ class RunStore:
     def _merge(self, rows: pl.DataFrame) -> None:
         """Add rows, keeping the table sorted; appending when they come last (the usual case)."""
         rows = rows.sort(SORT_KEYS)
+        new_runs = runs_of(rows)
         if self.table.height == 0:
             self.table = rows
+            self._runs = new_runs
             return
         last = self.table.select(pl.col("ts_ms").last(), pl.col("run_id").last()).row(0)
         first = rows.select(pl.col("ts_ms").first(), pl.col("run_id").first()).row(0)
         if first > last:
             self.table = pl.concat([self.table, rows], how="vertical", rechunk=False)
+            self._runs = pl.concat([self._runs, new_runs], how="vertical", rechunk=False)
             if self.table.n_chunks() > MAX_CHUNKS:
                 self.table = self.table.rechunk()
+                self._runs = self._runs.rechunk()
         else:
             self.table = pl.concat([self.table, rows], how="vertical").sort(SORT_KEYS)
+            self._runs = pl.concat([self._runs, new_runs], how="vertical").sort(["ts_ms", "run_id"])
 
-    def _start_from_cache(self, found: dict[str, FileKey], result: RefreshResult, scanned_ns: int) -> None:
-        """Take the rows and errors of unchanged files from the on-disk cache."""
+    def _start_from_cache(self, found: dict[str, FileKey], scanned_ns: int) -> list[str]:
+        """Take the rows and errors of unchanged files from the on-disk cache.
+
+        Returns:
+            The run files whose rows came from the cache.
+        """
         snapshot, problem = run_cache.load(self.artifacts_dir, TABLE_SCHEMA)
         self.cache_problem = problem
         if snapshot is None:
-            return
+            return []
         self._cache_usable = True
         keep: list[str] = []
         cached_files, digests = snapshot.files, snapshot.digests
@@ -330,15 +375,16 @@ class RunStore:
         self._unsaved += sum(1 for name in snapshot.files if name not in found)
         self._unsaved += sum(1 for name in snapshot.errors if name not in found)
         if not keep:
-            return
+            return []
         table = snapshot.table
         if len(keep) != len(snapshot.files):
             table = table.filter(pl.col("run_id").is_in(keep))
         self.table = table
+        self._runs = runs_of(table)
         for name in keep:
             self._seen[name] = found[name]
         self.cache_hits = len(keep)
-        result.added.extend(keep)
+        return keep
 
     def _same_content(self, snapshot: run_cache.Snapshot, name: str, key: FileKey, scanned_ns: int) -> bool:
         """A cached file with a new stat key: is its content still what was parsed?"""
@@ -412,6 +458,11 @@ class RunStore:
             self.baseline_error = exc.problem
             self.errors[path] = exc.problem
         return True
+
+
+def load_history(artifacts_dir: Path, *, use_cache: bool = True) -> RunHistory:
+    """Load the artifacts folder once: the handover to the evaluation."""
+    return RunStore(artifacts_dir, use_cache=use_cache).refresh()
 
 
 def load_table(artifacts_dir: Path, *, use_cache: bool = True) -> RunStore:

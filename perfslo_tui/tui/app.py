@@ -1,12 +1,15 @@
 """``perfslo-tui``: the live monitor of a project's performance SLOs.
 
 Data flows one way: the artifacts folder → :class:`~perfslo_tui.runs.store.RunStore`
-(a polars table) → :func:`~perfslo_tui.verdict.engine.evaluate` → the views. The
-store refresh and the evaluation run in a thread worker; a watchfiles watcher
-asks for a refresh whenever a run file changes, and a burst of changes is
-coalesced into at most one more refresh (a "dirty again" flag), never queued.
-The bench command runs as a subprocess in its own process group; its new run
-reaches the screen through the watched folder like any other.
+(a :class:`~perfslo_tui.runs.history.RunHistory`) →
+:func:`~perfslo_tui.verdict.engine.evaluate` (an
+:class:`~perfslo_tui.verdict.model.Evaluation`) → the views. The refresh and
+the evaluation run in a thread worker; a watchfiles watcher hands it the
+names of the files that changed, and a burst of changes is coalesced into at
+most one more refresh, never queued. A refresh that only added runs
+re-evaluates only the SLOs they measured. The bench command runs as a
+subprocess in its own process group; its new run reaches the screen through
+the watched folder like any other.
 """
 
 from __future__ import annotations
@@ -19,13 +22,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import polars as pl
 from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Container, Horizontal, Vertical, VerticalScroll
 from textual.events import Resize
+from textual.reactive import var
 from textual.widgets import Footer, Input, Log, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
@@ -33,14 +36,16 @@ from perfslo_tui.actions.baseline import establish_baseline
 from perfslo_tui.actions.bench import BenchCommandError, build_command, command_env, supports_single_slo
 from perfslo_tui.config import Config, ConfigError, load_config
 from perfslo_tui.runs.files import ArtifactError
-from perfslo_tui.runs.store import RefreshResult, RunStore, empty_table
+from perfslo_tui.runs.history import RunHistory
+from perfslo_tui.runs.store import RunStore
 from perfslo_tui.text import printable, short_commit
 from perfslo_tui.tui.messages import BaselineDone, CommandFinished, CommandOutput, StoreUpdated, WatchState
 from perfslo_tui.tui.runner import CommandRunner
 from perfslo_tui.tui.screens import ConfirmScreen, DetailScreen, HelpScreen
 from perfslo_tui.tui.watcher import watch_folder
 from perfslo_tui.tui.widgets import ErrorsPanel, HeaderBar, RegressionPanel, SLOCard
-from perfslo_tui.verdict.engine import Evaluation, SLOResult, evaluate
+from perfslo_tui.verdict.engine import evaluate
+from perfslo_tui.verdict.model import Evaluation, SLOResult
 
 SORTS = ("status", "name", "budget")
 CARD_WIDTH = 34
@@ -108,23 +113,23 @@ class PerfSLOApp(App[int]):
         Binding("b", "baseline", "Baseline"),
     ]
 
+    # What the screen shows; each change redraws what depends on it (watch_ methods).
+    history: var[RunHistory | None] = var(None, init=False)
+    evaluation: var[Evaluation | None] = var(None, init=False)
+    missing_dir = var(False, init=False)
+    watching = var(False, init=False)
+    sort_mode = var(SORTS[0], init=False)
+    filter_text = var("", init=False)
+    session_run_id: var[str | None] = var(None, init=False)
+
     def __init__(self, config: Config, now: Callable[[], float] = time.time, watch: bool = True) -> None:
         super().__init__()
         self.config = config
         self.now = now
         self.watch_enabled = watch
         self.store = RunStore(config.artifacts_dir)
-        self.evaluation: Evaluation | None = None
-        self.table: pl.DataFrame = empty_table()
-        self.errors: dict[Path, str] = {}
-        self.session_run_id: str | None = None
-        self.missing_dir = False
-        self.watching = False
-        self.sort_mode = SORTS[0]
-        self.filter_text = ""
         self.cards: dict[str, SLOCard] = {}
         self.updates = 0
-        self.refreshes = 0
         self.runner: CommandRunner | None = None
         self.last_outcome_text: Text | None = None
         self._run_started = 0.0
@@ -132,8 +137,17 @@ class PerfSLOApp(App[int]):
         self._stop_watch = asyncio.Event()
         self._refresh_lock = threading.Lock()
         self._refresh_running = False
-        self._refresh_dirty = False
+        # What the next refresh must look at: file names from the watcher,
+        # or None for the whole folder (start, re-arm, a re-run that ended).
+        self._pending: set[str] | None = None
+        self._queued = False
+        self._evaluated: Evaluation | None = None
         self._seq = 0
+
+    @property
+    def errors(self) -> dict[Path, str]:
+        """Files that could not be used, as last loaded."""
+        return dict(self.history.errors) if self.history is not None else {}
 
     # ------------------------------------------------------------ layout
 
@@ -158,7 +172,7 @@ class PerfSLOApp(App[int]):
         self.query_one("#regressions-box").border_title = "regressions vs baseline"
         self.query_one("#errors-box").border_title = "load errors"
         self.query_one("#log").border_title = "bench command output (o hides)"
-        self.query_one(HeaderBar).show(None, extra=self._extra_line())
+        self._update_header()
         self.request_refresh()
         if self.watch_enabled:
             self._watch()
@@ -205,6 +219,33 @@ class PerfSLOApp(App[int]):
             parts.append(f"session since {printable(self.session_run_id, 60)}")
         return " · ".join(parts)
 
+    def watch_sort_mode(self) -> None:
+        """A new sort order: move the cards, say so in the header."""
+        self._apply_sort()
+        self._update_header()
+
+    def watch_filter_text(self) -> None:
+        """A new filter: show the matching cards, say so in the header."""
+        self._apply_filter()
+        self._update_header()
+
+    def watch_evaluation(self) -> None:
+        """A new evaluation: the header's verdict and the regression panel follow it."""
+        self._update_header()
+        self.query_one(RegressionPanel).show(self.evaluation)
+
+    def watch_watching(self) -> None:
+        """The watcher started or stopped watching the folder."""
+        self._update_header()
+
+    def watch_missing_dir(self) -> None:
+        """The artifacts folder vanished or appeared."""
+        self._update_header()
+
+    def watch_session_run_id(self) -> None:
+        """The session's reference run was chosen."""
+        self._update_header()
+
     def _update_header(self) -> None:
         banner = ""
         if self.missing_dir:
@@ -216,11 +257,22 @@ class PerfSLOApp(App[int]):
 
     # ------------------------------------------------------ data refresh
 
-    def request_refresh(self) -> None:
-        """Refresh the store and re-evaluate, in a worker; coalesces bursts."""
+    def request_refresh(self, names: set[str] | None = None) -> None:
+        """Refresh the store and re-evaluate, in a worker; coalesces bursts.
+
+        Args:
+            names: The file names that changed (from the watcher); None looks
+                at the whole folder.
+        """
         with self._refresh_lock:
+            if self._pending is not None:
+                if names is None:
+                    self._pending = None
+                else:
+                    self._pending |= names
             if self._refresh_running:
-                self._refresh_dirty = True
+                # The running worker goes round once more; never a queue.
+                self._queued = True
                 return
             self._refresh_running = True
         self._refresh_worker()
@@ -231,42 +283,42 @@ class PerfSLOApp(App[int]):
         try:
             while not worker.is_cancelled:
                 with self._refresh_lock:
-                    self._refresh_dirty = False
-                self._refresh_once()
+                    names, self._pending = self._pending, set()
+                    self._queued = False
+                self._refresh_once(names)
                 with self._refresh_lock:
-                    if not self._refresh_dirty:
+                    if not self._queued:
                         self._refresh_running = False
                         return
         finally:
             with self._refresh_lock:
                 self._refresh_running = False
 
-    def _refresh_once(self) -> None:
-        """Runs in the worker thread: refresh, evaluate, post the full state."""
+    def _refresh_once(self, names: set[str] | None) -> None:
+        """Runs in the worker thread: refresh, evaluate, post the new state."""
         try:
-            result = self.store.refresh()
+            history = self.store.refresh(names)
         except OSError as exc:  # an unexpected I/O failure must not kill the monitor
-            result = RefreshResult()
             self.store.errors[self.config.artifacts_dir] = f"cannot refresh: {exc}"
-        table = self.store.table
-        if self.session_run_id is None and table.height:
+            history = self.store.history()
+        session = self.session_run_id
+        if session is None and history.latest is not None:
             # The session's reference: the latest run at first load (or the first to arrive).
-            latest = table.sort(["ts_ms", "run_id"]).row(table.height - 1, named=True)
-            self.session_run_id = str(latest["run_id"])
-        errors = dict(self.store.errors)
-        evaluation = evaluate(
-            table, self.config, self.store.baseline, session_run_id=self.session_run_id, errors=errors
-        )
+            session = history.latest.run_id
+        # The worker's own last result, not the screen's: a newer state may
+        # have replaced an older one on its way to the screen.
+        evaluation = evaluate(history, self.config, session_run_id=session, previous=self._evaluated)
+        self._evaluated = evaluation
         self._seq += 1
-        self.post_message(StoreUpdated(evaluation, table, result, errors, self.session_run_id, self._seq))
+        self.post_message(StoreUpdated(history, evaluation, self._seq))
 
     async def on_store_updated(self, message: StoreUpdated) -> None:
         """Apply a new evaluation: update only the cards whose result changed."""
         first = self.evaluation is None
+        self.history = message.history
         self.evaluation = message.evaluation
-        self.table = message.table
-        self.errors = message.errors
-        self.missing_dir = message.refresh.missing_dir
+        self.session_run_id = message.evaluation.session_run_id
+        self.missing_dir = message.history.missing_dir
         self.updates += 1
         grid = self.query_one("#cards", Container)
         names = [r.name for r in message.evaluation.slos]
@@ -292,11 +344,9 @@ class PerfSLOApp(App[int]):
         self._apply_filter()
         self._apply_sort()
         self._layout_cards()
-        self._update_header()
-        self.query_one(RegressionPanel).show(message.evaluation)
-        errors_box = self.query_one("#errors-box")
-        errors_box.set_class(not message.errors, "hidden")
-        self.query_one(ErrorsPanel).show(message.errors, self.config.artifacts_dir)
+        errors = dict(message.history.errors)
+        self.query_one("#errors-box").set_class(not errors, "hidden")
+        self.query_one(ErrorsPanel).show(errors, self.config.artifacts_dir)
         for screen in self.screen_stack:
             if isinstance(screen, DetailScreen):
                 screen.data_changed()
@@ -327,7 +377,6 @@ class PerfSLOApp(App[int]):
     def on_watch_state(self, message: WatchState) -> None:
         """Show whether the folder is being watched."""
         self.watching = message.watching
-        self._update_header()
 
     # --------------------------------------------------- cards: navigation
 
@@ -356,8 +405,6 @@ class PerfSLOApp(App[int]):
     def action_cycle_sort(self) -> None:
         """Next sort order: status → name → % of budget."""
         self.sort_mode = SORTS[(SORTS.index(self.sort_mode) + 1) % len(SORTS)]
-        self._apply_sort()
-        self._update_header()
 
     def _apply_sort(self) -> None:
         grid = self.query_one("#cards", Container)
@@ -384,8 +431,6 @@ class PerfSLOApp(App[int]):
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         self.filter_text = event.value.strip()
-        self._apply_filter()
-        self._update_header()
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
@@ -510,8 +555,8 @@ class PerfSLOApp(App[int]):
                 self.notify("no run to make the baseline from", severity="warning")
                 return
             run_id = ev.run.run_id
-        rows = self.table.filter(pl.col("run_id") == run_id)
-        commit = str(rows["commit"][0]) if rows.height else "?"
+        info = self.history.run(run_id) if self.history is not None else None
+        commit = info.commit if info is not None else "?"
         question = Text()
         question.append("Make run ")
         question.append(printable(run_id, 80), style="bold")
@@ -529,9 +574,7 @@ class PerfSLOApp(App[int]):
     @work(thread=True, exclusive=True, group="baseline", exit_on_error=False)
     def _establish(self, run_id: str) -> None:
         try:
-            path, kept, run = establish_baseline(
-                self.config, self.config.artifacts_dir / run_id, store=self.store
-            )
+            path, kept, run = establish_baseline(self.config, self.config.artifacts_dir / run_id)
         except (ArtifactError, OSError, ValueError) as exc:
             self.post_message(BaselineDone(f"✗ baseline not set: {printable(str(exc), 200)}", False))
             return

@@ -7,14 +7,12 @@ on the UI thread.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-import polars as pl
 from textual.message import Message
 
-from perfslo_tui.runs.store import RefreshResult
+from perfslo_tui.runs.history import RunHistory
 from perfslo_tui.tui.runner import RunOutcome
-from perfslo_tui.verdict.engine import Evaluation
+from perfslo_tui.verdict.model import Evaluation
 
 
 @dataclass(eq=False)
@@ -25,11 +23,8 @@ class StoreUpdated(Message):
     older one still waiting in the queue (a burst of files is coalesced).
     """
 
+    history: RunHistory
     evaluation: Evaluation
-    table: pl.DataFrame
-    refresh: RefreshResult
-    errors: dict[Path, str]
-    session_run_id: str | None
     seq: int
 
     def can_replace(self, message: Message) -> bool:

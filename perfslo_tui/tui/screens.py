@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import polars as pl
 from rich.table import Table
 from rich.text import Text
 from textual import work
@@ -18,10 +16,13 @@ from textual.worker import get_current_worker
 from textual_plotext import PlotextPlot
 
 from perfslo_tui.report.common import budget_cell, value_cell
+from perfslo_tui.runs.history import RunHistory, RunInfo
 from perfslo_tui.text import format_ms, format_percent, printable, short_commit, utc_iso
 from perfslo_tui.tui.widgets import SEVERITY_STYLE, STATUS_STYLE, glyph, safe
-from perfslo_tui.verdict.engine import DAY_MS, Comparison, Evaluation, SLOResult, evaluate
+from perfslo_tui.verdict.engine import recent_results
+from perfslo_tui.verdict.model import Comparison, Evaluation, SLOResult
 from perfslo_tui.verdict.rules import tolerance_band
+from perfslo_tui.verdict.trends import DAY_MS
 
 if TYPE_CHECKING:
     from perfslo_tui.tui.app import PerfSLOApp
@@ -42,56 +43,6 @@ KEYS: list[tuple[str, str, str]] = [
     ("?", "anywhere", "this help"),
     ("q", "anywhere", "quit (stops the watcher and any running command)"),
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryRow:
-    """One recent run of one SLO, as its own evaluation saw it."""
-
-    run_id: str
-    ts_ms: int
-    commit: str
-    branch: str
-    result: SLOResult | None
-
-
-_HISTORY_CACHE: dict[tuple[object, ...], SLOResult | None] = {}
-
-
-def history_rows(
-    table: pl.DataFrame, app: PerfSLOApp, evaluation: Evaluation, name: str, limit: int = HISTORY_ROWS
-) -> list[HistoryRow]:
-    """The SLO's last ``limit`` runs, newest first, each with the evaluation it had then.
-
-    Each run is evaluated by :func:`~perfslo_tui.verdict.engine.evaluate` itself (the
-    views never judge a run); runs are immutable, so a result is cached per
-    run, baseline and number of earlier rows.
-    """
-    runs = (
-        table.filter(pl.col("slo") == name)
-        .select("run_id", "ts_ms", "commit", "branch")
-        .sort(["ts_ms", "run_id"])
-        .tail(limit)
-        .reverse()
-    )
-    baseline = evaluation.baseline
-    base_key = (baseline.path, baseline.established, baseline.commit) if baseline is not None else None
-    rows: list[HistoryRow] = []
-    worker = get_current_worker()
-    for run in runs.iter_rows(named=True):
-        if worker.is_cancelled:
-            break
-        earlier = table.filter(pl.col("ts_ms") <= run["ts_ms"]).height
-        key = (run["run_id"], name, base_key, earlier, app.config.path)
-        if key not in _HISTORY_CACHE:
-            if len(_HISTORY_CACHE) > 5000:
-                _HISTORY_CACHE.clear()
-            ev = evaluate(table, app.config, baseline, run_id=run["run_id"])
-            _HISTORY_CACHE[key] = ev.result(name)
-        rows.append(
-            HistoryRow(run["run_id"], int(run["ts_ms"]), run["commit"], run["branch"], _HISTORY_CACHE[key])
-        )
-    return rows
 
 
 def comparison_line(title: str, cmp: Comparison | None) -> Text:
@@ -157,7 +108,7 @@ class DetailScreen(Screen[None]):
     def __init__(self, slo_name: str) -> None:
         super().__init__()
         self.slo_name = slo_name
-        self.history: list[HistoryRow] = []
+        self.recent: list[tuple[RunInfo, SLOResult | None]] = []
         self._shown: tuple[object, ...] | None = None
         self.title_text = Text()
         self._ready = False
@@ -226,8 +177,10 @@ class DetailScreen(Screen[None]):
         self.query_one("#detail-title", Static).update(title)
         self.query_one("#analysis", Static).update(analysis_text(result))
         self._draw_trend(result, ev)
-        self._draw_samples(result, ev, app.table)
-        self._load_history(app.table, ev)
+        history = app.history
+        if history is not None:
+            self._draw_samples(result, ev, history)
+            self._load_history(history)
 
     def _draw_trend(self, result: SLOResult | None, ev: Evaluation) -> None:
         widget = self.query_one("#trend", PlotextPlot)
@@ -261,15 +214,15 @@ class DetailScreen(Screen[None]):
         plt.xlabel(f"{unit} before the latest run")
         widget.refresh()
 
-    def _draw_samples(self, result: SLOResult | None, ev: Evaluation, table: pl.DataFrame) -> None:
+    def _draw_samples(self, result: SLOResult | None, ev: Evaluation, history: RunHistory) -> None:
         widget = self.query_one("#samples", PlotextPlot)
         plt = widget.plt
         plt.clear_figure()
         plt.title("samples: latest vs baseline (ms)")
         if result is not None and ev.run is not None and result.stats is not None:
-            rows = table.filter((pl.col("run_id") == ev.run.run_id) & (pl.col("slo") == self.slo_name))
-            if rows.height:
-                plt.hist(list(rows["samples"][0]), bins=20, color="cyan", label="latest")
+            latest = history.samples(result.measured_run_id or ev.run.run_id, self.slo_name)
+            if latest:
+                plt.hist(latest, bins=20, color="cyan", label="latest")
         if ev.baseline is not None:
             base = list(ev.baseline.samples.get(self.slo_name, ()))
             if base:
@@ -277,15 +230,15 @@ class DetailScreen(Screen[None]):
         widget.refresh()
 
     @work(thread=True, exclusive=True, group="detail-history", exit_on_error=False)
-    def _load_history(self, table: pl.DataFrame, ev: Evaluation) -> None:
-        rows = history_rows(table, self.perf_app, ev, self.slo_name)
+    def _load_history(self, history: RunHistory) -> None:
+        rows = recent_results(history, self.perf_app.config, self.slo_name, HISTORY_ROWS)
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self._show_history, rows)
 
-    def _show_history(self, rows: list[HistoryRow]) -> None:
+    def _show_history(self, rows: list[tuple[RunInfo, SLOResult | None]]) -> None:
         if not self.is_attached:
             return
-        self.history = rows
+        self.recent = rows
         table = self.query_one("#runs", DataTable)
         selected = None
         if table.row_count and table.cursor_row >= 0:
@@ -294,8 +247,7 @@ class DetailScreen(Screen[None]):
             except Exception:  # noqa: BLE001 - an empty or shrunk table has no cursor cell
                 selected = None
         table.clear()
-        for row in rows:
-            r = row.result
+        for row, r in rows:
             status = Text("—", style="dim")
             pct = Text("—", style="dim")
             change = Text("—", style="dim")
@@ -320,8 +272,8 @@ class DetailScreen(Screen[None]):
                 key=row.run_id,
             )
         if selected is not None:
-            for index, row in enumerate(rows):
-                if row.run_id == selected:
+            for index, (info, _result) in enumerate(rows):
+                if info.run_id == selected:
                     table.move_cursor(row=index)
                     break
 

@@ -55,7 +55,7 @@ class ArtifactsFilter:
 async def watch_folder(
     folder: Path,
     stop_event: asyncio.Event,
-    on_change: Callable[[], None],
+    on_change: Callable[[set[str] | None], None],
     on_state: Callable[[bool], None] | None = None,
 ) -> None:
     """Call ``on_change`` whenever run files in ``folder`` change, until stopped.
@@ -63,7 +63,9 @@ async def watch_folder(
     Args:
         folder: The artifacts folder (may be missing, now or later).
         stop_event: Set it to end the watch promptly.
-        on_change: Called (in the event loop) after each batch of relevant events.
+        on_change: Called (in the event loop) after each batch of relevant
+            events, with the names of the files in ``folder`` that changed,
+            or None when the folder itself changed (look at all of it).
         on_state: Called with True when the folder is watched, False while it
             is missing.
     """
@@ -91,17 +93,18 @@ async def watch_folder(
                     # without an event we could see, e.g. a missing grandparent.
                     if folder.is_dir() != exists:
                         rearm = True
-                        on_change()
+                        on_change(None)
                         break
                     continue
-                on_change()
                 if any(watch_filter.is_on_path(path) for _change, path in changes):
+                    on_change(None)
                     rearm = True
                     break
+                on_change({path.rpartition("/")[2] for _change, path in changes})
         except (FileNotFoundError, OSError):
             # The watched folder went away under the watcher: re-arm below.
             rearm = True
-            on_change()
+            on_change(None)
         if not rearm and not stop_event.is_set():
             # awatch ended by itself; do not spin.
             await asyncio.sleep(0.1)

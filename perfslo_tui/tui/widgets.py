@@ -25,7 +25,7 @@ from textual_plotext.plot import Plot
 
 from perfslo_tui.report.common import budget_cell, value_cell
 from perfslo_tui.text import format_change, format_percent, printable, short_commit
-from perfslo_tui.verdict.engine import Comparison, Evaluation, SLOResult, Verdict
+from perfslo_tui.verdict.model import Comparison, Evaluation, SLOResult, Verdict
 from perfslo_tui.verdict.rules import BudgetStatus, Severity
 
 STATUS_STYLE: dict[BudgetStatus | None, str] = {

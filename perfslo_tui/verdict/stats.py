@@ -31,21 +31,15 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from perfslo_tui.runs.files import REFERENCE_SUFFIX, is_reference_name
+
+__all__ = ["REFERENCE_SUFFIX", "is_reference_name"]
+
 # 95 % two-sided normal quantile.
 # scipy.stats.norm.ppf(0.975), as a literal: scipy.stats costs ~0.5 s to import
 # and is imported only by the functions below that need it.
 Z95 = 1.959963984540054
 _SEED = 20251220
-# Companion series name suffix: ``<slo>@ref`` holds the reference workload's
-# timings, one per sample of ``<slo>`` (see perfslo_tui.collect.measure).
-REFERENCE_SUFFIX = "@ref"
-
-
-def is_reference_name(name: str) -> bool:
-    """True for a companion reference series (``<slo>@ref``), not an SLO."""
-    return name.endswith(REFERENCE_SUFFIX) and len(name) > len(REFERENCE_SUFFIX)
-
-
 def log_ratios(samples: ArrayLike, reference: ArrayLike) -> NDArray[np.float64] | None:
     """Per-pair ``log(sample / reference)``, or None when they do not pair up.
 

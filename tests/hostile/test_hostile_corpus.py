@@ -102,7 +102,7 @@ def test_case_in_the_store(case: Case, tmp_path: Path) -> None:
         assert run_ids == good
     # A second refresh with nothing changed reads nothing and changes nothing.
     again = store.refresh()
-    assert not again.any
+    assert not again.changes.any
     assert set(store.table["run_id"].unique().to_list()) == run_ids
 
 

@@ -72,11 +72,11 @@ async def test_every_rejected_case_is_in_the_errors_panel_good_runs_show(project
         assert not app.query_one("#errors-box").has_class("hidden")
         # The good runs (and the odd-but-usable ones) are all loaded and evaluated.
         assert app.evaluation is not None
-        run_ids = set(app.table["run_id"].unique().to_list())
+        run_ids = set(app.history.runs["run_id"].to_list())
         assert good | loaded <= run_ids
         assert all(card.result is not None for card in app.cards.values())
         text = screen_text(app)
-        assert "\x1b" not in text and "load errors" in text
+        assert "\x1b" not in text and "load errors" in text, text
 
 
 @pytest.mark.parametrize(
@@ -128,14 +128,14 @@ async def test_soak_with_the_tui_watching(project: Path) -> None:
         assert len(written) == 160
 
         def settled() -> bool:
-            counts = app.table.group_by("run_id").len()
+            counts = app.history.table.group_by("run_id").len()
             return set(counts["run_id"].to_list()) == expected
 
         started = time.monotonic()
         await wait_for(pilot, settled, timeout=60)
         lag = time.monotonic() - started
         print(f"tui soak: all {len(expected)} runs in the app {lag:.2f}s after the last write")
-        counts = app.table.group_by("run_id").len()
+        counts = app.history.table.group_by("run_id").len()
         assert set(counts["len"].to_list()) == {len(GOOD_VALUES)}  # each run exactly once
         assert app.evaluation is not None and app.evaluation.run_count == len(expected)
         await pilot.pause()
@@ -159,6 +159,6 @@ async def test_folder_swapped_for_a_file_and_back_while_watching(project: Path) 
         aside.rename(artifacts)
         extra = make_run(artifacts, GOOD_VALUES, ts_ms=BASE_MS + 10 * HOUR_MS).name
         await wait_for(
-            pilot, lambda: set(app.table["run_id"].unique().to_list()) == good | {extra}, timeout=30
+            pilot, lambda: set(app.history.runs["run_id"].to_list()) == good | {extra}, timeout=30
         )
         assert not app.errors

@@ -45,7 +45,7 @@ async def test_overview_shows_the_same_evaluation_as_the_gate(project: Path, wri
     history(write)
     config = load_config(start=project)
     store = load_table(config.artifacts_dir)
-    expected = evaluate(store.table, config, store.baseline)
+    expected = evaluate(store.history(), config)
     app = make_app(project, watch=False)
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot)
@@ -99,8 +99,8 @@ async def test_navigation_drill_down_and_back(project: Path, write: RunWriter) -
         table = screen.query_one("#runs", DataTable)
         await wait_for(pilot, lambda: table.row_count == 3)
         # Newest first, each row judged by the evaluation of its own run.
-        assert [row.commit[:7] for row in screen.history] == ["3333333", "2222222", "1111111"]
-        assert all(row.result is not None for row in screen.history)
+        assert [info.commit[:7] for info, _ in screen.recent] == ["3333333", "2222222", "1111111"]
+        assert all(result is not None for _, result in screen.recent)
         await pilot.press("escape")
         assert not isinstance(app.screen, DetailScreen)
         assert app.focused is cards[1]

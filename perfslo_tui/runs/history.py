@@ -1,0 +1,141 @@
+"""The handover from the runs stage to the verdict: :class:`RunHistory`.
+
+Loading the artifacts folder (:class:`~perfslo_tui.runs.store.RunStore`)
+gives one frozen :class:`RunHistory`: the run table, the baseline, the files
+that could not be used, and what changed since the previous refresh. The
+evaluation, every command, action and view read it and nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+import polars as pl
+
+from perfslo_tui.runs.files import Baseline
+
+# The columns that describe a run (the same on every row of the run).
+RUN_COLUMNS = ("run_id", "ts_ms", "commit", "branch", "dirty", "source")
+
+
+def runs_of(table: pl.DataFrame) -> pl.DataFrame:
+    """One row per run of a table sorted like the store's (the run columns only)."""
+    return table.select(RUN_COLUMNS).unique("run_id", keep="first", maintain_order=True)
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    """One run's identity: its file name, when it finished, where it was measured."""
+
+    run_id: str
+    ts_ms: int
+    commit: str
+    branch: str
+    dirty: bool
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunChanges:
+    """What one refresh changed.
+
+    Attributes:
+        added: Run ids that are new.
+        changed: Run ids whose file changed and was re-read.
+        removed: Run ids whose file is gone (or now fails to load).
+        errors_changed: True when the set of load errors changed.
+        baseline_changed: True when the baseline file changed.
+    """
+
+    added: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    errors_changed: bool = False
+    baseline_changed: bool = False
+
+    @property
+    def any(self) -> bool:
+        """True when anything a view shows may have changed."""
+        return bool(
+            self.added or self.changed or self.removed or self.errors_changed or self.baseline_changed
+        )
+
+    @property
+    def runs_only_added(self) -> bool:
+        """True when the only change to runs and baseline is new runs (the common case)."""
+        return not (self.changed or self.removed or self.baseline_changed)
+
+
+def _empty_errors() -> Mapping[Path, str]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class RunHistory:
+    """Everything loaded from one artifacts folder, frozen.
+
+    Attributes:
+        folder: The artifacts folder.
+        table: One row per run × SLO, sorted by ``(ts_ms, run_id, slo)``
+            (columns: :data:`perfslo_tui.runs.store.TABLE_SCHEMA`).
+        runs: One row per run (:data:`RUN_COLUMNS`), oldest first.
+        baseline: The baseline, if there is a usable one.
+        errors: Files that could not be used: path → reason.
+        changes: What changed since the previous refresh of the same store.
+        missing_dir: True when the artifacts folder does not exist.
+        version: Counts the store's refreshes that changed something; the
+            evaluation uses it to reuse a previous result safely.
+        previous_version: The version ``changes`` are relative to.
+    """
+
+    folder: Path
+    table: pl.DataFrame
+    runs: pl.DataFrame
+    baseline: Baseline | None = None
+    errors: Mapping[Path, str] = field(default_factory=_empty_errors)
+    changes: RunChanges = field(default_factory=RunChanges)
+    missing_dir: bool = False
+    version: int = 0
+    previous_version: int | None = None
+
+    @property
+    def run_count(self) -> int:
+        """Number of runs loaded."""
+        return self.runs.height
+
+    @property
+    def latest(self) -> RunInfo | None:
+        """The newest run by its recorded time, or None without runs."""
+        if self.runs.height == 0:
+            return None
+        return RunInfo(**self.runs.row(self.runs.height - 1, named=True))
+
+    def run(self, run_id: str) -> RunInfo | None:
+        """One run's identity, or None when it is not loaded."""
+        match = self.runs.filter(pl.col("run_id") == run_id)
+        if match.height == 0:
+            return None
+        return RunInfo(**match.row(0, named=True))
+
+    def samples(self, run_id: str, slo: str) -> list[float]:
+        """One run's raw samples of one SLO (empty when it did not measure it)."""
+        rows = self.table.filter((pl.col("run_id") == run_id) & (pl.col("slo") == slo))
+        return [float(v) for v in rows["samples"][0]] if rows.height else []
+
+    def measured(self, run_id: str) -> frozenset[str]:
+        """The names of the series a run holds."""
+        return frozenset(self.table.filter(pl.col("run_id") == run_id)["slo"].to_list())
+
+
+def history_of(table: pl.DataFrame, baseline: Baseline | None = None, folder: Path = Path(".")) -> RunHistory:
+    """A history made from a run table built elsewhere (benchmarks and what-if views).
+
+    Args:
+        table: Rows in the store's schema, sorted by ``(ts_ms, run_id, slo)``.
+        baseline: The baseline to compare with, if any.
+        folder: The folder the runs are said to come from.
+    """
+    return RunHistory(folder=folder, table=table, runs=runs_of(table), baseline=baseline)

@@ -1,0 +1,470 @@
+"""The result model: what the evaluation found, and the gate's policy over it.
+
+:class:`Evaluation` holds one :class:`SLOResult` per SLO; every view reads
+these and nothing else. The policy lives in their properties: an SLO blocks
+the gate (FAILED, exit 1) only for a *confirmed* problem, a budget
+VIOLATION seen in ``confirm_runs`` consecutive runs or a confirmed
+REGRESSION against the baseline; it warns (WARNING, exit 0) for DRIFT,
+unconfirmed problems, significant warnings and configured SLOs with no data;
+a change past a threshold that is not significant is "within noise".
+How the numbers are reached is :mod:`perfslo_tui.verdict.engine`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from perfslo_tui.config import Config, SLOConfig
+from perfslo_tui.runs.files import Baseline
+from perfslo_tui.runs.history import RunInfo
+from perfslo_tui.runs.summary import SampleStats
+from perfslo_tui.text import format_change, format_ms, short_commit
+from perfslo_tui.verdict.rules import (
+    DEFAULT_TOLERANCE,
+    BudgetCheck,
+    BudgetStatus,
+    RegressionCheck,
+    Severity,
+    severity_for_change,
+)
+from perfslo_tui.verdict.stats import BUSY_SLOWDOWN, ChangeEstimate, DriftEstimate
+
+INCONCLUSIVE_HINT = "inconclusive: increase PERF_ITERATIONS or stabilise the machine"
+BUSY_HINT = "inconclusive: the machine was busy while measuring (reference workload {load} slower); re-run"
+
+
+class Verdict(StrEnum):
+    """The overall verdict of a run, as the gate reports it."""
+
+    PASSED = "PASSED"
+    WARNING = "WARNING"
+    FAILED = "FAILED"
+
+    @property
+    def icon(self) -> str:
+        """LUASCRIPT's icon for the verdict."""
+        return {"PASSED": "✅", "WARNING": "⚠️", "FAILED": "❌"}[self.value]
+
+    @property
+    def exit_code(self) -> int:
+        """The gate's exit code: 1 only for FAILED."""
+        return 1 if self is Verdict.FAILED else 0
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """One SLO's median compared with a reference run's median.
+
+    Attributes:
+        reference: ``baseline``, ``previous`` or ``session``.
+        reference_run_id: The reference run's file name, if known.
+        reference_commit: The reference run's commit.
+        regression: The rule's verdict on the point estimate.
+        estimate: The change with its 95 % interval and significance, or
+            None when there were no samples to judge noise from.
+        adjusted: True when the change is measured against the reference
+            workload (machine speed cancelled); the change then differs
+            from the ratio of the raw medians.
+        reference_runs: Runs pooled into the reference level.
+        busy: The current run was measured on a busy machine: the change is
+            not judged (never significant).
+    """
+
+    reference: str
+    reference_run_id: str | None
+    reference_commit: str
+    regression: RegressionCheck
+    estimate: ChangeEstimate | None
+    adjusted: bool = False
+    reference_runs: int = 1
+    busy: bool = False
+
+    @property
+    def change(self) -> float:
+        """Relative change (a fraction)."""
+        return self.regression.change
+
+    @property
+    def severity(self) -> Severity:
+        """The rule's severity for the point estimate."""
+        return self.regression.severity
+
+    @property
+    def significant(self) -> bool:
+        """True when the change's interval excludes zero (True without an estimate).
+
+        Never True for a run measured on a busy machine.
+        """
+        if self.busy:
+            return False
+        return self.estimate.significant if self.estimate else True
+
+    @property
+    def within_noise(self) -> bool:
+        """A change past a threshold that is not significant."""
+        return self.severity is not Severity.STABLE and not self.significant
+
+    @property
+    def effective_severity(self) -> Severity:
+        """The severity that counts: STABLE when the change is within noise."""
+        return Severity.STABLE if self.within_noise else self.severity
+
+    @property
+    def label(self) -> str:
+        """``+6.1% warning``, ``+12.0% within noise``, ``-1.0% stable``."""
+        if self.busy and self.severity is not Severity.STABLE:
+            kind = "machine busy"
+        else:
+            kind = "within noise" if self.within_noise else self.severity.value
+        return f"{format_change(self.change)} {kind}"
+
+    @property
+    def interval(self) -> str:
+        """The 95 % interval as text, or an empty string."""
+        if not self.estimate:
+            return ""
+        return f"[{format_change(self.estimate.ci_low)}, {format_change(self.estimate.ci_high)}]"
+
+
+@dataclass(frozen=True, slots=True)
+class TrendPoint:
+    """One run's median of one SLO, for trend lines."""
+
+    run_id: str
+    ts_ms: int
+    commit: str
+    median: float
+
+
+@dataclass(frozen=True, slots=True)
+class Drift:
+    """A significant robust drift over the trend window."""
+
+    estimate: DriftEstimate
+    days_to_violation: float | None
+
+    @property
+    def message(self) -> str:
+        """``drifting +2.1% over 14 days``, with the time to breach if any."""
+        days = self.estimate.span_days
+        span = f"{days:.0f} days" if days >= 2 else f"{days * 24:.0f} hours"
+        text = f"drifting {format_change(self.estimate.total)} over {span}"
+        if self.days_to_violation is not None:
+            text += f"; violation in ~{self.days_to_violation:.0f} days at this rate"
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """A step change in an SLO's history: where it happened."""
+
+    run_id: str
+    commit: str
+    ts_ms: int
+    change: float
+
+    @property
+    def verb(self) -> str:
+        """``regressed`` for a slowdown, ``improved`` for a speed-up."""
+        return "regressed" if self.change > 0 else "improved"
+
+    @property
+    def message(self) -> str:
+        """``regressed +7.0% at a1b2c3d`` or ``improved -9.0% at …``."""
+        verb = self.verb
+        return f"{verb} {format_change(self.change)} at {short_commit(self.commit)}"
+
+
+@dataclass(frozen=True, slots=True)
+class SLOResult:
+    """Everything known about one SLO in the evaluated run.
+
+    Attributes:
+        name: The SLO's name.
+        config: Its config, or None when measured but not configured
+            ("no budget").
+        description: The configured description (or empty).
+        stats: Summary of this run's samples, or None when the SLO has no
+            data in this run.
+        budget: The budget check, or None without budget or data.
+        vs_baseline: Comparison with the baseline, if the baseline has it.
+        vs_previous: Comparison with the previous run that measured it.
+        vs_session: Comparison with the session's reference run (TUI).
+        noise: Run-to-run relative noise from recent runs, if known.
+        inconclusive: True when the noise is wider than the tolerance.
+        violation_streak: Consecutive runs (ending here) in VIOLATION.
+        regression_streak: Consecutive runs (ending here) slower than the
+            baseline by more than the tolerance.
+        confirm_runs: Runs needed to confirm.
+        trend: This SLO's medians over the trend window, oldest first.
+        drift: A significant drift over the window, if any.
+        step: The most pronounced step change in the window, if any.
+        confirmation: The pooled change of the last ``confirm_runs`` runs
+            against the baseline, once the streak is long enough.
+        machine_load: How much slower the reference workload ran in this
+            run than at the machine's quiet level (0.34 is 34 % slower), or
+            None without a reference series.
+    """
+
+    name: str
+    config: SLOConfig | None
+    description: str
+    stats: SampleStats | None
+    budget: BudgetCheck | None
+    vs_baseline: Comparison | None
+    vs_previous: Comparison | None
+    vs_session: Comparison | None
+    noise: float | None
+    inconclusive: bool
+    violation_streak: int
+    regression_streak: int
+    confirm_runs: int
+    trend: tuple[TrendPoint, ...]
+    drift: Drift | None
+    step: Step | None
+    confirmation: ChangeEstimate | None = None
+    machine_load: float | None = None
+    measured_run_id: str | None = None
+    measured_commit: str | None = None
+    stale: bool = False
+
+    @property
+    def busy(self) -> bool:
+        """This run was measured on a busy machine (its reference ran slow)."""
+        return self.machine_load is not None and self.machine_load > BUSY_SLOWDOWN
+
+    @property
+    def value_ms(self) -> float | None:
+        """This run's median, or None without data."""
+        return self.stats.median if self.stats else None
+
+    @property
+    def status(self) -> BudgetStatus | None:
+        """The budget status, or None (no budget or no data)."""
+        return self.budget.status if self.budget else None
+
+    @property
+    def has_budget(self) -> bool:
+        """True when the SLO is configured."""
+        return self.config is not None
+
+    @property
+    def violation(self) -> bool:
+        """A budget VIOLATION in this run, confirmed or not."""
+        return self.status is BudgetStatus.VIOLATION
+
+    @property
+    def confirmed_violation(self) -> bool:
+        """A VIOLATION seen in enough consecutive runs to block."""
+        return self.violation and self.violation_streak >= self.confirm_runs
+
+    @property
+    def regression(self) -> bool:
+        """A significant REGRESSION against the baseline in this run, or a confirmed one."""
+        cmp = self.vs_baseline
+        current = cmp is not None and cmp.effective_severity is Severity.REGRESSION
+        return current or self.confirmed_regression
+
+    @property
+    def confirmed_regression(self) -> bool:
+        """``confirm_runs`` consecutive slow runs whose pooled change is a significant regression."""
+        pooled = self.confirmation
+        if pooled is None or self.regression_streak < self.confirm_runs:
+            return False
+        tolerance = self.config.tolerance if self.config else DEFAULT_TOLERANCE
+        return pooled.significant and severity_for_change(pooled.change, tolerance) is Severity.REGRESSION
+
+    @property
+    def needs_confirmation(self) -> bool:
+        """An unconfirmed problem that more runs could confirm or clear.
+
+        A violation not yet seen in enough runs, a slowdown past the
+        tolerance whose interval reaches the regression threshold (a +8 %
+        change with interval [+3 %, +13 %] may be a regression), or a run
+        measured on a busy machine.
+        """
+        if self.violation and not self.confirmed_violation:
+            return True
+        cmp = self.vs_baseline
+        if cmp is None or self.confirmed_regression:
+            return False
+        if cmp.busy:
+            # A busy machine hides the truth either way: only a clean run can tell.
+            return True
+        tolerance = self.config.tolerance if self.config else DEFAULT_TOLERANCE
+        if cmp.change <= tolerance:
+            return False
+        # Not yet significant alone is fine: the pooled runs decide.
+        return cmp.estimate is None or cmp.estimate.ci_high >= 2.0 * tolerance
+
+    @property
+    def blocking(self) -> bool:
+        """True when this SLO fails the gate."""
+        return self.confirmed_violation or self.confirmed_regression
+
+    @property
+    def warning(self) -> bool:
+        """True when this SLO warrants a warning (but does not block)."""
+        if self.blocking:
+            return False
+        if self.config is not None and self.stats is None:
+            return True
+        if self.status in (BudgetStatus.DRIFT, BudgetStatus.VIOLATION):
+            return True
+        cmp = self.vs_baseline
+        return cmp is not None and cmp.effective_severity in (Severity.WARNING, Severity.REGRESSION)
+
+    @property
+    def rank(self) -> int:
+        """Badness for sorting: blocking > warning > no data > pass."""
+        if self.blocking:
+            return 4
+        if self.violation:
+            return 3
+        if self.warning:
+            return 2
+        if self.stats is None or self.config is None:
+            return 1
+        return 0
+
+    @property
+    def state_label(self) -> str:
+        """A short status word: PASS, DRIFT, VIOLATION, NO BUDGET or NO DATA."""
+        if self.stats is None:
+            return "NO DATA"
+        if self.budget is None:
+            return "NO BUDGET"
+        return self.budget.status.value
+
+    @property
+    def icon(self) -> str:
+        """The status icon (❔ without budget or data)."""
+        return self.budget.status.icon if self.budget else "❔"
+
+    @property
+    def confirmation_label(self) -> str:
+        """``confirmed (3/3 runs)`` or ``unconfirmed (1/3 runs)``; empty if n/a."""
+        if self.violation:
+            streak = self.violation_streak
+        elif self.regression:
+            streak = self.regression_streak
+        else:
+            return ""
+        word = "confirmed" if streak >= self.confirm_runs else "unconfirmed"
+        return f"{word} ({min(streak, self.confirm_runs)}/{self.confirm_runs} runs)"
+
+    def messages(self) -> list[str]:
+        """Human lines explaining this SLO's state, most important first."""
+        lines: list[str] = []
+        if self.stats is None:
+            lines.append("no data in this run")
+            return lines
+        if self.stale:
+            where = short_commit(self.measured_commit or "unknown")
+            lines.append(f"not measured in this run: last measured at {where} ({self.measured_run_id})")
+        if self.budget is None:
+            lines.append(f"no budget: measured {format_ms(self.stats.median)}ms, not configured")
+        elif self.budget.status is not BudgetStatus.PASS or self.budget.under_band:
+            text = self.budget.message
+            if self.violation:
+                text += f" — {self.confirmation_label}"
+            lines.append(text)
+        cmp = self.vs_baseline
+        if cmp is not None and cmp.severity is not Severity.STABLE:
+            text = f"{cmp.label} vs baseline {short_commit(cmp.reference_commit)}"
+            if self.regression:
+                text += f" — {self.confirmation_label}"
+            lines.append(text)
+        if self.step is not None:
+            lines.append(self.step.message)
+        if self.drift is not None:
+            lines.append(self.drift.message)
+        if self.busy and self.machine_load is not None:
+            lines.append(BUSY_HINT.format(load=format_change(self.machine_load)))
+        elif self.inconclusive:
+            lines.append(INCONCLUSIVE_HINT)
+        return lines
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """The evaluation of one run against budgets, baseline and history.
+
+    Attributes:
+        run: The evaluated run, or None when there are no runs.
+        run_count: Runs in the table.
+        slos: One result per SLO: configured ones in config order, then
+            measured-but-unconfigured ones by name.
+        baseline: The baseline used, if any.
+        errors: Files that could not be used: ``(path, reason)``.
+        confirm_runs: Runs needed to confirm a violation or regression.
+        trend_days: The trend window in days.
+        history_version: The version of the history it was made from.
+        session_run_id: The session's reference run, if any.
+        config: The config it was made with (None for one built by hand).
+    """
+
+    run: RunInfo | None
+    run_count: int
+    slos: tuple[SLOResult, ...]
+    baseline: Baseline | None
+    errors: tuple[tuple[str, str], ...] = ()
+    confirm_runs: int = 3
+    trend_days: int = 30
+    history_version: int = 0
+    session_run_id: str | None = None
+    config: Config | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def verdict(self) -> Verdict:
+        """FAILED if any SLO blocks, WARNING if any warns, else PASSED."""
+        if any(r.blocking for r in self.slos):
+            return Verdict.FAILED
+        if any(r.warning for r in self.slos):
+            return Verdict.WARNING
+        return Verdict.PASSED
+
+    @property
+    def budgeted(self) -> list[SLOResult]:
+        """SLOs with a budget and data in this run."""
+        return [r for r in self.slos if r.budget is not None]
+
+    @property
+    def passing(self) -> int:
+        """Budgets in PASS."""
+        return sum(1 for r in self.budgeted if r.status is BudgetStatus.PASS)
+
+    @property
+    def blocking(self) -> list[SLOResult]:
+        """SLOs that fail the gate."""
+        return [r for r in self.slos if r.blocking]
+
+    @property
+    def warnings(self) -> list[SLOResult]:
+        """SLOs that warn."""
+        return [r for r in self.slos if r.warning]
+
+    def result(self, name: str) -> SLOResult | None:
+        """The result for one SLO by name."""
+        for r in self.slos:
+            if r.name == name:
+                return r
+        return None
+
+    def luascript_summary(self) -> dict[str, int]:
+        """LUASCRIPT's ``summary`` block."""
+        return {
+            "totalViolations": len(self.blocking),
+            "totalWarnings": len(self.warnings),
+            "passingBudgets": self.passing,
+            "failingBudgets": len(self.budgeted) - self.passing,
+        }
+
+
+def finite_or_none(value: float | None) -> float | None:
+    """The value, or None when missing or not finite (for JSON output)."""
+    if value is None or not math.isfinite(value):
+        return None
+    return value
