@@ -10,7 +10,7 @@ Example::
 
     [tool.perfslo]
     artifacts_dir = "artifacts"
-    bench_command = "python -m perfslo_tui.collect.selfbench --slo {slo}"
+    bench_command = "python -m mybench --slo {slo}"
     trend_days = 30
     confirm_runs = 3
 

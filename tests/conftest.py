@@ -8,10 +8,18 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from perfslo_tui.config import Config, load_config
 from perfslo_tui.runs.files import build_run_document, write_run
 from perfslo_tui.runs.metadata import make_metadata
+
+# CI runs every property test the same way each time and keeps no example
+# database in the clone (a failing example found once would otherwise fail
+# every later run there); locally hypothesis explores and remembers.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.register_profile("dev")
+settings.load_profile("ci" if os.environ.get("CI") else os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 SEED_CONFIG = """\
 confirm_runs = 1

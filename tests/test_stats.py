@@ -350,3 +350,80 @@ def test_a_clean_step_is_found_where_it_is_at_any_scale(where: int, size: float,
     step = find_step(medians)
     assert step is not None and step.index == where
     assert step.change == pytest.approx(size, rel=0.05)
+
+
+# ------------------------------------------- the same numbers as scipy.stats
+# perfslo computes these without importing scipy.stats (its start-up cost);
+# scipy.stats is the reference they must agree with.
+
+from scipy import stats as sps  # noqa: E402
+from scipy.stats import mstats  # noqa: E402
+
+from perfslo_tui.verdict.stats import mann_whitney_p, theil_sen  # noqa: E402
+
+# Values on a coarse grid make ties common, so both code paths are exercised.
+grid_values = st.integers(min_value=1, max_value=40).map(lambda v: v / 10.0)
+fine_values = st.floats(min_value=0.01, max_value=100.0, allow_nan=False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(grid_values, fine_values), min_size=1, max_size=30),
+       st.lists(st.one_of(grid_values, fine_values), min_size=1, max_size=30))
+def test_mann_whitney_p_is_scipys(x: list[float], y: list[float]) -> None:
+    expected = float(sps.mannwhitneyu(x, y, alternative="two-sided").pvalue)
+    assert mann_whitney_p(x, y) == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.one_of(grid_values, fine_values), fine_values), min_size=3, max_size=60))
+def test_theil_sen_is_scipys(points: list[tuple[float, float]]) -> None:
+    x = np.array([p[0] for p in points])
+    y = np.array([p[1] for p in points])
+    if np.unique(x).size < 2:
+        return
+    expected = sps.theilslopes(y, x, alpha=0.95)
+    slope, low, high = theil_sen(x, y)
+    assert slope == pytest.approx(expected.slope, rel=1e-12, abs=1e-12)
+    assert low == pytest.approx(expected.low_slope, rel=1e-12, abs=1e-12, nan_ok=True)
+    assert high == pytest.approx(expected.high_slope, rel=1e-12, abs=1e-12, nan_ok=True)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(positive, min_size=3, max_size=300))
+def test_median_se_is_scipys_maritz_jarrett(samples: list[float]) -> None:
+    logged = np.log(np.asarray(samples))
+    expected = float(np.asarray(mstats.mjci(logged, prob=[0.5]))[0])
+    if not math.isfinite(expected) or float(logged.min()) == float(logged.max()):
+        expected = 0.0
+    # scipy works on the raw log values, which costs it ~1e-7 of round-off.
+    assert median_log_se(samples) == pytest.approx(expected, rel=1e-6, abs=1e-6)
+
+
+def test_run_to_run_noise_is_the_zero_centred_normal_mad() -> None:
+    medians = np.random.default_rng(3).lognormal(0.0, 0.05, 30)
+    steps = np.diff(np.log(medians))
+    mad = sps.median_abs_deviation(steps, center=lambda v, axis=None: np.zeros_like(np.median(v, axis=axis)),
+                                   scale="normal")
+    assert run_to_run_noise(medians) == pytest.approx(float(mad) / math.sqrt(2.0), rel=1e-12)
+
+
+def test_the_gate_does_not_import_scipy(project: object) -> None:
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys\n"
+        "from perfslo_tui.commands.cli import main\n"
+        "main(['check', '--format', 'json'])\n"
+        "print('MODULES=' + json.dumps(sorted(sys.modules)))\n"
+    )
+    from tests.conftest import SEED_MOCK_TIMINGS, make_run
+
+    make_run(project / "artifacts", SEED_MOCK_TIMINGS, spread=0.05)  # type: ignore[operator]
+    make_run(project / "artifacts", SEED_MOCK_TIMINGS, ts_ms=1_795_000_100_000, spread=0.05)  # type: ignore[operator]
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    line = [ln for ln in result.stdout.splitlines() if ln.startswith("MODULES=")][0]
+    loaded = json.loads(line.removeprefix("MODULES="))
+    assert "perfslo_tui.verdict.stats" in loaded
+    assert not [name for name in loaded if name == "scipy" or name.startswith("scipy.")]

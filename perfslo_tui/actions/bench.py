@@ -209,6 +209,13 @@ def _stop_group(process: subprocess.Popen[bytes]) -> None:
     process.wait()
 
 
+def reproduce_commands(config: Config) -> str:
+    """The commands that reproduce a gate run locally: the benchmarks, then the check."""
+    if not config.bench_command:
+        return "perfslo check"
+    return f"{build_command(config)}\nperfslo check"
+
+
 def artifacts_from_env(default: Path) -> Path:
     """``PERFSLO_ARTIFACTS`` when set (perfslo sets it for its bench command)."""
     value = os.environ.get("PERFSLO_ARTIFACTS")

@@ -124,7 +124,8 @@ def _render(evaluation: object, fmt: str, config: object = None) -> str:
 
         return render_json(evaluation)
     if fmt == "markdown":
-        from perfslo_tui.report.markdown import render_markdown, reproduce_commands
+        from perfslo_tui.actions.bench import reproduce_commands
+        from perfslo_tui.report.markdown import render_markdown
 
         # The PR comment says how to reproduce: the project's bench command, then the gate.
         reproduce = reproduce_commands(config) if isinstance(config, Config) else "perfslo check"

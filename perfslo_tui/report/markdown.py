@@ -14,8 +14,6 @@ import re
 
 import numpy as np
 
-from perfslo_tui.actions.bench import build_command
-from perfslo_tui.config import Config
 from perfslo_tui.report.common import (
     action_line,
     budget_cell,
@@ -225,10 +223,3 @@ def render_markdown(evaluation: Evaluation, reproduce: str = "perfslo check") ->
     out.extend(printable(line, 300) for line in reproduce.splitlines() or [reproduce])
     out.append(fence)
     return "\n".join(out) + "\n"
-
-
-def reproduce_commands(config: Config) -> str:
-    """The commands that reproduce a gate run locally: the benchmarks, then the check."""
-    if not config.bench_command:
-        return "perfslo check"
-    return f"{build_command(config)}\nperfslo check"

@@ -1,15 +1,23 @@
-"""Statistics for verdicts: summaries, change intervals, noise, drift and steps.
+"""Statistics for verdicts: change intervals, noise, drift and steps.
 
-Everything here is numpy/scipy; no formulas are written by hand where a library
-has them. The noise model has two parts, because on shared machines a run's own
+The noise model has two parts, because on shared machines a run's own
 samples understate how much its median moves between runs:
 
 * within-run uncertainty of each median: its Maritz–Jarrett standard error
-  (``scipy.stats.mstats.mjci``, as good as a bootstrap and deterministic), and
+  (as ``scipy.stats.mstats.mjci``: as good as a bootstrap and deterministic), and
 * run-to-run noise: the robust spread (``median_abs_deviation``, normal scale)
   of the log-medians of recent runs of the same SLO, as conbench's lookback
   z-score does. It is the floor that keeps one fast or slow run from raising
   an alarm.
+
+Start-up cost decides how the library functions are used: ``import
+scipy.stats`` alone costs 0.5–1.9 s here, more than the rest of ``perfslo
+check``. So the four tests the gate needs are the same computations as
+scipy.stats' (Maritz–Jarrett's Beta weights as binomial tails, Mann–Whitney U with
+its exact null distribution or the tie-corrected normal approximation,
+Theil–Sen with Sen's interval, the MAD), on numpy and the standard library's
+``NormalDist`` and ``lgamma``; ``tests/test_stats.py`` checks each against
+scipy.stats on random inputs.
 
 Changes are computed on the log scale (``log(current / reference)``) so that
 intervals are symmetric in ratio terms, then reported as relative changes.
@@ -24,9 +32,11 @@ by measurement (``benchmarks/verdict_quality.py``, ``docs/verdicts.md``).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -35,10 +45,11 @@ from perfslo_tui.runs.files import REFERENCE_SUFFIX, is_reference_name
 
 __all__ = ["REFERENCE_SUFFIX", "is_reference_name"]
 
+_NORMAL = NormalDist()
 # 95 % two-sided normal quantile.
-# scipy.stats.norm.ppf(0.975), as a literal: scipy.stats costs ~0.5 s to import
-# and is imported only by the functions below that need it.
-Z95 = 1.959963984540054
+Z95 = _NORMAL.inv_cdf(0.975)
+# The MAD's scale for normal data: 1 / Φ⁻¹(3/4) (scipy's scale="normal").
+MAD_NORMAL_SCALE = 1.0 / _NORMAL.inv_cdf(0.75)
 _SEED = 20251220
 def log_ratios(samples: ArrayLike, reference: ArrayLike) -> NDArray[np.float64] | None:
     """Per-pair ``log(sample / reference)``, or None when they do not pair up.
@@ -108,9 +119,10 @@ def reference_level(reference: ArrayLike) -> float | None:
 def median_log_se(samples: ArrayLike, logged: bool = False) -> float:
     """Standard error of ``log(median)`` of the samples (Maritz–Jarrett).
 
-    ``scipy.stats.mstats.mjci`` gives the same answer as a bootstrap of the
-    median (within a few %) deterministically and ten times faster, which
-    matters because every verdict needs it for several runs.
+    The Maritz–Jarrett estimate (``scipy.stats.mstats.mjci``) gives the same
+    answer as a bootstrap of the median (within a few %) deterministically
+    and ten times faster, which matters because every verdict needs it for
+    several runs.
 
     Args:
         samples: The samples of one run (positive values), or already
@@ -122,10 +134,12 @@ def median_log_se(samples: ArrayLike, logged: bool = False) -> float:
         samples or identical samples.
     """
     values = np.asarray(samples, dtype=float)
-    if values.size < 3 or float(values.min()) == float(values.max()):
+    if values.size < 3:
         return 0.0
     if not logged:
         values = np.log(values)
+    if float(values.min()) == float(values.max()):
+        return 0.0
     # Large sample sets give the same answer from a subsample, at a fraction
     # of the cost; the standard error is rescaled by sqrt(n_sub / n).
     scale = 1.0
@@ -133,10 +147,37 @@ def median_log_se(samples: ArrayLike, logged: bool = False) -> float:
         rng = np.random.default_rng(_SEED)
         scale = math.sqrt(2000 / values.size)
         values = rng.choice(values, 2000, replace=False)
-    from scipy.stats import mstats
-
-    se = float(np.asarray(mstats.mjci(values, prob=[0.5]))[0])
+    ordered = np.sort(values)
+    weights = _maritz_jarrett_weights(ordered.size)
+    # Centred on the median: C2 - C1² of raw log values (~ -7 for 1 ms)
+    # cancels catastrophically and leaves round-off of ~1e-7 for identical runs.
+    centred = ordered - ordered[ordered.size // 2]
+    c1 = float(weights @ centred)
+    c2 = float(weights @ (centred * centred))
+    se = math.sqrt(max(c2 - c1 * c1, 0.0))
     return se * scale if math.isfinite(se) else 0.0
+
+
+@functools.lru_cache(maxsize=64)
+def _maritz_jarrett_weights(n: int) -> NDArray[np.float64]:
+    """Weights of the order statistics in the Maritz–Jarrett SE of the median (n samples).
+
+    ``W_i = B(i/n) - B((i-1)/n)`` with ``B`` the Beta(m-1, n-m) CDF and
+    ``m = int(n/2 + 1/2)``, as ``scipy.stats.mstats.mjci``. For whole
+    parameters the Beta CDF is a binomial tail, ``B(x) = P(Bin(n-2, x) >= m-1)``,
+    summed here in log space (no scipy import on the gate's start-up path).
+    The weights depend on ``n`` only, so they are computed once per sample count.
+    """
+    m = int(0.5 * n + 0.5)
+    trials, needed = n - 2, m - 1
+    ks = np.arange(needed, trials + 1, dtype=float)
+    whole = math.lgamma(trials + 1)
+    log_choose = np.array([whole - math.lgamma(k + 1) - math.lgamma(trials - k + 1) for k in ks])
+    grid = np.arange(0, n + 1, dtype=float) / n
+    inner = grid[1:-1, np.newaxis]
+    log_terms = log_choose + ks * np.log(inner) + (trials - ks) * np.log1p(-inner)
+    cdf = np.concatenate([[0.0], np.exp(log_terms).sum(axis=1), [1.0]])
+    return np.asarray(np.diff(np.clip(cdf, 0.0, 1.0)), dtype=float)
 
 
 def run_to_run_noise(medians: Sequence[float] | NDArray[np.float64]) -> float | None:
@@ -162,15 +203,8 @@ def run_to_run_noise(medians: Sequence[float] | NDArray[np.float64]) -> float | 
     # Successive differences of a steady series are centred on zero by
     # construction; centring on their own median instead would call a series
     # that alternates between two levels noise-free.
-    from scipy import stats as sps
-
-    spread = sps.median_abs_deviation(steps, center=_zero_center, scale="normal")
-    return float(spread) / math.sqrt(2.0)
-
-
-def _zero_center(values: NDArray[np.float64], axis: int | None = None) -> NDArray[np.float64]:
-    """The centre ``median_abs_deviation`` measures from: zero."""
-    return np.zeros_like(np.median(values, axis=axis))
+    spread = float(np.median(np.abs(steps))) * MAD_NORMAL_SCALE
+    return spread / math.sqrt(2.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,9 +367,7 @@ def drift(days: ArrayLike, medians: ArrayLike) -> DriftEstimate | None:
     span = float(x.max() - x.min())
     if span < 1.0 / 24.0:
         return None
-    from scipy import stats as sps
-
-    slope, _intercept, low, high = sps.theilslopes(np.log(y), x, alpha=0.95)
+    slope, low, high = theil_sen(x, np.log(y))
     return DriftEstimate(
         rate_per_day=math.expm1(slope),
         rate_low=math.expm1(low),
@@ -393,9 +425,7 @@ def find_step(medians: ArrayLike, min_segment: int = 3, alpha: float = 0.01) -> 
     assert best is not None
     split = best[1]
     before, after = y[:split], y[split:]
-    from scipy import stats as sps
-
-    p_value = float(sps.mannwhitneyu(before, after, alternative="two-sided").pvalue)
+    p_value = mann_whitney_p(before, after)
     if not p_value < alpha:
         return None
     return StepChange(
@@ -403,3 +433,87 @@ def find_step(medians: ArrayLike, min_segment: int = 3, alpha: float = 0.01) -> 
         change=math.expm1(float(np.median(after) - np.median(before))),
         p_value=p_value,
     )
+
+
+def theil_sen(x: ArrayLike, y: ArrayLike, confidence: float = 0.95) -> tuple[float, float, float]:
+    """Theil–Sen slope of ``y`` against ``x`` with Sen's (1968) interval.
+
+    The same computation as ``scipy.stats.theilslopes(y, x, alpha=confidence)``:
+    the median of all pairwise slopes, and the interval's ends picked among the
+    sorted slopes by the normal approximation with ties in ``x`` and ``y``.
+
+    Returns:
+        ``(slope, low, high)``; the ends are NaN when the interval cannot be formed.
+    """
+    xs = np.asarray(x, dtype=float)
+    ys = np.asarray(y, dtype=float)
+    dx = xs[:, np.newaxis] - xs
+    dy = ys[:, np.newaxis] - ys
+    slopes = np.sort(dy[dx > 0] / dx[dx > 0])
+    if slopes.size == 0:
+        return math.nan, math.nan, math.nan
+    z = _NORMAL.inv_cdf((1.0 - confidence) / 2.0)
+    n = ys.size
+    sigsq = (n * (n - 1) * (2 * n + 5) - _tie_term(xs) - _tie_term(ys)) / 18.0
+    if sigsq < 0:
+        return float(np.median(slopes)), math.nan, math.nan
+    sigma = math.sqrt(sigsq)
+    upper = min(int(np.round((slopes.size - z * sigma) / 2.0)), slopes.size - 1)
+    lower = max(int(np.round((slopes.size + z * sigma) / 2.0)) - 1, 0)
+    return float(np.median(slopes)), float(slopes[lower]), float(slopes[upper])
+
+
+def _tie_term(values: NDArray[np.float64]) -> float:
+    """Sen's correction for tied values: the sum of k(k-1)(2k+5) over groups of k ties."""
+    _unique, counts = np.unique(values, return_counts=True)
+    ties = counts[counts > 1].astype(float)
+    return float(np.sum(ties * (ties - 1) * (2 * ties + 5)))
+
+
+def mann_whitney_p(x: ArrayLike, y: ArrayLike) -> float:
+    """Two-sided Mann–Whitney U p-value, as ``scipy.stats.mannwhitneyu`` computes it.
+
+    Exact (the null distribution of U) when one sample has at most 8 values
+    and there are no ties; otherwise the normal approximation with tie and
+    continuity corrections.
+    """
+    a = np.asarray(x, dtype=float)
+    b = np.asarray(y, dtype=float)
+    n1, n2 = a.size, b.size
+    values, inverse, counts = np.unique(np.concatenate([a, b]), return_inverse=True, return_counts=True)
+    # Average ranks: a group of k ties ending at position c shares rank c - (k-1)/2.
+    ends = np.cumsum(counts)
+    ranks = (ends - (counts - 1) / 2.0)[inverse]
+    u1 = float(ranks[:n1].sum()) - n1 * (n1 + 1) / 2.0
+    u = max(u1, n1 * n2 - u1)
+    ties = bool(np.any(counts > 1))
+    if (n1 > 8 and n2 > 8) or ties:
+        n = n1 + n2
+        tie_term = float(np.sum(counts.astype(float) ** 3 - counts))
+        spread = math.sqrt(n1 * n2 / 12.0 * ((n + 1) - tie_term / (n * (n - 1))))
+        if spread <= 0:
+            return 1.0  # every value tied: no evidence of a difference at all
+        z = (u - n1 * n2 / 2.0 - 0.5) / spread
+        p = 0.5 * math.erfc(z / math.sqrt(2.0))
+    else:
+        frequencies = _u_frequencies(min(n1, n2), max(n1, n2))
+        p = float(frequencies[int(round(u)) :].sum() / frequencies.sum())
+    return min(max(2.0 * p, 0.0), 1.0)
+
+
+@functools.lru_cache(maxsize=256)
+def _u_frequencies(m: int, n: int) -> NDArray[np.float64]:
+    """How many orderings of m + n values give each U (0 … m·n) under the null.
+
+    The coefficients of the Gaussian binomial ∏ (1 − q^(n+i)) / (1 − q^i),
+    i = 1 … m: exact integers (below 2^53 for the sizes used here).
+    """
+    coefficients = np.zeros(m * n + 1)
+    coefficients[0] = 1.0
+    for i in range(1, m + 1):
+        shift = n + i
+        coefficients[shift:] -= coefficients[:-shift].copy()
+        # Dividing by (1 - q^i): a running sum with stride i.
+        for k in range(i, coefficients.size):
+            coefficients[k] += coefficients[k - i]
+    return coefficients

@@ -71,10 +71,17 @@ async def wait_for(pilot: Pilot[int], condition: Callable[[], object], timeout: 
 
 
 async def loaded(pilot: Pilot[int]) -> PerfSLOApp:
-    """Wait for the first evaluation and the cards."""
+    """Wait for the first evaluation and the cards, and for the app to go idle.
+
+    Idle: no worker running (the refresh may go round once more) and the
+    layout done, so a screenshot taken next does not depend on how busy the
+    machine is.
+    """
     app = pilot.app
     assert isinstance(app, PerfSLOApp)
     await wait_for(pilot, lambda: app.evaluation is not None and len(app.cards) > 0)
+    await wait_for(pilot, lambda: not any(w.is_running for w in app.workers if w.group != "watch"))
+    await pilot.wait_for_scheduled_animations()
     await pilot.pause()
     return app
 

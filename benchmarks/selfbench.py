@@ -1,6 +1,6 @@
 """perfslo's own benchmarks: the SLOs this repository holds itself to.
 
-``python -m perfslo_tui.collect.selfbench [--slo NAME] [--artifacts DIR]`` measures
+``python -m benchmarks.selfbench [--slo NAME] [--artifacts DIR]`` measures
 the tool's hot paths on a synthetic history of 1,000 runs (7 SLOs × 100
 samples, the shape ``benchmarks/scale.py`` uses) and writes one run artifact:
 
@@ -159,7 +159,7 @@ class Fixtures:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the suite (or one SLO) and write a run artifact."""
-    parser = argparse.ArgumentParser(prog="python -m perfslo_tui.collect.selfbench")
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.selfbench")
     parser.add_argument("--slo", action="append", help="only this SLO (repeatable)")
     parser.add_argument("--artifacts", type=Path, help="where to write the run")
     args = parser.parse_args(argv)
