@@ -351,8 +351,14 @@ class PerfSLOApp(App[int]):
             if isinstance(screen, DetailScreen):
                 screen.data_changed()
         if first and self.screen is self.screen_stack[0]:
-            self.query_one("#cards-scroll", VerticalScroll).scroll_home(animate=False)
-            self._focus_first()
+            # After the cards are laid out: focusing scrolls to the focused
+            # card, and a layout still pending would move it again.
+            self.call_after_refresh(self._show_top)
+
+    def _show_top(self) -> None:
+        """Focus the first card and show the grid from its top."""
+        self._focus_first()
+        self.query_one("#cards-scroll", VerticalScroll).scroll_home(animate=False)
 
     def _focus_first(self) -> None:
         if not isinstance(self.focused, SLOCard) or not self.focused.display:
