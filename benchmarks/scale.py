@@ -16,7 +16,10 @@ of several runs with its min-max:
   overview (headless, every card holding its result);
 * file written -> card updated, p50/p95 over ``--live`` new runs;
 * the cost of one new run in a live process (store refresh + evaluate),
-  median over 20 new runs, and its ratio to the smallest size.
+  median over 20 new runs, and its ratio to the smallest size;
+* a bare ``python -c "import polars, numpy"`` timed alternately with the
+  gate and the monitor's start, so each of those is also given as a ratio
+  to it: on a busy machine both grow, and the ratio shows what is perfslo's.
 
 The figures print as a Markdown table; ``--json FILE`` keeps them.
 """
@@ -213,18 +216,19 @@ def tui_live(project: Path, count: int, first_index: int) -> list[float]:
 def new_run_cost(project: Path, count: int, first_index: int) -> Figure:
     """Refresh + evaluate after each of ``count`` new runs, in this (warm) process."""
     from perfslo_tui.config import load_config
-    from perfslo_tui.runs.store import load_table
+    from perfslo_tui.runs.store import RunStore
     from perfslo_tui.verdict.engine import evaluate
 
     config = load_config(start=project)
-    store = load_table(config.artifacts_dir)
-    previous = evaluate(store.history(), config)
+    store = RunStore(config.artifacts_dir)
+    previous = evaluate(store.refresh(), config)
     figure = Figure()
     for k in range(count):
-        write_new_run(config.artifacts_dir, first_index + k, 1.0 + k / 1000)
+        path = write_new_run(config.artifacts_dir, first_index + k, 1.0 + k / 1000)
         gc.collect()
         start = time.perf_counter()
-        history = store.refresh()
+        # As in the monitor: the watcher names the file that changed.
+        history = store.refresh({path.name})
         previous = evaluate(history, config, previous=previous)
         figure.add(time.perf_counter() - start)
         assert len(history.changes.added) == 1, history.changes
@@ -245,6 +249,7 @@ class SizeResult:
     tui_paint: Figure
     live_latencies: list[float]
     new_run: Figure
+    bare: Figure
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"runs": self.runs, "generate_s": self.generate_s}
@@ -258,6 +263,7 @@ class SizeResult:
             "check_new_run",
             "tui_paint",
             "new_run",
+            "bare",
         ):
             out[name] = getattr(self, name).values
         out["live_latencies"] = self.live_latencies
@@ -296,8 +302,11 @@ def measure_size(runs: int, work: Path, repeat: int, first_repeat: int, live: in
     say(f"[{runs} runs] naive stdlib json {naive.cell()}")
 
     check = [PY, "-m", "perfslo_tui.commands.cli", "check", "--no-step-summary"]
-    check_cold = Figure()
+    bare_cmd = [PY, "-c", "import polars, numpy"]
+    check_cold, bare = Figure(), Figure()
     for _ in range(repeat):
+        # Alternated, so a busy spell slows both alike.
+        bare.add(timed_process(bare_cmd, project))
         check_cold.add(timed_process(check, project))
     say(f"[{runs} runs] perfslo check cold {check_cold.cell()}")
 
@@ -315,6 +324,7 @@ def measure_size(runs: int, work: Path, repeat: int, first_repeat: int, live: in
     # that is reported and the other figures still come.
     if tui:
         for _ in range(repeat):
+            bare.add(timed_process(bare_cmd, project))
             try:
                 tui_paint.add(tui_first_paint(project))
             except RuntimeError as exc:
@@ -346,11 +356,19 @@ def measure_size(runs: int, work: Path, repeat: int, first_repeat: int, live: in
         tui_paint,
         live_latencies,
         new_run,
+        bare,
     )
 
 
 def say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
+
+
+def ratio(figure: Figure, bare: Figure) -> str:
+    """``figure / bare`` by medians, or a dash when either was not measured."""
+    if not figure.values or not bare.values:
+        return "—"
+    return f"{figure.median / bare.median:.2f}×"
 
 
 def table(results: Sequence[SizeResult], repeat: int) -> str:
@@ -369,7 +387,10 @@ def table(results: Sequence[SizeResult], repeat: int) -> str:
         ],
         ["`perfslo check`, whole process (warm cache)", *[r.check_cold.cell() for r in results]],
         ["`perfslo check` right after one new run", *[r.check_new_run.cell() for r in results]],
+        ["bare `python -c \"import polars, numpy\"` (alternated)", *[r.bare.cell() for r in results]],
+        ["  `perfslo check` ÷ bare import", *[ratio(r.check_cold, r.bare) for r in results]],
         ["`perfslo-tui` start → first full paint (headless)", *[r.tui_paint.cell() for r in results]],
+        ["  first paint ÷ bare import", *[ratio(r.tui_paint, r.bare) for r in results]],
         [
             "file written → card updated, p50 / p95",
             *[

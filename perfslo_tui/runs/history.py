@@ -19,6 +19,18 @@ from perfslo_tui.runs.files import Baseline
 
 # The columns that describe a run (the same on every row of the run).
 RUN_COLUMNS = ("run_id", "ts_ms", "commit", "branch", "dirty", "source")
+# A series' column holding each row's position in the table (to fetch its samples).
+SERIES_ROW = "_row"
+
+
+def split_series(table: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """Each series (SLO or ``@ref`` companion) of a table: its rows without samples, oldest first.
+
+    Each row keeps its position in the table (:data:`SERIES_ROW`), so the
+    few runs whose samples are needed fetch them without copying the rest.
+    """
+    numbered = table.drop("samples").with_row_index(SERIES_ROW)
+    return {str(key[0]): part for key, part in numbered.partition_by("slo", as_dict=True).items()}
 
 
 def runs_of(table: pl.DataFrame) -> pl.DataFrame:
@@ -82,6 +94,9 @@ class RunHistory:
         table: One row per run × SLO, sorted by ``(ts_ms, run_id, slo)``
             (columns: :data:`perfslo_tui.runs.store.TABLE_SCHEMA`).
         runs: One row per run (:data:`RUN_COLUMNS`), oldest first.
+        series: Per series name, its rows without samples (see
+            :func:`split_series`); kept up to date by the store as runs
+            arrive, so an evaluation does not regroup the whole table.
         baseline: The baseline, if there is a usable one.
         errors: Files that could not be used: path → reason.
         changes: What changed since the previous refresh of the same store.
@@ -94,6 +109,7 @@ class RunHistory:
     folder: Path
     table: pl.DataFrame
     runs: pl.DataFrame
+    series: Mapping[str, pl.DataFrame] = field(default_factory=lambda: MappingProxyType({}))
     baseline: Baseline | None = None
     errors: Mapping[Path, str] = field(default_factory=_empty_errors)
     changes: RunChanges = field(default_factory=RunChanges)
@@ -127,6 +143,10 @@ class RunHistory:
 
     def measured(self, run_id: str) -> frozenset[str]:
         """The names of the series a run holds."""
+        latest = self.latest
+        if latest is not None and latest.run_id == run_id and self.series:
+            # The common case, without a scan: the series whose last row is this run.
+            return frozenset(name for name, rows in self.series.items() if rows["run_id"][-1] == run_id)
         return frozenset(self.table.filter(pl.col("run_id") == run_id)["slo"].to_list())
 
 
@@ -138,4 +158,6 @@ def history_of(table: pl.DataFrame, baseline: Baseline | None = None, folder: Pa
         baseline: The baseline to compare with, if any.
         folder: The folder the runs are said to come from.
     """
-    return RunHistory(folder=folder, table=table, runs=runs_of(table), baseline=baseline)
+    return RunHistory(
+        folder=folder, table=table, runs=runs_of(table), series=split_series(table), baseline=baseline
+    )

@@ -37,7 +37,7 @@ from perfslo_tui.runs.files import (
     read_baseline,
     read_run,
 )
-from perfslo_tui.runs.history import RunChanges, RunHistory, runs_of
+from perfslo_tui.runs.history import SERIES_ROW, RunChanges, RunHistory, runs_of, split_series
 from perfslo_tui.runs.summary import summarize
 
 TABLE_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
@@ -112,6 +112,9 @@ class RunStore:
         self.artifacts_dir = artifacts_dir
         self.table: pl.DataFrame = empty_table()
         self._runs: pl.DataFrame = runs_of(self.table)
+        # Per series name, its rows without samples (with their row number in
+        # the table), kept up to date on append; None: rebuild when asked.
+        self._series: dict[str, pl.DataFrame] | None = None
         self.missing_dir = False
         self._version = 0
         self.errors: dict[Path, str] = {}
@@ -257,6 +260,7 @@ class RunStore:
         if drop:
             self.table = self.table.filter(~pl.col("run_id").is_in(sorted(drop)))
             self._runs = self._runs.filter(~pl.col("run_id").is_in(sorted(drop)))
+            self._series = None
         if new_runs:
             pieces.append(runs_to_table(new_runs))
         if pieces:
@@ -275,6 +279,24 @@ class RunStore:
             self.save_cache()
         return self._snapshot(changes)
 
+    def _append_series(self, rows: pl.DataFrame, offset: int) -> None:
+        """Add appended rows (which start at row ``offset`` of the table) to the per-series frames."""
+        if self._series is None:
+            return
+        numbered = rows.drop("samples").with_row_index(SERIES_ROW, offset=offset)
+        series = dict(self._series)
+        for key, part in numbered.partition_by("slo", as_dict=True, maintain_order=True).items():
+            name = str(key[0])
+            old = series.get(name)
+            merged = part if old is None else pl.concat([old, part], how="vertical", rechunk=False)
+            series[name] = merged.rechunk() if merged.n_chunks() > MAX_CHUNKS else merged
+        self._series = series
+
+    def _all_series(self) -> dict[str, pl.DataFrame]:
+        if self._series is None:
+            self._series = split_series(self.table)
+        return self._series
+
     def _snapshot(self, changes: RunChanges) -> RunHistory:
         previous = self._version
         if changes.any:
@@ -283,6 +305,7 @@ class RunStore:
             folder=self.artifacts_dir,
             table=self.table,
             runs=self._runs,
+            series=MappingProxyType(self._all_series()),
             baseline=self.baseline,
             errors=MappingProxyType(dict(self.errors)),
             changes=changes,
@@ -329,10 +352,12 @@ class RunStore:
         if self.table.height == 0:
             self.table = rows
             self._runs = new_runs
+            self._series = None
             return
         last = self.table.select(pl.col("ts_ms").last(), pl.col("run_id").last()).row(0)
         first = rows.select(pl.col("ts_ms").first(), pl.col("run_id").first()).row(0)
         if first > last:
+            self._append_series(rows, self.table.height)
             self.table = pl.concat([self.table, rows], how="vertical", rechunk=False)
             self._runs = pl.concat([self._runs, new_runs], how="vertical", rechunk=False)
             if self.table.n_chunks() > MAX_CHUNKS:
@@ -340,6 +365,7 @@ class RunStore:
                 self._runs = self._runs.rechunk()
         else:
             self.table = pl.concat([self.table, rows], how="vertical").sort(SORT_KEYS)
+            self._series = None
             self._runs = pl.concat([self._runs, new_runs], how="vertical").sort(["ts_ms", "run_id"])
 
     def _start_from_cache(self, found: dict[str, FileKey], scanned_ns: int) -> list[str]:
@@ -381,6 +407,7 @@ class RunStore:
             table = table.filter(pl.col("run_id").is_in(keep))
         self.table = table
         self._runs = runs_of(table)
+        self._series = None
         for name in keep:
             self._seen[name] = found[name]
         self.cache_hits = len(keep)

@@ -25,7 +25,7 @@ import polars as pl
 
 from perfslo_tui.config import Config, SLOConfig
 from perfslo_tui.runs.files import Baseline
-from perfslo_tui.runs.history import RunHistory, RunInfo
+from perfslo_tui.runs.history import SERIES_ROW, RunHistory, RunInfo
 from perfslo_tui.runs.summary import SampleStats
 from perfslo_tui.verdict.levels import (
     NoiseSetting,
@@ -45,7 +45,6 @@ from perfslo_tui.verdict.trends import DAY_MS, STEP_WINDOW, analyse_trend, trend
 # Clean runs needed before the level (speed-adjusted or raw) is chosen by
 # its measured spread; with fewer the speed-adjusted level is used.
 LEVEL_CHOICE_RUNS = 8
-_ROW = "_row"
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,18 +129,14 @@ def evaluate(
         return dataclasses.replace(base, slos=empty)
     base = dataclasses.replace(base, run=info, run_count=history.run_count)
     reusable = _reusable(previous, base, history) if run_id is None and only is None else {}
-    # Only history up to the evaluated run counts. The per-SLO series leave
-    # the samples behind (copying every run's samples would make each
-    # evaluation O(history)); the few runs whose samples are used fetch them
-    # by row number (_with_samples).
+    # Only history up to the evaluated run counts, so an old run gets the
+    # verdict it had then. The series leave the samples behind (copying
+    # every run's samples would make each evaluation O(history)); the few
+    # runs whose samples are used fetch them by row number (_with_samples).
     samples = history.table.get_column("samples")
-    upto = history.table.drop("samples").with_row_index(_ROW)
-    if run_id is not None:
-        same_time = (pl.col("ts_ms") == info.ts_ms) & (pl.col("run_id") <= info.run_id)
-        upto = upto.filter((pl.col("ts_ms") < info.ts_ms) | same_time)
-    wanted = _names(config, upto, info, only)
+    wanted = _names(config, history, info, only)
     todo = [name for name in wanted if name not in reusable]
-    series = _series(upto, todo)
+    series = _series(history, info if run_id is not None else None, todo)
     session = _session_levels(history, session_run_id, info, samples, todo)
     window_start = info.ts_ms - config.trend_days * DAY_MS
     results: list[SLOResult] = []
@@ -164,26 +159,31 @@ def evaluate(
     return dataclasses.replace(base, slos=tuple(results))
 
 
-def _names(config: Config, table: pl.DataFrame, info: RunInfo, only: Collection[str] | None) -> list[str]:
+def _names(config: Config, history: RunHistory, info: RunInfo, only: Collection[str] | None) -> list[str]:
     """Configured SLOs in config order, then the unconfigured ones this run measured, by name.
 
     A configured SLO that this run did not measure (a one-SLO re-run, a
     benchmark that crashed or was dropped) keeps its latest measurement up to
     this run, marked stale: dropping a benchmark never hides its violation.
     """
-    measured = table.filter(pl.col("run_id") == info.run_id).get_column("slo").to_list()
     names = list(config.slos)
-    names += sorted(n for n in set(measured) if n not in config.slos and not is_reference_name(n))
+    measured = history.measured(info.run_id)
+    names += sorted(n for n in measured if n not in config.slos and not is_reference_name(n))
     return [n for n in names if only is None or n in only]
 
 
-def _series(table: pl.DataFrame, names: Collection[str]) -> dict[str, pl.DataFrame]:
-    """Each wanted SLO's rows (and its ``@ref`` companion's), oldest first."""
-    keep = set(names) | {n + REFERENCE_SUFFIX for n in names}
-    if not keep:
-        return {}
-    wanted = table.filter(pl.col("slo").is_in(sorted(keep)))
-    return {str(key[0]): frame for key, frame in wanted.group_by("slo", maintain_order=True)}
+def _series(history: RunHistory, upto: RunInfo | None, names: Collection[str]) -> dict[str, pl.DataFrame]:
+    """Each wanted SLO's rows (and its ``@ref`` companion's), oldest first, up to ``upto`` if given."""
+    found: dict[str, pl.DataFrame] = {}
+    for name in (*names, *(n + REFERENCE_SUFFIX for n in names)):
+        frame = history.series.get(name)
+        if frame is None:
+            continue
+        if upto is not None:
+            same_time = (pl.col("ts_ms") == upto.ts_ms) & (pl.col("run_id") <= upto.run_id)
+            frame = frame.filter((pl.col("ts_ms") < upto.ts_ms) | same_time)
+        found[name] = frame
+    return found
 
 
 def _reusable(previous: Evaluation | None, current: Evaluation, history: RunHistory) -> dict[str, SLOResult]:
@@ -276,7 +276,7 @@ def _with_samples(frame: pl.DataFrame, samples: pl.Series) -> pl.DataFrame:
     table of several chunks (a cache load, appended runs) would first merge
     the whole samples column, ~60 MB at 10,000 runs, at every evaluation.
     """
-    rows = frame.get_column(_ROW)
+    rows = frame.get_column(SERIES_ROW)
     if rows.len() == 0:
         return frame.with_columns(samples.clear())
     low = int(rows.min())  # type: ignore[arg-type]

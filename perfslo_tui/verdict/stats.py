@@ -416,14 +416,16 @@ def find_step(medians: ArrayLike, min_segment: int = 3, alpha: float = 0.01) -> 
     n = y.size
     if n < 2 * min_segment:
         return None
-    best: tuple[float, int] | None = None
-    for split in range(min_segment, n - min_segment + 1):
-        before, after = y[:split], y[split:]
-        cost = float(np.abs(before - np.median(before)).sum() + np.abs(after - np.median(after)).sum())
-        if best is None or cost < best[0]:
-            best = (cost, split)
-    assert best is not None
-    split = best[1]
+    splits = np.arange(min_segment, n - min_segment + 1)
+    # Every split at once: row k holds the values before (or after) split k,
+    # NaN elsewhere; the first lowest cost wins, as a loop over splits would.
+    columns = np.arange(n)
+    before_mask = columns[np.newaxis, :] < splits[:, np.newaxis]
+    values = np.broadcast_to(y, (splits.size, n))
+    before_rows = np.where(before_mask, values, np.nan)
+    after_rows = np.where(before_mask, np.nan, values)
+    cost = _l1_cost(before_rows) + _l1_cost(after_rows)
+    split = int(splits[int(np.argmin(cost))])
     before, after = y[:split], y[split:]
     p_value = mann_whitney_p(before, after)
     if not p_value < alpha:
@@ -433,6 +435,12 @@ def find_step(medians: ArrayLike, min_segment: int = 3, alpha: float = 0.01) -> 
         change=math.expm1(float(np.median(after) - np.median(before))),
         p_value=p_value,
     )
+
+
+def _l1_cost(rows: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Per row: the sum of absolute deviations from the row's median (NaNs left out)."""
+    centre = np.nanmedian(rows, axis=1, keepdims=True)
+    return np.asarray(np.nansum(np.abs(rows - centre), axis=1), dtype=float)
 
 
 def theil_sen(x: ArrayLike, y: ArrayLike, confidence: float = 0.95) -> tuple[float, float, float]:

@@ -47,14 +47,17 @@ def trend_points(frame: pl.DataFrame, window_start: int) -> tuple[TrendPoint, ..
     finder's input): Theil–Sen is quadratic in points, and a plot has fewer
     columns than this anyway.
     """
-    window = frame.select("run_id", "ts_ms", "commit", "median").filter(pl.col("ts_ms") >= window_start)
+    # The frame is sorted by time: the window is its tail from a binary search.
+    start = int(frame.get_column("ts_ms").search_sorted(window_start, side="left"))
+    window = frame.select("run_id", "ts_ms", "commit", "median").slice(start)
     if window.height > TREND_MAX_POINTS:
         older = window.height - STEP_WINDOW
         picks = np.unique(np.linspace(0, older - 1, TREND_MAX_POINTS - STEP_WINDOW).round().astype(np.int64))
         window = window[np.concatenate([picks, np.arange(older, window.height)])]
+    columns = [window.get_column(name).to_list() for name in ("run_id", "ts_ms", "commit", "median")]
     return tuple(
-        TrendPoint(r["run_id"], int(r["ts_ms"]), r["commit"], float(r["median"]))
-        for r in window.iter_rows(named=True)
+        TrendPoint(str(run_id), int(ts), str(commit), float(median))
+        for run_id, ts, commit, median in zip(*columns, strict=True)
     )
 
 
