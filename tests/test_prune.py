@@ -9,7 +9,7 @@ from conftest import BASE_MS, SEED_CONFIG, make_run, run_cli
 
 from perfslo_tui.config import load_config
 from perfslo_tui.report.json_report import evaluation_to_dict
-from perfslo_tui.report.trend import TREND_FILE, read_history
+from perfslo_tui.report.trend_file import TREND_FILE, read_history
 from perfslo_tui.runs.store import load_table
 from perfslo_tui.verdict.engine import evaluate
 from perfslo_tui.verdict.trends import DAY_MS

@@ -10,7 +10,7 @@ import pytest
 from conftest import BASE_MS, SEED_MOCK_TIMINGS, make_run, run_cli
 
 from perfslo_tui.config import load_config
-from perfslo_tui.report.trend import TREND_FILE, build_trend, indicator, read_history
+from perfslo_tui.report.trend_file import TREND_FILE, build_trend, indicator, read_history
 from perfslo_tui.runs.store import load_table
 from perfslo_tui.verdict.engine import evaluate
 from perfslo_tui.verdict.trends import DAY_MS

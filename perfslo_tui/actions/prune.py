@@ -28,7 +28,7 @@ from typing import Any
 import polars as pl
 
 from perfslo_tui.config import Config
-from perfslo_tui.report.trend import trend_path, update_trend
+from perfslo_tui.report.trend_file import trend_path, update_trend
 from perfslo_tui.runs.files import is_run_file_name
 from perfslo_tui.runs.history import RunHistory
 from perfslo_tui.text import utc_iso

@@ -21,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
     from perfslo_tui.atomic import atomic_write_bytes
     from perfslo_tui.commands import UsageError, load_context, load_history
     from perfslo_tui.report.html import render_html
-    from perfslo_tui.report.trend import read_history, trend_path
+    from perfslo_tui.report.trend_file import read_history, trend_path
     from perfslo_tui.runs.files import ArtifactError
     from perfslo_tui.verdict.engine import evaluate
 

@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Evaluate the latest run and write the trend file."""
     from perfslo_tui.commands import UsageError, load_context, load_history
-    from perfslo_tui.report.trend import trend_path, update_trend
+    from perfslo_tui.report.trend_file import trend_path, update_trend
     from perfslo_tui.verdict.engine import evaluate
 
     config = load_context(args)

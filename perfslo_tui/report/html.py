@@ -29,7 +29,7 @@ from perfslo_tui.report.common import (
     status_cell,
     value_cell,
 )
-from perfslo_tui.report.trend import indicator, trend_note, window_start_ms
+from perfslo_tui.report.trend_file import indicator, trend_note, window_start_ms
 from perfslo_tui.text import format_change, format_ms, printable, short_commit, utc_iso
 from perfslo_tui.verdict.model import Comparison, Evaluation, SLOResult
 from perfslo_tui.verdict.rules import BudgetStatus, budget_status, tolerance_band, violation_threshold

@@ -24,7 +24,7 @@ from perfslo_tui.report.common import (
     status_cell,
     value_cell,
 )
-from perfslo_tui.report.trend import has_trend
+from perfslo_tui.report.trend_file import has_trend
 from perfslo_tui.text import format_change, printable, short_commit, utc_iso
 from perfslo_tui.verdict.model import Comparison, Evaluation, SLOResult
 from perfslo_tui.verdict.rules import Severity

@@ -17,16 +17,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from collections.abc import Collection
 
 import numpy as np
 import polars as pl
 
 from perfslo_tui.config import Config, SLOConfig
-from perfslo_tui.runs.files import Baseline
-from perfslo_tui.runs.history import SERIES_ROW, RunHistory, RunInfo
+from perfslo_tui.runs.history import RunHistory, RunInfo, with_samples
 from perfslo_tui.runs.summary import SampleStats
+from perfslo_tui.verdict.baseline_compare import against_baseline
+from perfslo_tui.verdict.context import RecentLevels, SLOContext
 from perfslo_tui.verdict.levels import (
     NoiseSetting,
     Reference,
@@ -38,45 +38,13 @@ from perfslo_tui.verdict.levels import (
     run_level,
 )
 from perfslo_tui.verdict.model import Comparison, Evaluation, SLOResult
-from perfslo_tui.verdict.rules import DEFAULT_TOLERANCE, budget_status, violation_threshold
-from perfslo_tui.verdict.stats import REFERENCE_SUFFIX, Z95, ChangeEstimate, is_reference_name
+from perfslo_tui.verdict.rules import budget_status, violation_threshold
+from perfslo_tui.verdict.stats import REFERENCE_SUFFIX, Z95, is_reference_name
 from perfslo_tui.verdict.trends import DAY_MS, STEP_WINDOW, analyse_trend, trend_points
 
 # Clean runs needed before the level (speed-adjusted or raw) is chosen by
 # its measured spread; with fewer the speed-adjusted level is used.
 LEVEL_CHOICE_RUNS = 8
-
-
-@dataclass(frozen=True, slots=True)
-class SLOContext:
-    """What judging one SLO needs besides its own series.
-
-    Attributes:
-        name: The SLO's name.
-        slo: Its config, or None when measured but not configured.
-        baseline: The baseline, if any.
-        run: The evaluated run.
-        window_start: Start of the trend window (epoch ms).
-        history_runs: Recent runs used for the run-to-run noise.
-        confirm: Runs needed to confirm a problem.
-        samples: The table's samples column, fetched by row number.
-        session: The session's reference run of this SLO (TUI), if any.
-    """
-
-    name: str
-    slo: SLOConfig | None
-    baseline: Baseline | None
-    run: RunInfo
-    window_start: int
-    history_runs: int
-    confirm: int
-    samples: pl.Series
-    session: RunLevel | None = None
-
-    @property
-    def tolerance(self) -> float:
-        """The SLO's tolerance (the default for an unconfigured one)."""
-        return self.slo.tolerance if self.slo else DEFAULT_TOLERANCE
 
 
 def evaluate(
@@ -269,42 +237,10 @@ def _no_data_result(slo: SLOConfig, confirm: int) -> SLOResult:
     )
 
 
-def _with_samples(frame: pl.DataFrame, samples: pl.Series) -> pl.DataFrame:
-    """A few rows of a series with their samples, fetched by row number.
-
-    The rows are gathered from a zero-copy slice spanning them: a gather on a
-    table of several chunks (a cache load, appended runs) would first merge
-    the whole samples column, ~60 MB at 10,000 runs, at every evaluation.
-    """
-    rows = frame.get_column(SERIES_ROW)
-    if rows.len() == 0:
-        return frame.with_columns(samples.clear())
-    low = int(rows.min())  # type: ignore[arg-type]
-    high = int(rows.max())  # type: ignore[arg-type]
-    return frame.with_columns(samples.slice(low, high - low + 1).gather(rows - low))
-
-
-@dataclass(frozen=True, slots=True)
-class _Levels:
-    """One SLO's recent runs as levels, and what they say about the machine."""
-
-    runs: list[RunLevel]
-    this: RunLevel
-    quiet: float | None
-    clean: list[RunLevel]
-    before: list[RunLevel]
-    raw: bool
-    ref_by_run: Mapping[str, list[float]]
-
-    @property
-    def busy(self) -> bool:
-        return is_busy(self.this, self.quiet)
-
-
-def _recent_levels(context: SLOContext, frame: pl.DataFrame, ref_frame: pl.DataFrame | None) -> _Levels:
+def _recent_levels(context: SLOContext, frame: pl.DataFrame, ref_frame: pl.DataFrame | None) -> RecentLevels:
     """The recent runs (noise, streaks, steps) with their levels; never the whole history."""
     span = max(context.history_runs + context.confirm, STEP_WINDOW)
-    recent = _with_samples(frame.tail(span), context.samples)
+    recent = with_samples(frame.tail(span), context.samples)
     ref_by_run: dict[str, list[float]] = {}
     if ref_frame is not None:
         # Reference samples of the runs that can be used: the recent ones and
@@ -317,7 +253,7 @@ def _recent_levels(context: SLOContext, frame: pl.DataFrame, ref_frame: pl.DataF
                 context.history_runs + context.confirm + 1
             )
             wanted = wanted | pl.col("run_id").is_in(same["run_id"].implode())
-        refs = _with_samples(ref_frame.filter(wanted), context.samples)
+        refs = with_samples(ref_frame.filter(wanted), context.samples)
         ref_by_run = dict(zip(refs["run_id"].to_list(), refs["samples"].to_list(), strict=True))
     runs = [
         run_level(r["run_id"], r["commit"], float(r["median"]), r["samples"], ref_by_run.get(r["run_id"]))
@@ -339,90 +275,7 @@ def _recent_levels(context: SLOContext, frame: pl.DataFrame, ref_frame: pl.DataF
         noise_adjusted = noise_of(before, True, context.history_runs)
         noise_raw = noise_of(before, False, context.history_runs)
         raw = noise_adjusted is not None and noise_raw is not None and noise_raw < noise_adjusted
-    return _Levels(runs, this, quiet, clean, before, raw, ref_by_run)
-
-
-@dataclass(frozen=True, slots=True)
-class _BaselineFindings:
-    comparison: Comparison | None = None
-    streak: int = 0
-    confirmation: ChangeEstimate | None = None
-
-
-def _against_baseline(context: SLOContext, frame: pl.DataFrame, levels: _Levels) -> _BaselineFindings:
-    """The comparison with the baseline, the regression streak and, once long enough, its pooled change."""
-    baseline = context.baseline
-    if baseline is None or context.name not in baseline.medians:
-        return _BaselineFindings()
-    confirm = context.confirm
-    this = levels.this
-    setting = NoiseSetting(context.name, context.tolerance, levels.before, context.history_runs, levels.raw)
-    # The runs being judged (the current commit's latest) never serve as
-    # their own reference, even when the baseline is at the same commit.
-    judged = [r for r in levels.runs[-confirm:] if r.commit == this.commit]
-    pool = _baseline_pool(context, frame, levels.ref_by_run, judged)
-    quiet_pool = [r for r in pool if not is_busy(r, levels.quiet)] or pool
-    reference = Reference("baseline", quiet_pool, baseline.commit, baseline.source_run)
-    vs_baseline = compare(reference, [this], setting, busy=levels.busy)
-    adjusted = vs_baseline.adjusted
-    ref_level = float(np.mean([r.level(adjusted) for r in quiet_pool]))
-    # The streak: consecutive clean runs (ending here) slower than the
-    # baseline by more than the tolerance; busy runs are skipped.
-    streak_runs: list[RunLevel] = []
-    for run in reversed(levels.runs):
-        if is_busy(run, levels.quiet):
-            continue
-        # The baseline commit's own runs are the reference, never the regression.
-        if adjusted and run.ratios is None or run.commit == baseline.commit != this.commit:
-            break
-        if run.level(adjusted) - ref_level > math.log1p(context.tolerance):
-            streak_runs.append(run)
-        else:
-            break
-    confirmation: ChangeEstimate | None = None
-    if len(streak_runs) >= confirm and not levels.busy:
-        group = streak_runs[:confirm][::-1]
-        pooled = compare(Reference("baseline", quiet_pool, baseline.commit, None), group, setting)
-        confirmation = pooled.estimate or ChangeEstimate(
-            pooled.change, pooled.change, pooled.change, 0.0, pooled.change != 0
-        )
-    return _BaselineFindings(vs_baseline, len(streak_runs), confirmation)
-
-
-def _baseline_pool(
-    context: SLOContext, frame: pl.DataFrame, ref_by_run: Mapping[str, list[float]], current: list[RunLevel]
-) -> list[RunLevel]:
-    """The baseline run plus other clean runs of the baseline's commit.
-
-    One baseline run carries its own run-to-run deviation into every later
-    comparison; pooling the commit's other runs shrinks it. Runs being judged
-    (the confirmation window) and dirty or commit-less runs are left out.
-    """
-    baseline = context.baseline
-    assert baseline is not None
-    name = context.name
-    base_ref = baseline.samples.get(name + REFERENCE_SUFFIX)
-    base = run_level(
-        baseline.source_run or f"baseline:{baseline.commit}",
-        baseline.commit,
-        baseline.medians[name],
-        baseline.samples.get(name, ()),
-        base_ref or None,
-    )
-    pool = [base]
-    if baseline.commit and baseline.commit != "unknown":
-        skip = {r.run_id for r in current} | {base.run_id}
-        same = frame.filter(
-            (pl.col("commit") == baseline.commit) & ~pl.col("dirty") & ~pl.col("run_id").is_in(list(skip))
-        ).tail(max(context.history_runs - 1, 0))
-        same = _with_samples(same, context.samples)
-        pool += [
-            run_level(r["run_id"], r["commit"], float(r["median"]), r["samples"], ref_by_run.get(r["run_id"]))
-            for r in same.select("run_id", "commit", "median", "samples").iter_rows(named=True)
-        ]
-    if base.ratios is not None and current and current[-1].ratios is not None:
-        pool = [r for r in pool if r.ratios is not None]
-    return pool
+    return RecentLevels(runs, this, quiet, clean, before, raw, ref_by_run)
 
 
 def _violation_streak(medians: np.ndarray, slo: SLOConfig | None) -> int:
@@ -456,7 +309,7 @@ def _evaluate_slo(
     levels = _recent_levels(context, frame, ref_frame)
     this = levels.this
     setting = NoiseSetting(context.name, context.tolerance, levels.before, context.history_runs, levels.raw)
-    found = _against_baseline(context, frame, levels)
+    found = against_baseline(context, frame, levels)
     vs_previous: Comparison | None = None
     if len(levels.runs) >= 2:
         prev = levels.runs[-2]
