@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import orjson
+import pytest
 
 from benchmarks.history import SLOS, write_history
 from perfslo_tui.runs.files import read_run
@@ -25,6 +26,7 @@ def test_generated_runs_are_valid_run_files(tmp_path: Path) -> None:
     assert document["slos"][SLOS[0]]["stats"]["count"] == 100
 
 
+@pytest.mark.slow
 def test_quick_benchmark_runs_end_to_end_and_prints_the_table(tmp_path: Path) -> None:
     out = tmp_path / "figures.json"
     env = dict(os.environ)

@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "verdict_quality.py"
 
 
+@pytest.mark.slow
 def test_quick_mode_runs_every_rule_on_every_trial(tmp_path: Path) -> None:
     out = tmp_path / "outcome.json"
     result = subprocess.run(

@@ -104,6 +104,7 @@ def _poisoned_run(artifacts: Path, pwned: Path, ts_ms: int) -> Path:
     return write_run(artifacts, doc)
 
 
+@pytest.mark.slow
 def test_nothing_from_an_artifact_is_executed_by_any_command(tmp_path: Path) -> None:
     """check (all formats, --confirm), baseline, trend, prune, dashboard over poisoned runs."""
     pwned = tmp_path / "pwned"
@@ -255,6 +256,7 @@ def test_outside_a_repo_only_the_current_folder_counts(tmp_path: Path, pyproject
     assert load_config(start=tmp_path).bench_command == f"touch {pwned}"
 
 
+@pytest.mark.slow
 def test_every_command_over_the_whole_corpus(tmp_path: Path) -> None:
     """All hostile cases in one folder: every command stays up and prints only inert text."""
     root = _project(tmp_path / "proj")

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import orjson
+import pytest
 
 from perfslo_tui.runs.files import (
     BASELINE_HISTORY_DIR,
@@ -84,6 +85,7 @@ class Reader(threading.Thread):
             time.sleep(0.02)
 
 
+@pytest.mark.slow
 def test_soak_nothing_lost_nothing_partial(project: Path) -> None:
     """Every run exactly once; no partial file seen by any reader; baseline history kept."""
     artifacts = project / "artifacts"

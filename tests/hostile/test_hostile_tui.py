@@ -102,6 +102,7 @@ async def test_hostile_names_are_shown_literally(project: Path, slo: str) -> Non
             assert "evil.example" in text  # the markup stayed text: no hidden link
 
 
+@pytest.mark.slow
 async def test_soak_with_the_tui_watching(project: Path) -> None:
     """Writers add 160 runs while the app watches: it ends up with every run once, no error seen."""
     artifacts = project / "artifacts"
