@@ -46,7 +46,46 @@ _GLOBAL_KEYS = {
     "slos",
     "rename",
 }
-_SLO_KEYS = {"budget", "tolerance", "description", "command", "warmup", "runs"}
+_SLO_KEYS = {
+    "budget",
+    "tolerance",
+    "description",
+    "command",
+    "warmup",
+    "runs",
+    "metric",
+    "budget_instructions",
+    "tolerance_instructions",
+    "budget_mb",
+    "tolerance_memory",
+}
+# What an SLO can measure, and the unit of each metric's samples and budget.
+METRIC_UNITS = {"time": "ms", "instructions": "instructions", "peak_memory": "MB"}
+# Instruction counts repeat to ~0.01 % on the same code, but a process's
+# allocation history moves them by 0.2–0.7 % (docs/instructions.md): a
+# regression is past twice this.
+DEFAULT_INSTRUCTIONS_TOLERANCE = 0.005
+
+
+@dataclass(frozen=True, slots=True)
+class MetricBudget:
+    """One metric an SLO measures, with its budget and tolerance.
+
+    Attributes:
+        metric: ``time``, ``instructions`` or ``peak_memory``.
+        budget: The budget in the metric's unit (ms, instructions per call,
+            MB), or None when the metric is measured without a budget.
+        tolerance: The tolerance as a fraction.
+    """
+
+    metric: str
+    budget: float | None
+    tolerance: float
+
+    @property
+    def unit(self) -> str:
+        """The unit of the metric's samples and budget."""
+        return METRIC_UNITS[self.metric]
 
 
 class ConfigError(Exception):
@@ -69,16 +108,23 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class SLOConfig:
-    """One SLO: a benchmark with a time budget.
+    """One SLO: a benchmark with a time budget (and optionally other metrics).
 
     Attributes:
         name: The SLO's name (the benchmark key in run files).
-        budget_ms: The budget in milliseconds.
+        budget_ms: The time budget in milliseconds (NaN when the SLO does
+            not measure time).
         tolerance: The tolerance as a fraction (0.05 is ±5 %).
         description: Free text shown beside the name.
         command: Optional shell command timed as a whole (command benchmarks).
         warmup: Warm-up runs of ``command`` before timing.
         runs: Timed runs of ``command``.
+        metrics: What it measures, the first being the one shown by
+            default: ``time`` unless ``metric`` says otherwise.
+        budget_instructions: The instruction budget (per call), if any.
+        tolerance_instructions: The tolerance on instruction counts.
+        budget_mb: The peak-memory budget in MB, if any.
+        tolerance_memory: The tolerance on peak memory.
     """
 
     name: str
@@ -88,6 +134,22 @@ class SLOConfig:
     command: str | None = None
     warmup: int = 1
     runs: int = 10
+    metrics: tuple[str, ...] = ("time",)
+    budget_instructions: float | None = None
+    tolerance_instructions: float = DEFAULT_INSTRUCTIONS_TOLERANCE
+    budget_mb: float | None = None
+    tolerance_memory: float = DEFAULT_TOLERANCE
+
+    def metric_budgets(self) -> tuple[MetricBudget, ...]:
+        """Each metric this SLO measures with its budget, the default one first."""
+        time_budget = self.budget_ms if "time" in self.metrics else None
+        instructions = self.budget_instructions
+        budgets = {
+            "time": MetricBudget("time", time_budget, self.tolerance),
+            "instructions": MetricBudget("instructions", instructions, self.tolerance_instructions),
+            "peak_memory": MetricBudget("peak_memory", self.budget_mb, self.tolerance_memory),
+        }
+        return tuple(budgets[m] for m in self.metrics)
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,18 +311,19 @@ def _parse_slo(name: str, body: Any, path: Path, key: str) -> SLOConfig:
             raise ConfigError(path, f"{key}.{sub}", f"unknown key (known: {', '.join(sorted(_SLO_KEYS))})")
     if not name.strip():
         raise ConfigError(path, key, "SLO name must not be empty")
-    if "budget" not in body:
+    metrics = _parse_metrics(body.get("metric", "time"), path, f"{key}.metric")
+    if "time" in metrics and "budget" not in body:
         raise ConfigError(path, f"{key}.budget", "missing (the budget in ms is required)")
-    budget = body["budget"]
-    if isinstance(budget, bool) or not isinstance(budget, int | float) or not math.isfinite(budget):
-        raise ConfigError(path, f"{key}.budget", f"must be a number of ms, got {budget!r}")
-    if budget <= 0:
-        raise ConfigError(path, f"{key}.budget", f"must be > 0, got {budget!r}")
-    tolerance = body.get("tolerance", DEFAULT_TOLERANCE)
-    if isinstance(tolerance, bool) or not isinstance(tolerance, int | float):
-        raise ConfigError(path, f"{key}.tolerance", f"must be a number, got {tolerance!r}")
-    if not (0.0 < tolerance < 1.0):
-        raise ConfigError(path, f"{key}.tolerance", f"must be in (0, 1) (0.05 is ±5%), got {tolerance!r}")
+    # NaN for an SLO that does not measure time: never compared, never shown.
+    budget = _positive(body, "budget", path, key, "a number of ms") or math.nan
+    tolerance = _tolerance(body, "tolerance", DEFAULT_TOLERANCE, path, key)
+    budget_instructions = _positive(body, "budget_instructions", path, key, "a number of instructions")
+    budget_mb = _positive(body, "budget_mb", path, key, "a number of MB")
+    for extra, metric in (("budget_instructions", "instructions"), ("budget_mb", "peak_memory")):
+        if extra in body and metric not in metrics:
+            raise ConfigError(
+                path, f"{key}.{extra}", f'set, but the SLO does not measure {metric} (add it to `metric`)'
+            )
     description = body.get("description", "")
     if not isinstance(description, str):
         raise ConfigError(path, f"{key}.description", "must be a string")
@@ -272,12 +335,51 @@ def _parse_slo(name: str, body: Any, path: Path, key: str) -> SLOConfig:
     return SLOConfig(
         name=name,
         budget_ms=float(budget),
-        tolerance=float(tolerance),
+        tolerance=tolerance,
         description=description,
         command=command,
         warmup=warmup,
         runs=runs,
+        metrics=metrics,
+        budget_instructions=budget_instructions,
+        tolerance_instructions=_tolerance(
+            body, "tolerance_instructions", DEFAULT_INSTRUCTIONS_TOLERANCE, path, key
+        ),
+        budget_mb=budget_mb,
+        tolerance_memory=_tolerance(body, "tolerance_memory", DEFAULT_TOLERANCE, path, key),
     )
+
+
+def _parse_metrics(value: Any, path: Path, key: str) -> tuple[str, ...]:
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise ConfigError(path, key, f"must be a metric or a list of metrics, got {value!r}")
+    unknown = [n for n in names if n not in METRIC_UNITS]
+    if unknown:
+        raise ConfigError(path, key, f"unknown metric {unknown[0]!r} (known: {', '.join(METRIC_UNITS)})")
+    if len(set(names)) != len(names):
+        raise ConfigError(path, key, "lists a metric twice")
+    return tuple(names)
+
+
+def _positive(body: Mapping[str, Any], name: str, path: Path, key: str, what: str) -> float | None:
+    if name not in body:
+        return None
+    value = body[name]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ConfigError(path, f"{key}.{name}", f"must be {what}, got {value!r}")
+    if value <= 0:
+        raise ConfigError(path, f"{key}.{name}", f"must be > 0, got {value!r}")
+    return float(value)
+
+
+def _tolerance(body: Mapping[str, Any], name: str, default: float, path: Path, key: str) -> float:
+    value = body.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(path, f"{key}.{name}", f"must be a number, got {value!r}")
+    if not (0.0 < value < 1.0):
+        raise ConfigError(path, f"{key}.{name}", f"must be in (0, 1) (0.05 is ±5%), got {value!r}")
+    return float(value)
 
 
 def _get(table: Mapping[str, Any], key: str, kind: type, default: Any, path: Path, prefix: str) -> Any:

@@ -50,6 +50,20 @@ def format_ms(value_ms: float) -> str:
     return f"{value_ms:.4g}"
 
 
+def format_value(value: float, unit: str = "ms") -> str:
+    """A measured value with its unit: ``1.27ms``, ``171.5 M instr``, ``12.3 MB``."""
+    if unit == "ms":
+        return f"{format_ms(value)}ms"
+    if unit == "instructions":
+        if not math.isfinite(value):
+            return f"{value} instr"
+        for limit, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+            if abs(value) >= limit:
+                return f"{value / limit:.4g} {suffix} instr"
+        return f"{value:.4g} instr"
+    return f"{format_ms(value)} {unit}"
+
+
 def format_percent(percent: float) -> str:
     """Format a percentage with one decimal: ``98.8%``."""
     return f"{percent:.1f}%"

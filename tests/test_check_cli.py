@@ -113,7 +113,9 @@ def test_json_report_is_documented_shape(project: Path, write: RunWriter) -> Non
     objects = next(s for s in report["slos"] if s["name"] == "transpile-objects")
     assert objects["status"] == "VIOLATION" and objects["percent_of_budget"] == 110.4
     assert objects["blocking"] is True
-    assert report["violations"] == [{"slo": "transpile-objects", "message": "exceeds budget by 10.4%"}]
+    assert report["violations"] == [
+        {"slo": "transpile-objects", "metric": "time", "message": "exceeds budget by 10.4%"}
+    ]
 
 
 def test_markdown_report_renders_as_markdown(project: Path, write: RunWriter) -> None:

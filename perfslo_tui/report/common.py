@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from perfslo_tui.text import format_ms, format_percent, printable
+from perfslo_tui.text import format_percent, format_value, printable
 from perfslo_tui.verdict.model import Comparison, Evaluation, SLOResult, Verdict
 
 SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
@@ -57,14 +57,15 @@ def short_reason(result: SLOResult) -> str:
 
 def value_cell(result: SLOResult) -> str:
     """The value as ``0.84ms`` or ``—``."""
-    return f"{format_ms(result.value_ms)}ms" if result.value_ms is not None else "—"
+    return format_value(result.value_ms, result.unit) if result.value_ms is not None else "—"
 
 
 def budget_cell(result: SLOResult) -> str:
     """The budget as ``0.85ms ±5%`` or ``—``."""
-    if result.config is None:
+    spec = result.spec
+    if spec is None or spec.budget is None:
         return "—"
-    return f"{format_ms(result.config.budget_ms)}ms ±{result.config.tolerance * 100:g}%"
+    return f"{format_value(spec.budget, spec.unit)} ±{spec.tolerance * 100:g}%"
 
 
 def percent_cell(result: SLOResult) -> str:
@@ -102,10 +103,10 @@ def problem_lines(evaluation: Evaluation) -> list[str]:
     lines: list[str] = []
     blocking = evaluation.blocking
     if blocking:
-        details = ", ".join(f"{printable(r.name, 60)} {short_reason(r)}" for r in blocking)
+        details = ", ".join(f"{printable(r.display_name, 70)} {short_reason(r)}" for r in blocking)
         lines.append(f"Violations: {len(blocking)} ({details})")
     warnings = evaluation.warnings
     if warnings:
-        details = ", ".join(f"{printable(r.name, 60)}: {short_reason(r)}" for r in warnings)
+        details = ", ".join(f"{printable(r.display_name, 70)}: {short_reason(r)}" for r in warnings)
         lines.append(f"Warnings: {len(warnings)} ({details})")
     return lines

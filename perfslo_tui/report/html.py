@@ -30,7 +30,8 @@ from perfslo_tui.report.common import (
     value_cell,
 )
 from perfslo_tui.report.trend_file import indicator, trend_note, window_start_ms
-from perfslo_tui.text import format_change, format_ms, printable, short_commit, utc_iso
+from perfslo_tui.runs.files import metric_series
+from perfslo_tui.text import format_change, format_ms, format_value, printable, short_commit, utc_iso
 from perfslo_tui.verdict.model import Comparison, Evaluation, SLOResult
 from perfslo_tui.verdict.rules import BudgetStatus, budget_status, tolerance_band, violation_threshold
 from perfslo_tui.verdict.trends import DAY_MS
@@ -108,6 +109,11 @@ def _time_label(ts_ms: int, span_ms: int) -> str:
     return day
 
 
+def _tick(value: float, unit: str) -> str:
+    """An axis label: the number alone for times (the axis says ms), with its unit otherwise."""
+    return format_ms(value) if unit == "ms" else format_value(value, unit)
+
+
 def build_chart(result: SLOResult, baseline_ms: float | None) -> Chart:
     """Compute one SLO's chart: medians over the window with reference lines.
 
@@ -120,12 +126,13 @@ def build_chart(result: SLOResult, baseline_ms: float | None) -> Chart:
     """
     chart = Chart()
     trend = result.trend
-    cfg = result.config
+    spec = result.spec if result.spec is not None and result.spec.budget is not None else None
+    unit = result.unit
     values = [p.median for p in trend]
     refs: list[float] = []
-    if cfg is not None:
-        band_low, band_high = tolerance_band(cfg.budget_ms, cfg.tolerance)
-        refs += [band_low, band_high, violation_threshold(cfg.budget_ms, cfg.tolerance)]
+    if spec is not None and spec.budget is not None:
+        band_low, band_high = tolerance_band(spec.budget, spec.tolerance)
+        refs += [band_low, band_high, violation_threshold(spec.budget, spec.tolerance)]
     if baseline_ms is not None:
         refs.append(baseline_ms)
     everything = values + refs
@@ -139,16 +146,18 @@ def build_chart(result: SLOResult, baseline_ms: float | None) -> Chart:
     def y_of(value: float) -> float:
         return chart.bottom - (value - low) / (high - low) * (chart.bottom - chart.top)
 
-    chart.y_ticks = [(y_of(v), format_ms(v)) for v in nice_ticks(low, high) if low <= v <= high]
+    chart.y_ticks = [(y_of(v), _tick(v, unit)) for v in nice_ticks(low, high) if low <= v <= high]
 
-    if cfg is not None:
-        band_low, band_high = tolerance_band(cfg.budget_ms, cfg.tolerance)
+    if spec is not None and spec.budget is not None:
+        budget = spec.budget
+        band_low, band_high = tolerance_band(budget, spec.tolerance)
         chart.band = (y_of(band_high), y_of(band_low))
-        limit = violation_threshold(cfg.budget_ms, cfg.tolerance)
-        chart.lines.append(HLine(y_of(cfg.budget_ms), "budget", f"budget {format_ms(cfg.budget_ms)} ms"))
-        chart.lines.append(HLine(y_of(limit), "limit", f"violation above {format_ms(limit)} ms"))
+        limit = violation_threshold(budget, spec.tolerance)
+        chart.lines.append(HLine(y_of(budget), "budget", f"budget {format_value(budget, unit)}"))
+        chart.lines.append(HLine(y_of(limit), "limit", f"violation above {format_value(limit, unit)}"))
     if baseline_ms is not None:
-        chart.lines.append(HLine(y_of(baseline_ms), "baseline", f"baseline {format_ms(baseline_ms)} ms"))
+        label = f"baseline {format_value(baseline_ms, unit)}"
+        chart.lines.append(HLine(y_of(baseline_ms), "baseline", label))
     if not trend:
         chart.label = "no runs in the window"
         return chart
@@ -163,10 +172,10 @@ def build_chart(result: SLOResult, baseline_ms: float | None) -> Chart:
 
     for point in trend:
         css = "nobudget"
-        if cfg is not None:
-            css = budget_status(point.median, cfg.budget_ms, cfg.tolerance).status.value.lower()
+        if spec is not None and spec.budget is not None:
+            css = budget_status(point.median, spec.budget, spec.tolerance).status.value.lower()
         when = utc_iso(point.ts_ms)[:16].replace("T", " ")
-        label = f"{format_ms(point.median)} ms · {short_commit(point.commit)} · {when} UTC"
+        label = f"{format_value(point.median, unit)} · {short_commit(point.commit)} · {when} UTC"
         chart.points.append(ChartPoint(round(x_of(point.ts_ms), 2), round(y_of(point.median), 2), css, label))
     chart.path = "M" + " L".join(f"{p.x},{p.y}" for p in chart.points)
     if span > 0:
@@ -235,14 +244,14 @@ def _cmp_text(cmp: Comparison | None) -> str:
 
 def _card(result: SLOResult, evaluation: Evaluation) -> CardView:
     base = evaluation.baseline
-    baseline_ms = base.medians.get(result.name) if base is not None else None
+    baseline_ms = base.medians.get(metric_series(result.name, result.metric)) if base is not None else None
     bar = 0.0
     if result.budget is not None:
         # The bar spans 0–120 % of the budget; the marks sit at 100 % and at the violation line.
         bar = min(result.budget.percent_of_budget, 120.0) / 120.0 * 100.0
     return CardView(
         result=result,
-        name=printable(result.name, 120),
+        name=printable(result.display_name, 140),
         css=_css(result),
         status_css=result.status.value.lower() if result.status is not None else "nodata",
         value=value_cell(result),
@@ -299,7 +308,7 @@ def render_html(evaluation: Evaluation, generated_ms: int | None = None, history
     from perfslo_tui.runs.metadata import now_ms
 
     script = _script()
-    cards = [_card(r, evaluation) for r in evaluation.slos]
+    cards = [_card(r, evaluation) for r in evaluation.all_results]
     problems = [c for c in cards if c.result.blocking or c.result.warning or c.result.violation]
     analysed: Sequence[CardView] = [
         c for c in cards if c.result.vs_baseline is not None or c.result.step is not None

@@ -11,11 +11,13 @@ Format (``format_version`` 1)::
       "baseline": {"commit", "established", "source_run"} | null,
       "confirm_runs": int,
       "summary": {"totalViolations", "totalWarnings", "passingBudgets", "failingBudgets"},
-      "violations": [{"slo", "message"}],
-      "warnings": [{"slo", "message"}],
+      "violations": [{"slo", "metric", "message"}],
+      "warnings": [{"slo", "metric", "message"}],
       "slos": [{
-        "name", "description", "has_budget", "status" ("PASS"|"DRIFT"|"VIOLATION"|"NO BUDGET"|"NO DATA"),
-        "value_ms", "budget_ms", "tolerance", "percent_of_budget", "under_band",
+        "name", "metric" ("time"|"instructions"|"peak_memory"), "unit" ("ms"|"instructions"|"MB"),
+        "description", "has_budget", "status" ("PASS"|"DRIFT"|"VIOLATION"|"NO BUDGET"|"NO DATA"),
+        "value", "budget" (in the unit), "value_ms", "budget_ms" (times only, else null),
+        "tolerance", "percent_of_budget", "under_band",
         "stats": {count, min, median, mean, p95, max, stdev} | null,
         "blocking", "warning", "confirmed", "violation_streak", "regression_streak",
         "vs_baseline" | "vs_previous" | "vs_session": {
@@ -24,7 +26,8 @@ Format (``format_version`` 1)::
         "noise", "inconclusive",
         "drift": {"rate_per_day", "total", "span_days", "runs", "days_to_violation", "message"} | null,
         "step": {"run_id", "commit", "timestamp_unix", "change", "message"} | null,
-        "messages": [str]
+        "messages": [str],
+        "metrics": [the same object for each other metric of the SLO]
       }],
       "errors": [{"path", "reason"}]
     }
@@ -64,14 +67,21 @@ def _comparison(cmp: Comparison | None) -> dict[str, Any] | None:
 def slo_to_dict(result: SLOResult) -> dict[str, Any]:
     """One SLO's result as a JSON-ready dict."""
     budget = result.budget
+    spec = result.spec
+    time = result.metric == "time"
     return {
         "name": result.name,
+        "metric": result.metric,
+        "unit": result.unit,
         "description": result.description,
         "has_budget": result.has_budget,
         "status": result.state_label,
-        "value_ms": result.value_ms,
-        "budget_ms": result.config.budget_ms if result.config else None,
-        "tolerance": result.config.tolerance if result.config else None,
+        "value": result.value_ms,
+        "budget": spec.budget if spec else None,
+        # The names of format 1, kept for times.
+        "value_ms": result.value_ms if time else None,
+        "budget_ms": (spec.budget if spec else None) if time else None,
+        "tolerance": spec.tolerance if spec else None,
         "percent_of_budget": round(budget.percent_of_budget, 1) if budget else None,
         "under_band": budget.under_band if budget else False,
         "stats": result.stats.as_dict() if result.stats else None,
@@ -105,7 +115,12 @@ def slo_to_dict(result: SLOResult) -> dict[str, Any]:
             "message": result.step.message,
         },
         "messages": result.messages(),
+        "metrics": [slo_to_dict(other) for other in result.also],
     }
+
+
+def _problem(result: SLOResult) -> dict[str, str]:
+    return {"slo": result.name, "metric": result.metric, "message": short_reason(result)}
 
 
 def evaluation_to_dict(evaluation: Evaluation) -> dict[str, Any]:
@@ -132,8 +147,8 @@ def evaluation_to_dict(evaluation: Evaluation) -> dict[str, Any]:
         else {"commit": base.commit, "established": base.established, "source_run": base.source_run},
         "confirm_runs": evaluation.confirm_runs,
         "summary": evaluation.luascript_summary(),
-        "violations": [{"slo": r.name, "message": short_reason(r)} for r in evaluation.blocking],
-        "warnings": [{"slo": r.name, "message": short_reason(r)} for r in evaluation.warnings],
+        "violations": [_problem(r) for r in evaluation.blocking],
+        "warnings": [_problem(r) for r in evaluation.warnings],
         "slos": [slo_to_dict(r) for r in evaluation.slos],
         "errors": [{"path": p, "reason": reason} for p, reason in evaluation.errors],
     }

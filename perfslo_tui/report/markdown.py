@@ -106,7 +106,7 @@ def _analysis_lines(evaluation: Evaluation) -> list[str]:
     """Regression analysis and drift, one bullet per SLO with something to say."""
     lines: list[str] = []
     base_commit = short_commit(evaluation.baseline.commit) if evaluation.baseline else ""
-    for r in evaluation.slos:
+    for r in evaluation.all_results:
         parts: list[str] = []
         cmp = r.vs_baseline
         if cmp is not None and cmp.severity is not Severity.STABLE:
@@ -123,7 +123,7 @@ def _analysis_lines(evaluation: Evaluation) -> list[str]:
         if r.drift is not None:
             parts.append(md_escape(r.drift.message, 120))
         if parts:
-            lines.append(f"- **{md_escape(r.name, 60)}**: " + "; ".join(parts))
+            lines.append(f"- **{md_escape(r.display_name, 70)}**: " + "; ".join(parts))
     return lines
 
 
@@ -167,25 +167,25 @@ def render_markdown(evaluation: Evaluation, reproduce: str = "perfslo check") ->
         out[-1] += "  "
         out.append(action)
     out.append("")
-    if evaluation.slos:
+    if evaluation.all_results:
         days = evaluation.trend_days
         out.append(f"| SLO | Value | Budget | % of budget | Status | vs baseline | Trend ({days} d) |")
         out.append("|---|---:|---:|---:|---|---|---|")
-        for r in evaluation.slos:
+        for r in evaluation.all_results:
             out.append(
-                f"| {md_escape(r.name, 60)} | {value_cell(r)} | {md_escape(budget_cell(r))} | "
+                f"| {md_escape(r.display_name, 70)} | {value_cell(r)} | {md_escape(budget_cell(r))} | "
                 f"{percent_cell(r)} | {md_escape(status_cell(r))} | {_change_cell(r.vs_baseline)} | "
                 f"{_trend_cell(r)} |"
             )
         out.append("")
-    problems = [r for r in evaluation.slos if r.blocking or r.warning]
+    problems = [r for r in evaluation.all_results if r.blocking or r.warning]
     if problems:
         out.append("### Violations and warnings")
         out.append("")
         for r in problems:
             kind = "blocking" if r.blocking else "warning"
             lines = r.messages() or ["no data in this run"]
-            out.append(f"- **{md_escape(r.name, 60)}** ({kind}): {md_escape(lines[0], 200)}")
+            out.append(f"- **{md_escape(r.display_name, 70)}** ({kind}): {md_escape(lines[0], 200)}")
             for line in lines[1:]:
                 out.append(f"  - {md_escape(line, 200)}")
         out.append("")
@@ -197,12 +197,14 @@ def render_markdown(evaluation: Evaluation, reproduce: str = "perfslo check") ->
         out.append("")
         out.append("</details>")
         out.append("")
-    noisy = [(r, line) for r in evaluation.slos for line in r.messages() if line.startswith("inconclusive")]
+    noisy = [
+        (r, line) for r in evaluation.all_results for line in r.messages() if line.startswith("inconclusive")
+    ]
     if noisy:
         out.append(f"<details><summary>Inconclusive measurements ({len(noisy)})</summary>")
         out.append("")
         for result, line in noisy:
-            out.append(f"- **{md_escape(result.name, 60)}**: {md_escape(line, 200)}")
+            out.append(f"- **{md_escape(result.display_name, 70)}**: {md_escape(line, 200)}")
         out.append("")
         out.append("</details>")
         out.append("")

@@ -46,7 +46,7 @@ def render_text(evaluation: Evaluation) -> str:
     header = ("SLO", "Value", "Budget", "% budget", "Status", "vs baseline", "vs previous")
     rows = [
         (
-            printable(r.name, 32),
+            printable(r.display_name, 40),
             value_cell(r),
             budget_cell(r),
             percent_cell(r),
@@ -54,7 +54,7 @@ def render_text(evaluation: Evaluation) -> str:
             comparison_cell(r.vs_baseline),
             comparison_cell(r.vs_previous),
         )
-        for r in evaluation.slos
+        for r in evaluation.all_results
     ]
     if rows:
         widths = [max(len(h), *(_width(row[i]) for row in rows)) for i, h in enumerate(header)]
@@ -62,13 +62,13 @@ def render_text(evaluation: Evaluation) -> str:
         out.append(_row(tuple("-" * w for w in widths), widths))
         out.extend(_row(row, widths) for row in rows)
         out.append("")
-    details = [(r, r.messages()) for r in evaluation.slos]
+    details = [(r, r.messages()) for r in evaluation.all_results]
     details = [(r, lines) for r, lines in details if lines]
     if details:
         out.append("Details:")
         for result, lines in details:
             for line in lines:
-                out.append(f"  {printable(result.name, 40)}: {printable(line, 200)}")
+                out.append(f"  {printable(result.display_name, 48)}: {printable(line, 200)}")
         out.append("")
     if evaluation.errors:
         out.append(f"Skipped {len(evaluation.errors)} unusable file(s):")

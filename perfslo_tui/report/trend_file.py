@@ -18,7 +18,8 @@ Format (``format_version`` 1)::
       "slos": {
         "<name>": {
           "description": str,
-          "budget_ms": float | null, "tolerance": float | null,
+          "metric": "time" | "instructions" | "peak_memory", "unit": "ms" | "instructions" | "MB",
+          "budget_ms": float | null, "tolerance": float | null,   # *_ms: in ``unit``
           "violation_ms": float | null,      # above this: VIOLATION
           "baseline_ms": float | null,
           "status": "PASS" | "DRIFT" | "VIOLATION" | "NO BUDGET" | "NO DATA",
@@ -28,7 +29,8 @@ Format (``format_version`` 1)::
           "drift": {"rate_per_day", "rate_low", "rate_high", "total", "span_days",
                     "runs", "days_to_violation", "message"} | null,
           "culprit": {"run_id", "commit", "timestamp", "timestamp_unix",
-                      "change", "message"} | null
+                      "change", "message"} | null,
+          "metrics": {"<metric>": {the same fields, for the SLO's other metrics}}
         }
       },
       "history": {"<name>": [point, ...]}   # runs removed by `perfslo prune`
@@ -49,7 +51,7 @@ import orjson
 
 from perfslo_tui.atomic import atomic_write_bytes
 from perfslo_tui.config import Config
-from perfslo_tui.runs.files import ArtifactError, read_json
+from perfslo_tui.runs.files import ArtifactError, metric_series, read_json
 from perfslo_tui.runs.metadata import now_ms
 from perfslo_tui.text import format_percent, utc_iso
 from perfslo_tui.verdict.model import Evaluation, SLOResult, TrendPoint, finite_or_none
@@ -120,16 +122,20 @@ def point_to_dict(point: TrendPoint) -> dict[str, Any]:
 
 
 def _slo_entry(result: SLOResult, evaluation: Evaluation) -> dict[str, Any]:
-    cfg = result.config
+    spec = result.spec
+    budget = spec.budget if spec is not None else None
     base = evaluation.baseline
     drift = result.drift
     step = result.step
+    series = metric_series(result.name, result.metric)
     return {
         "description": result.description,
-        "budget_ms": cfg.budget_ms if cfg else None,
-        "tolerance": cfg.tolerance if cfg else None,
-        "violation_ms": violation_threshold(cfg.budget_ms, cfg.tolerance) if cfg else None,
-        "baseline_ms": base.medians.get(result.name) if base is not None else None,
+        "metric": result.metric,
+        "unit": result.unit,
+        "budget_ms": budget,
+        "tolerance": spec.tolerance if spec is not None and result.config is not None else None,
+        "violation_ms": violation_threshold(budget, spec.tolerance) if spec is not None and budget else None,
+        "baseline_ms": base.medians.get(series) if base is not None else None,
         "status": result.state_label,
         "value_ms": result.value_ms,
         "percent_of_budget": round(result.budget.percent_of_budget, 2) if result.budget else None,
@@ -157,6 +163,7 @@ def _slo_entry(result: SLOResult, evaluation: Evaluation) -> dict[str, Any]:
             "change": step.change,
             "message": step.message,
         },
+        "metrics": {other.metric: _slo_entry(other, evaluation) for other in result.also},
     }
 
 

@@ -23,11 +23,17 @@ import numpy as np
 import orjson
 
 from perfslo_tui.atomic import atomic_write_bytes
+from perfslo_tui.config import METRIC_UNITS
 from perfslo_tui.runs.metadata import now_ms
 from perfslo_tui.runs.summary import summarize
 from perfslo_tui.text import clip, short_commit, utc_iso
 
-SCHEMA_VERSION = 1
+# Version 2 adds series in other units (instruction counts, MB); a run with
+# only times is still written as version 1, which every perfslo reads.
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+# Baselines keep medians and samples by series name, whatever the unit.
+BASELINE_SCHEMA_VERSION = 1
 RUN_FILE_RE = re.compile(r"^perf-(?P<commit>[^/\\]+?)-(?P<ms>\d{10,16})\.json$")
 BASELINE_NAME = ".perf-baseline.json"
 BASELINE_HISTORY_DIR = "baselines"
@@ -44,6 +50,30 @@ REFERENCE_SUFFIX = "@ref"
 def is_reference_name(name: str) -> bool:
     """True for a companion reference series (``<slo>@ref``), not an SLO."""
     return name.endswith(REFERENCE_SUFFIX) and len(name) > len(REFERENCE_SUFFIX)
+
+
+def metric_series(slo: str, metric: str) -> str:
+    """The series name of one metric of an SLO: ``<slo>`` for time, ``<slo>@<metric>`` otherwise."""
+    return slo if metric == "time" else f"{slo}@{metric}"
+
+
+def series_metric(name: str) -> tuple[str, str]:
+    """An SLO's name and what a series holds: ``time``, ``ref`` or another metric."""
+    base, at, suffix = name.rpartition("@")
+    if at and base and (suffix in METRIC_UNITS or "@" + suffix == REFERENCE_SUFFIX):
+        return base, suffix
+    return name, "time"
+
+
+def series_unit(name: str) -> str:
+    """The unit of a series' samples, from its name (the reference workload is timed in ms)."""
+    _slo, kind = series_metric(name)
+    return METRIC_UNITS.get(kind, "ms")
+
+
+def is_slo_series(name: str) -> bool:
+    """True for an SLO's own time series (not a reference or another metric's)."""
+    return series_metric(name)[1] == "time"
 
 
 class ArtifactError(Exception):
@@ -208,9 +238,9 @@ def parse_run(path: Path, document: Any) -> RunFile:
         raise ArtifactError(
             path, "a LUASCRIPT-format run: convert it with `perfslo import luascript-run FILE`"
         )
-    if version != SCHEMA_VERSION and isinstance(version, int):
+    if version not in READABLE_VERSIONS and isinstance(version, int):
         raise ArtifactError(
-            path, f"unsupported schema_version {version} (this perfslo reads {SCHEMA_VERSION})"
+            path, f"unsupported schema_version {version} (this perfslo reads 1 and 2; upgrade perfslo)"
         )
     problem = _samples_problem(document) or schema_problem(_without_samples(document), "run")
     if problem:
@@ -228,7 +258,9 @@ def parse_run(path: Path, document: Any) -> RunFile:
     )
 
 
-_SAMPLE_MAX = 86_400_000.0  # one day in ms; the schema's maximum
+# The largest believable sample per unit: a day in ms, 10^15 instructions a
+# call, 10^7 MB (10 TB) of peak memory.
+_SAMPLE_MAX = {"ms": 86_400_000.0, "instructions": 1e15, "MB": 1e7}
 
 
 def _without_samples(document: dict[str, Any]) -> dict[str, Any]:
@@ -257,16 +289,20 @@ def _samples_problem(document: dict[str, Any]) -> str | None:
         if not isinstance(body, dict) or not isinstance(body.get("samples"), list):
             continue
         samples = body["samples"]
+        unit = series_unit(str(name))
+        declared = body.get("unit", unit)
+        if isinstance(declared, str) and declared != unit and declared in _SAMPLE_MAX:
+            where = f"schema: at slos/{clip(name)}/unit"
+            return f"{where}: {declared!r} does not fit the series (its unit is {unit!r})"
         where = f"schema: at slos/{clip(name)}/samples"
         if len(samples) > 1_000_000:
             return f"{where}: too many samples ({len(samples)}; at most 1000000)"
         if not all(type(v) is float or type(v) is int for v in samples):
-            return f"{where}: every sample must be a number of ms"
+            return f"{where}: every sample must be a number of {unit}"
         values = np.asarray(samples, dtype=float)
-        if values.size and not (
-            np.all(np.isfinite(values)) and values.min() > 0 and values.max() <= _SAMPLE_MAX
-        ):
-            return f"{where}: samples must be finite, > 0 and at most {_SAMPLE_MAX:.0f} ms"
+        high = _SAMPLE_MAX[unit]
+        if values.size and not (np.all(np.isfinite(values)) and values.min() > 0 and values.max() <= high):
+            return f"{where}: samples must be finite, > 0 and at most {high:.0f} {unit}"
     return None
 
 
@@ -287,10 +323,14 @@ def build_run_document(
     warnings: Sequence[Mapping[str, str]] = (),
     inner_loops: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
-    """Assemble a run document (schema version 1) from raw samples.
+    """Assemble a run document from raw samples.
+
+    Version 1 when every series is a time in ms, version 2 when a series
+    holds another metric (``<slo>@instructions``, ``<slo>@peak_memory``).
 
     Args:
-        samples: Per SLO, the raw samples in milliseconds.
+        samples: Per series, the raw samples in its unit (ms for an SLO's
+            times, see :func:`series_unit`).
         metadata: From :func:`make_metadata`.
         summary: LUASCRIPT's summary counts as evaluated at write time.
         violations: ``[{slo, message}]`` as evaluated at write time.
@@ -304,15 +344,16 @@ def build_run_document(
     for name, values in samples.items():
         floats = [float(v) for v in values]
         body: dict[str, Any] = {
-            "unit": "ms",
+            "unit": series_unit(name),
             "samples": floats,
             "stats": summarize(floats).as_dict(),
         }
         if inner_loops and name in inner_loops:
             body["inner_loops"] = int(inner_loops[name])
         slos[name] = body
+    version = SCHEMA_VERSION if any(body["unit"] != "ms" for body in slos.values()) else 1
     return {
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": version,
         "metadata": dict(metadata),
         "slos": slos,
         "summary": dict(summary or {}),
@@ -429,7 +470,7 @@ def baseline_document_from_run(run: RunFile, established_ms: int | None = None) 
             "samples": [float(v) for v in values],
         }
     return {
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": BASELINE_SCHEMA_VERSION,
         "kind": "baseline",
         "established": utc_iso(ms),
         "timestamp_unix": run.timestamp_ms,

@@ -45,7 +45,7 @@ from perfslo_tui.tui.screens import ConfirmScreen, DetailScreen, HelpScreen
 from perfslo_tui.tui.watcher import watch_folder
 from perfslo_tui.tui.widgets import ErrorsPanel, HeaderBar, RegressionPanel, SLOCard
 from perfslo_tui.verdict.engine import evaluate
-from perfslo_tui.verdict.model import Evaluation, SLOResult
+from perfslo_tui.verdict.model import METRIC_LABELS, Evaluation, SLOResult
 
 SORTS = ("status", "name", "budget")
 CARD_WIDTH = 34
@@ -111,6 +111,7 @@ class PerfSLOApp(App[int]):
         Binding("x", "cancel_run", "Cancel run"),
         Binding("o", "toggle_log", "Output"),
         Binding("b", "baseline", "Baseline"),
+        Binding("m", "cycle_metric", "Metric", show=False),
     ]
 
     # What the screen shows; each change redraws what depends on it (watch_ methods).
@@ -121,6 +122,9 @@ class PerfSLOApp(App[int]):
     sort_mode = var(SORTS[0], init=False)
     filter_text = var("", init=False)
     session_run_id: var[str | None] = var(None, init=False)
+    # Which metric the cards show: time, or instruction counts / peak memory
+    # for the SLOs that measure them.
+    metric = var("time", init=False)
 
     def __init__(self, config: Config, now: Callable[[], float] = time.time, watch: bool = True) -> None:
         super().__init__()
@@ -213,6 +217,8 @@ class PerfSLOApp(App[int]):
     def _extra_line(self) -> str:
         parts = [f"watching {printable(self._folder_label(), 60)}" if self.watching else self._folder_label()]
         parts.append(f"sort: {self.sort_mode}")
+        if self.metric != "time":
+            parts.append(f"showing {METRIC_LABELS[self.metric]} (m)")
         if self.filter_text:
             parts.append(f"filter: {printable(self.filter_text, 30)}")
         if self.session_run_id is not None:
@@ -233,6 +239,34 @@ class PerfSLOApp(App[int]):
         """A new evaluation: the header's verdict and the regression panel follow it."""
         self._update_header()
         self.query_one(RegressionPanel).show(self.evaluation)
+
+    def watch_metric(self) -> None:
+        """Another metric: every card shows it where its SLO measures it."""
+        if self.evaluation is not None:
+            for slo_result in self.evaluation.slos:
+                card = self.cards.get(slo_result.name)
+                if card is not None:
+                    shown = self.shown(slo_result)
+                    card.set_result(shown, stale=shown.stale)
+        for screen in self.screen_stack:
+            if isinstance(screen, DetailScreen):
+                screen.data_changed()
+        self._update_header()
+
+    def shown(self, result: SLOResult) -> SLOResult:
+        """The result of the metric on screen, or the SLO's default one when it does not measure it."""
+        return result.for_metric(self.metric) or result
+
+    def action_cycle_metric(self) -> None:
+        """Show the next metric that some SLO measures (time → instructions → peak memory)."""
+        ev = self.evaluation
+        measured = {r.metric for r in ev.all_results if r.stats is not None} if ev is not None else set()
+        present = ["time", *(m for m in ("instructions", "peak_memory") if m in measured)]
+        if len(present) == 1:
+            self.notify("only time is measured: no SLO has instruction counts or peak memory")
+            return
+        index = present.index(self.metric) if self.metric in present else -1
+        self.metric = present[(index + 1) % len(present)]
 
     def watch_watching(self) -> None:
         """The watcher started or stopped watching the folder."""
@@ -323,7 +357,8 @@ class PerfSLOApp(App[int]):
         grid = self.query_one("#cards", Container)
         names = [r.name for r in message.evaluation.slos]
         new_cards: list[SLOCard] = []
-        for result in message.evaluation.slos:
+        for slo_result in message.evaluation.slos:
+            result = self.shown(slo_result)
             # A stale result is an SLO the latest run did not measure (a
             # one-SLO re-run): the evaluation carries its last measurement.
             stale = result.stale
@@ -625,8 +660,9 @@ class PerfSLOApp(App[int]):
         self._stop_everything()
 
     def result(self, name: str) -> SLOResult | None:
-        """The current result of one SLO (for tests and the drill-down)."""
-        return self.evaluation.result(name) if self.evaluation is not None else None
+        """The current result of one SLO in the metric on screen (for tests and the drill-down)."""
+        found = self.evaluation.result(name) if self.evaluation is not None else None
+        return self.shown(found) if found is not None else None
 
 
 def build_parser() -> argparse.ArgumentParser:

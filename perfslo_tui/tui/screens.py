@@ -16,8 +16,9 @@ from textual.worker import get_current_worker
 from textual_plotext import PlotextPlot
 
 from perfslo_tui.report.common import budget_cell, value_cell
+from perfslo_tui.runs.files import metric_series
 from perfslo_tui.runs.history import RunHistory, RunInfo
-from perfslo_tui.text import format_ms, format_percent, printable, short_commit, utc_iso
+from perfslo_tui.text import format_ms, format_percent, format_value, printable, short_commit, utc_iso
 from perfslo_tui.tui.widgets import SEVERITY_STYLE, STATUS_STYLE, glyph, safe
 from perfslo_tui.verdict.engine import recent_results
 from perfslo_tui.verdict.model import Comparison, Evaluation, SLOResult
@@ -39,6 +40,7 @@ KEYS: list[tuple[str, str, str]] = [
     ("x", "anywhere", "cancel the running bench command"),
     ("o", "anywhere", "show or hide the bench command's output"),
     ("b", "anywhere", "make the latest run (drill-down: the selected run) the baseline, after confirming"),
+    ("m", "anywhere", "switch the metric shown: time, instruction counts, peak memory (where measured)"),
     ("Esc", "drill-down", "back to the overview"),
     ("?", "anywhere", "this help"),
     ("q", "anywhere", "quit (stops the watcher and any running command)"),
@@ -85,7 +87,7 @@ def analysis_text(result: SLOResult | None) -> Text:
         parts.append(
             Text(
                 f"samples n={s.count}  min {format_ms(s.min)}  median {format_ms(s.median)}  "
-                f"p95 {format_ms(s.p95)}  max {format_ms(s.max)} ms",
+                f"p95 {format_ms(s.p95)}  max {format_ms(s.max)} {result.unit}",
                 style="dim",
             )
         )
@@ -145,8 +147,7 @@ class DetailScreen(Screen[None]):
 
     def result(self) -> SLOResult | None:
         """This SLO's result in the app's current evaluation."""
-        ev = self.perf_app.evaluation
-        return ev.result(self.slo_name) if ev is not None else None
+        return self.perf_app.result(self.slo_name)
 
     def data_changed(self) -> None:
         """Redraw from the app's current evaluation (only when this SLO's data changed)."""
@@ -157,7 +158,7 @@ class DetailScreen(Screen[None]):
         ev = app.evaluation
         if ev is None:
             return
-        result = ev.result(self.slo_name)
+        result = app.result(self.slo_name)
         baseline = ev.baseline
         key = (result, baseline.path if baseline else None, baseline.established if baseline else None)
         if key == self._shown:
@@ -165,7 +166,7 @@ class DetailScreen(Screen[None]):
         self._shown = key
         title = Text(no_wrap=True, overflow="ellipsis")
         title.append(f"{glyph(result.icon) if result else '❔'} ")
-        title.append(printable(self.slo_name, 80), style="bold")
+        title.append(printable(result.display_name if result else self.slo_name, 100), style="bold")
         if result is not None:
             title.append(f"  {value_cell(result)}", style="bold")
             title.append(f"  budget {budget_cell(result)}", style="dim")
@@ -186,7 +187,7 @@ class DetailScreen(Screen[None]):
         widget = self.query_one("#trend", PlotextPlot)
         plt = widget.plt
         plt.clear_figure()
-        plt.title(f"median over the last {ev.trend_days} days (ms)")
+        plt.title(f"median over the last {ev.trend_days} days ({result.unit if result else 'ms'})")
         if result is None or not result.trend:
             widget.refresh()
             return
@@ -200,14 +201,16 @@ class DetailScreen(Screen[None]):
         xs = [(p.ts_ms - last) / unit_ms for p in result.trend]
         ys = [p.median for p in result.trend]
         span = [xs[0], xs[-1]] if len(xs) > 1 else [xs[0] - 1, xs[0]]
-        if result.config is not None:
-            budget = result.config.budget_ms
-            low, high = tolerance_band(budget, result.config.tolerance)
+        spec = result.spec
+        if spec is not None and spec.budget is not None:
+            budget = spec.budget
+            low, high = tolerance_band(budget, spec.tolerance)
             plt.plot(span, [budget, budget], color="red", label="budget", marker="braille")
             plt.plot(span, [high, high], color="orange", label="band", marker="braille")
             plt.plot(span, [low, low], color="orange", marker="braille")
-        if ev.baseline is not None and self.slo_name in ev.baseline.medians:
-            value = ev.baseline.medians[self.slo_name]
+        series = metric_series(self.slo_name, result.metric)
+        if ev.baseline is not None and series in ev.baseline.medians:
+            value = ev.baseline.medians[series]
             plt.plot(span, [value, value], color="green", label="baseline", marker="braille")
         plt.plot(xs, ys, marker="braille", color="cyan", label="median")
         plt.scatter(xs, ys, marker="dot", color="cyan")
@@ -218,13 +221,14 @@ class DetailScreen(Screen[None]):
         widget = self.query_one("#samples", PlotextPlot)
         plt = widget.plt
         plt.clear_figure()
-        plt.title("samples: latest vs baseline (ms)")
+        plt.title(f"samples: latest vs baseline ({result.unit if result else 'ms'})")
+        series = metric_series(self.slo_name, result.metric if result else "time")
         if result is not None and ev.run is not None and result.stats is not None:
-            latest = history.samples(result.measured_run_id or ev.run.run_id, self.slo_name)
+            latest = history.samples(result.measured_run_id or ev.run.run_id, series)
             if latest:
                 plt.hist(latest, bins=20, color="cyan", label="latest")
         if ev.baseline is not None:
-            base = list(ev.baseline.samples.get(self.slo_name, ()))
+            base = list(ev.baseline.samples.get(series, ()))
             if base:
                 plt.hist(base, bins=20, color="green", label="baseline")
         widget.refresh()
@@ -247,7 +251,8 @@ class DetailScreen(Screen[None]):
             except Exception:  # noqa: BLE001 - an empty or shrunk table has no cursor cell
                 selected = None
         table.clear()
-        for row, r in rows:
+        for row, slo_result in rows:
+            r = self.perf_app.shown(slo_result) if slo_result is not None else None
             status = Text("—", style="dim")
             pct = Text("—", style="dim")
             change = Text("—", style="dim")
@@ -257,7 +262,7 @@ class DetailScreen(Screen[None]):
                 if r.budget is not None:
                     pct = Text(format_percent(r.budget.percent_of_budget))
                 if r.value_ms is not None:
-                    median = Text(f"{format_ms(r.value_ms)}ms")
+                    median = Text(format_value(r.value_ms, r.unit))
                 if r.vs_previous is not None:
                     cmp = r.vs_previous
                     change = Text(cmp.label, style=SEVERITY_STYLE[cmp.effective_severity])

@@ -293,7 +293,7 @@ class SLOCard(Widget, can_focus=True):
             session.append(" no new run since the monitor opened", style="dim")
         session.no_wrap = True
         session.overflow = "ellipsis"
-        budget = result.config.budget_ms if result.config is not None else None
+        budget = result.spec.budget if result.spec is not None else None
         spark_height = max(1, self.content_size.height - 6)
         spark = sparkline_text([p.median for p in result.trend], budget, width, spark_height)
         return Group(title, description, value, state, changes, session, spark)

@@ -33,11 +33,11 @@ class BaselineFindings:
 def against_baseline(context: SLOContext, frame: pl.DataFrame, levels: RecentLevels) -> BaselineFindings:
     """The comparison with the baseline, the regression streak and, once long enough, its pooled change."""
     baseline = context.baseline
-    if baseline is None or context.name not in baseline.medians:
+    if baseline is None or context.series not in baseline.medians:
         return BaselineFindings()
     confirm = context.confirm
     this = levels.this
-    setting = NoiseSetting(context.name, context.tolerance, levels.before, context.history_runs, levels.raw)
+    setting = NoiseSetting(context.series, context.tolerance, levels.before, context.history_runs, levels.raw)
     # The runs being judged (the current commit's latest) never serve as
     # their own reference, even when the baseline is at the same commit.
     judged = [r for r in levels.runs[-confirm:] if r.commit == this.commit]
@@ -81,7 +81,7 @@ def baseline_pool(
     """
     baseline = context.baseline
     assert baseline is not None
-    name = context.name
+    name = context.series
     base_ref = baseline.samples.get(name + REFERENCE_SUFFIX)
     base = run_level(
         baseline.source_run or f"baseline:{baseline.commit}",

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from perfslo_tui.config import SLOConfig
-from perfslo_tui.runs.files import Baseline
+from perfslo_tui.config import MetricBudget, SLOConfig
+from perfslo_tui.runs.files import Baseline, metric_series
 from perfslo_tui.runs.history import RunInfo
 from perfslo_tui.verdict.levels import RunLevel, is_busy
 from perfslo_tui.verdict.rules import DEFAULT_TOLERANCE
@@ -27,7 +27,8 @@ class SLOContext:
         history_runs: Recent runs used for the run-to-run noise.
         confirm: Runs needed to confirm a problem.
         samples: The table's samples column, fetched by row number.
-        session: The session's reference run of this SLO (TUI), if any.
+        session: The session's reference run of this series (TUI), if any.
+        spec: The metric judged, with its budget and tolerance.
     """
 
     name: str
@@ -39,11 +40,17 @@ class SLOContext:
     confirm: int
     samples: pl.Series
     session: RunLevel | None = None
+    spec: MetricBudget = MetricBudget("time", None, DEFAULT_TOLERANCE)
 
     @property
     def tolerance(self) -> float:
-        """The SLO's tolerance (the default for an unconfigured one)."""
-        return self.slo.tolerance if self.slo else DEFAULT_TOLERANCE
+        """The metric's tolerance."""
+        return self.spec.tolerance
+
+    @property
+    def series(self) -> str:
+        """The name of the series judged: the SLO's, or ``<slo>@<metric>``."""
+        return metric_series(self.name, self.spec.metric)
 
 
 @dataclass(frozen=True, slots=True)

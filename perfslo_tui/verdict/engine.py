@@ -18,11 +18,13 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Collection
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 
-from perfslo_tui.config import Config, SLOConfig
+from perfslo_tui.config import DEFAULT_INSTRUCTIONS_TOLERANCE, Config, MetricBudget, SLOConfig
+from perfslo_tui.runs.files import metric_series, series_metric
 from perfslo_tui.runs.history import RunHistory, RunInfo, with_samples
 from perfslo_tui.runs.summary import SampleStats
 from perfslo_tui.verdict.baseline_compare import against_baseline
@@ -38,7 +40,7 @@ from perfslo_tui.verdict.levels import (
     run_level,
 )
 from perfslo_tui.verdict.model import Comparison, Evaluation, SLOResult
-from perfslo_tui.verdict.rules import budget_status, violation_threshold
+from perfslo_tui.verdict.rules import DEFAULT_TOLERANCE, budget_status, violation_threshold
 from perfslo_tui.verdict.stats import REFERENCE_SUFFIX, Z95, is_reference_name
 from perfslo_tui.verdict.trends import DAY_MS, STEP_WINDOW, analyse_trend, trend_points
 
@@ -93,8 +95,9 @@ def evaluate(
         config=config,
     )
     if info is None:
-        empty = tuple(_no_data_result(slo, confirm) for slo in config.slos.values())
-        return dataclasses.replace(base, slos=empty)
+        specs = [(slo, spec) for slo in config.slos.values() for spec in slo.metric_budgets()]
+        empty = [_no_data_result(slo, spec, confirm) for slo, spec in specs]
+        return dataclasses.replace(base, slos=_grouped(empty))
     base = dataclasses.replace(base, run=info, run_count=history.run_count)
     reusable = _reusable(previous, base, history) if run_id is None and only is None else {}
     # Only history up to the evaluated run counts, so an old run gets the
@@ -102,42 +105,76 @@ def evaluate(
     # every run's samples would make each evaluation O(history)); the few
     # runs whose samples are used fetch them by row number (_with_samples).
     samples = history.table.get_column("samples")
-    wanted = _names(config, history, info, only)
-    todo = [name for name in wanted if name not in reusable]
+    wanted = _wanted(config, history, info, only)
+    todo = [w.series for w in wanted if w.series not in reusable]
     series = _series(history, info if run_id is not None else None, todo)
     session = _session_levels(history, session_run_id, info, samples, todo)
     window_start = info.ts_ms - config.trend_days * DAY_MS
     results: list[SLOResult] = []
-    for name in wanted:
-        if name in reusable:
-            results.append(reusable[name])
+    for want in wanted:
+        if want.series in reusable:
+            results.append(reusable[want.series])
             continue
         context = SLOContext(
-            name,
-            config.slos.get(name),
+            want.slo,
+            config.slos.get(want.slo),
             history.baseline,
             info,
             window_start,
             config.history_runs,
-            confirm,
+            # Instruction counts are deterministic: one run confirms.
+            1 if want.spec.metric == "instructions" else confirm,
             samples,
-            session.get(name),
+            session.get(want.series),
+            want.spec,
         )
-        results.append(_evaluate_slo(context, series.get(name), series.get(name + REFERENCE_SUFFIX)))
-    return dataclasses.replace(base, slos=tuple(results))
+        ref_frame = series.get(want.series + REFERENCE_SUFFIX)
+        results.append(_evaluate_slo(context, series.get(want.series), ref_frame))
+    return dataclasses.replace(base, slos=_grouped(results))
 
 
-def _names(config: Config, history: RunHistory, info: RunInfo, only: Collection[str] | None) -> list[str]:
-    """Configured SLOs in config order, then the unconfigured ones this run measured, by name.
+@dataclass(frozen=True, slots=True)
+class _Wanted:
+    """One series to judge: an SLO's metric."""
+
+    series: str
+    slo: str
+    spec: MetricBudget
+
+
+def _grouped(results: list[SLOResult]) -> tuple[SLOResult, ...]:
+    """One result per SLO (its default metric), carrying its other metrics in ``also``."""
+    by_slo: dict[str, list[SLOResult]] = {}
+    for result in results:
+        by_slo.setdefault(result.name, []).append(result)
+    return tuple(
+        dataclasses.replace(group[0], also=tuple(group[1:])) if len(group) > 1 else group[0]
+        for group in by_slo.values()
+    )
+
+
+def _wanted(
+    config: Config, history: RunHistory, info: RunInfo, only: Collection[str] | None
+) -> list[_Wanted]:
+    """Configured SLOs' metrics in config order, then the unconfigured series this run measured.
 
     A configured SLO that this run did not measure (a one-SLO re-run, a
     benchmark that crashed or was dropped) keeps its latest measurement up to
     this run, marked stale: dropping a benchmark never hides its violation.
     """
-    names = list(config.slos)
-    measured = history.measured(info.run_id)
-    names += sorted(n for n in measured if n not in config.slos and not is_reference_name(n))
-    return [n for n in names if only is None or n in only]
+    wanted = [
+        _Wanted(metric_series(name, spec.metric), name, spec)
+        for name, slo in config.slos.items()
+        for spec in slo.metric_budgets()
+    ]
+    known = {w.series for w in wanted}
+    for series in sorted(history.measured(info.run_id) - known):
+        slo, kind = series_metric(series)
+        if kind == "ref":
+            continue
+        tolerance = DEFAULT_INSTRUCTIONS_TOLERANCE if kind == "instructions" else DEFAULT_TOLERANCE
+        wanted.append(_Wanted(series, slo, MetricBudget(kind, None, tolerance)))
+    return [w for w in wanted if only is None or w.slo in only]
 
 
 def _series(history: RunHistory, upto: RunInfo | None, names: Collection[str]) -> dict[str, pl.DataFrame]:
@@ -183,13 +220,15 @@ def _reusable(previous: Evaluation | None, current: Evaluation, history: RunHist
     touched |= {n[: -len(REFERENCE_SUFFIX)] for n in touched if is_reference_name(n)}
     window_start = current.run.ts_ms - current.trend_days * DAY_MS
     reused: dict[str, SLOResult] = {}
-    for result in previous.slos:
-        if result.name in touched or result.stats is None:
+    for result in previous.all_results:
+        series = metric_series(result.name, result.metric)
+        if series in touched or result.stats is None:
             continue
         if result.trend and result.trend[0].ts_ms < window_start:
             continue
         stale = result.measured_run_id != current.run.run_id
-        reused[result.name] = result if stale == result.stale else dataclasses.replace(result, stale=stale)
+        kept = dataclasses.replace(result, also=()) if result.also else result
+        reused[series] = kept if stale == kept.stale else dataclasses.replace(kept, stale=stale)
     return reused
 
 
@@ -216,7 +255,7 @@ def _session_levels(
     return levels
 
 
-def _no_data_result(slo: SLOConfig, confirm: int) -> SLOResult:
+def _no_data_result(slo: SLOConfig, spec: MetricBudget, confirm: int) -> SLOResult:
     return SLOResult(
         name=slo.name,
         config=slo,
@@ -234,6 +273,7 @@ def _no_data_result(slo: SLOConfig, confirm: int) -> SLOResult:
         trend=(),
         drift=None,
         step=None,
+        spec=spec,
     )
 
 
@@ -278,11 +318,11 @@ def _recent_levels(context: SLOContext, frame: pl.DataFrame, ref_frame: pl.DataF
     return RecentLevels(runs, this, quiet, clean, before, raw, ref_by_run)
 
 
-def _violation_streak(medians: np.ndarray, slo: SLOConfig | None) -> int:
+def _violation_streak(medians: np.ndarray, spec: MetricBudget) -> int:
     """Consecutive runs (ending with the latest) whose median is in VIOLATION."""
-    if slo is None:
+    if spec.budget is None:
         return 0
-    limit = violation_threshold(slo.budget_ms, slo.tolerance)
+    limit = violation_threshold(spec.budget, spec.tolerance)
     # Vectorised: a long streak must not cost a Python loop over history.
     within = np.flatnonzero(~(medians > limit * (1 + 1e-9)))
     return int(medians.size - (within[-1] + 1 if within.size else 0))
@@ -292,10 +332,10 @@ def _evaluate_slo(
     context: SLOContext, frame: pl.DataFrame | None, ref_frame: pl.DataFrame | None
 ) -> SLOResult:
     """Judge one SLO: budget, baseline, previous run, session, noise, streaks, trend."""
-    slo = context.slo
+    slo, spec = context.slo, context.spec
     if frame is None or frame.height == 0:
         assert slo is not None
-        return _no_data_result(slo, context.confirm)
+        return _no_data_result(slo, spec, context.confirm)
     last = frame.row(frame.height - 1, named=True)
     stats = SampleStats(
         count=int(last["count"]),
@@ -308,7 +348,7 @@ def _evaluate_slo(
     )
     levels = _recent_levels(context, frame, ref_frame)
     this = levels.this
-    setting = NoiseSetting(context.name, context.tolerance, levels.before, context.history_runs, levels.raw)
+    setting = NoiseSetting(context.series, context.tolerance, levels.before, context.history_runs, levels.raw)
     found = against_baseline(context, frame, levels)
     vs_previous: Comparison | None = None
     if len(levels.runs) >= 2:
@@ -328,19 +368,19 @@ def _evaluate_slo(
     machine_load = None
     if this.speed is not None and levels.quiet is not None:
         machine_load = math.expm1(this.speed - levels.quiet)
-    trend = analyse_trend(trend_points(frame, context.window_start), levels.runs, slo, context.tolerance)
+    trend = analyse_trend(trend_points(frame, context.window_start), levels.runs, spec)
     return SLOResult(
         name=context.name,
         config=slo,
         description=slo.description if slo else "",
         stats=stats,
-        budget=budget_status(stats.median, slo.budget_ms, slo.tolerance) if slo else None,
+        budget=budget_status(stats.median, spec.budget, spec.tolerance, spec.unit) if spec.budget else None,
         vs_baseline=found.comparison,
         vs_previous=vs_previous,
         vs_session=vs_session,
         noise=noise_of(levels.before, this.ratios is not None and not levels.raw, context.history_runs),
         inconclusive=inconclusive,
-        violation_streak=_violation_streak(frame["median"].to_numpy(), slo),
+        violation_streak=_violation_streak(frame["median"].to_numpy(), spec),
         regression_streak=found.streak,
         confirm_runs=context.confirm,
         trend=trend.points,
@@ -351,6 +391,7 @@ def _evaluate_slo(
         measured_run_id=str(last["run_id"]),
         measured_commit=str(last["commit"]),
         stale=str(last["run_id"]) != context.run.run_id,
+        spec=spec,
     )
 
 

@@ -16,11 +16,11 @@ import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from perfslo_tui.config import Config, SLOConfig
+from perfslo_tui.config import Config, MetricBudget, SLOConfig
 from perfslo_tui.runs.files import Baseline
 from perfslo_tui.runs.history import RunInfo
 from perfslo_tui.runs.summary import SampleStats
-from perfslo_tui.text import format_change, format_ms, short_commit
+from perfslo_tui.text import format_change, format_value, short_commit
 from perfslo_tui.verdict.rules import (
     DEFAULT_TOLERANCE,
     BudgetCheck,
@@ -31,6 +31,7 @@ from perfslo_tui.verdict.rules import (
 )
 from perfslo_tui.verdict.stats import BUSY_SLOWDOWN, ChangeEstimate, DriftEstimate
 
+METRIC_LABELS = {"time": "time", "instructions": "instructions", "peak_memory": "peak memory"}
 INCONCLUSIVE_HINT = "inconclusive: increase PERF_ITERATIONS or stabilise the machine"
 BUSY_HINT = "inconclusive: the machine was busy while measuring (reference workload {load} slower); re-run"
 
@@ -229,6 +230,37 @@ class SLOResult:
     measured_run_id: str | None = None
     measured_commit: str | None = None
     stale: bool = False
+    spec: MetricBudget | None = None
+    also: tuple[SLOResult, ...] = ()
+
+    @property
+    def metric(self) -> str:
+        """What this result measures: ``time``, ``instructions`` or ``peak_memory``."""
+        return self.spec.metric if self.spec is not None else "time"
+
+    @property
+    def unit(self) -> str:
+        """The unit of the values: ``ms``, ``instructions`` or ``MB``."""
+        return self.spec.unit if self.spec is not None else "ms"
+
+    @property
+    def tolerance(self) -> float:
+        """The tolerance that applies to this metric."""
+        return self.spec.tolerance if self.spec is not None else DEFAULT_TOLERANCE
+
+    @property
+    def display_name(self) -> str:
+        """The SLO's name, with the metric when it is not time: ``parse · instructions``."""
+        return self.name if self.metric == "time" else f"{self.name} · {METRIC_LABELS[self.metric]}"
+
+    @property
+    def metrics(self) -> tuple[SLOResult, ...]:
+        """This result and the same SLO's other metrics, the default one first."""
+        return (self, *self.also)
+
+    def for_metric(self, metric: str) -> SLOResult | None:
+        """The same SLO's result for ``metric``, if it measures it."""
+        return next((r for r in self.metrics if r.metric == metric), None)
 
     @property
     def busy(self) -> bool:
@@ -273,7 +305,7 @@ class SLOResult:
         pooled = self.confirmation
         if pooled is None or self.regression_streak < self.confirm_runs:
             return False
-        tolerance = self.config.tolerance if self.config else DEFAULT_TOLERANCE
+        tolerance = self.tolerance
         return pooled.significant and severity_for_change(pooled.change, tolerance) is Severity.REGRESSION
 
     @property
@@ -293,7 +325,7 @@ class SLOResult:
         if cmp.busy:
             # A busy machine hides the truth either way: only a clean run can tell.
             return True
-        tolerance = self.config.tolerance if self.config else DEFAULT_TOLERANCE
+        tolerance = self.tolerance
         if cmp.change <= tolerance:
             return False
         # Not yet significant alone is fine: the pooled runs decide.
@@ -310,7 +342,10 @@ class SLOResult:
         if self.blocking:
             return False
         if self.config is not None and self.stats is None:
-            return True
+            # A metric measured only now and then (instruction counts under
+            # valgrind) is not missing from an ordinary run: only the SLO's
+            # default metric must be there.
+            return self.metric == self.config.metrics[0]
         if self.status in (BudgetStatus.DRIFT, BudgetStatus.VIOLATION):
             return True
         cmp = self.vs_baseline
@@ -365,7 +400,7 @@ class SLOResult:
             where = short_commit(self.measured_commit or "unknown")
             lines.append(f"not measured in this run: last measured at {where} ({self.measured_run_id})")
         if self.budget is None:
-            lines.append(f"no budget: measured {format_ms(self.stats.median)}ms, not configured")
+            lines.append(f"no budget: measured {format_value(self.stats.median, self.unit)}, not configured")
         elif self.budget.status is not BudgetStatus.PASS or self.budget.under_band:
             text = self.budget.message
             if self.violation:
@@ -385,7 +420,39 @@ class SLOResult:
             lines.append(BUSY_HINT.format(load=format_change(self.machine_load)))
         elif self.inconclusive:
             lines.append(INCONCLUSIVE_HINT)
+        disagreement = self.metric_disagreement
+        if disagreement:
+            lines.append(disagreement)
         return lines
+
+    @property
+    def metric_disagreement(self) -> str | None:
+        """What it means when time and instruction counts tell different stories, or None.
+
+        Instruction counts miss cache, memory and system-call effects (and the
+        machine's own speed); time misses nothing but carries the noise. A
+        significant move of one beside a flat other is worth saying.
+        """
+        time = self.for_metric("time")
+        instructions = self.for_metric("instructions")
+        if time is None or instructions is None:
+            return None
+        t_cmp, i_cmp = time.vs_baseline, instructions.vs_baseline
+        if t_cmp is None or i_cmp is None or time.busy:
+            return None
+        time_moved = t_cmp.effective_severity in (Severity.WARNING, Severity.REGRESSION, Severity.IMPROVED)
+        instr_moved = abs(i_cmp.change) >= instructions.tolerance
+        if time_moved and not instr_moved:
+            return (
+                f"time {format_change(t_cmp.change)} but instructions {format_change(i_cmp.change)}: "
+                "not more work; cache, memory or system-call effects, or the machine"
+            )
+        if instr_moved and not time_moved:
+            return (
+                f"instructions {format_change(i_cmp.change)} but time {format_change(t_cmp.change)}: "
+                "the work changed; time may not show it yet (within noise, or cheap instructions)"
+            )
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -418,18 +485,24 @@ class Evaluation:
     config: Config | None = field(default=None, compare=False, repr=False)
 
     @property
+    def all_results(self) -> list[SLOResult]:
+        """Every SLO's result for every metric it measures, each SLO's default metric first."""
+        return [m for r in self.slos for m in r.metrics]
+
+    @property
     def verdict(self) -> Verdict:
-        """FAILED if any SLO blocks, WARNING if any warns, else PASSED."""
-        if any(r.blocking for r in self.slos):
+        """FAILED if any SLO blocks (on any metric), WARNING if any warns, else PASSED."""
+        results = self.all_results
+        if any(r.blocking for r in results):
             return Verdict.FAILED
-        if any(r.warning for r in self.slos):
+        if any(r.warning for r in results):
             return Verdict.WARNING
         return Verdict.PASSED
 
     @property
     def budgeted(self) -> list[SLOResult]:
-        """SLOs with a budget and data in this run."""
-        return [r for r in self.slos if r.budget is not None]
+        """Results with a budget and data in this run (one per SLO and metric)."""
+        return [r for r in self.all_results if r.budget is not None]
 
     @property
     def passing(self) -> int:
@@ -438,13 +511,13 @@ class Evaluation:
 
     @property
     def blocking(self) -> list[SLOResult]:
-        """SLOs that fail the gate."""
-        return [r for r in self.slos if r.blocking]
+        """Results that fail the gate."""
+        return [r for r in self.all_results if r.blocking]
 
     @property
     def warnings(self) -> list[SLOResult]:
-        """SLOs that warn."""
-        return [r for r in self.slos if r.warning]
+        """Results that warn."""
+        return [r for r in self.all_results if r.warning]
 
     def result(self, name: str) -> SLOResult | None:
         """The result for one SLO by name."""

@@ -26,7 +26,7 @@ import math
 from dataclasses import dataclass
 from enum import StrEnum
 
-from perfslo_tui.text import format_change, format_ms, format_percent
+from perfslo_tui.text import format_change, format_percent, format_value
 
 DEFAULT_TOLERANCE = 0.05
 
@@ -106,6 +106,9 @@ class BudgetCheck:
         percent_of_budget: ``100 * value / budget``.
         under_band: True when the value is below the band's minimum,
             ``budget * (1 - tolerance)``: the budget may be loose.
+        unit: The unit of value and budget (``ms`` for time; instruction
+            counts and MB for the other metrics; the ``_ms`` names stay for
+            the time budgets they were made for).
     """
 
     value_ms: float
@@ -114,6 +117,7 @@ class BudgetCheck:
     status: BudgetStatus
     percent_of_budget: float
     under_band: bool
+    unit: str = "ms"
 
     @property
     def within(self) -> bool:
@@ -128,13 +132,13 @@ class BudgetCheck:
     @property
     def message(self) -> str:
         """A one-line human message, LUASCRIPT's wording for a violation."""
-        value, budget = format_ms(self.value_ms), format_ms(self.budget_ms)
+        value, budget = format_value(self.value_ms, self.unit), format_value(self.budget_ms, self.unit)
         if self.status is BudgetStatus.PASS:
-            text = f"{value}ms within budget {budget}ms ({format_percent(self.percent_of_budget)})"
+            text = f"{value} within budget {budget} ({format_percent(self.percent_of_budget)})"
             if self.under_band:
                 text += "; under band: budget may be loose, consider tightening"
             return text
-        return f"{value}ms exceeds budget {budget}ms by {self.over_by_percent:.1f}%"
+        return f"{value} exceeds budget {budget} by {self.over_by_percent:.1f}%"
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,13 +173,17 @@ def violation_threshold(budget_ms: float, tolerance: float) -> float:
     return budget_ms * (1.0 + 2.0 * tolerance)
 
 
-def budget_status(value_ms: float, budget_ms: float, tolerance: float = DEFAULT_TOLERANCE) -> BudgetCheck:
+def budget_status(
+    value_ms: float, budget_ms: float, tolerance: float = DEFAULT_TOLERANCE, unit: str = "ms"
+) -> BudgetCheck:
     """Classify a measured value against its budget.
 
     Args:
-        value_ms: The measured value in milliseconds (a run's median).
-        budget_ms: The budget in milliseconds; must be positive.
+        value_ms: The measured value in milliseconds (a run's median), or in
+            ``unit``.
+        budget_ms: The budget in the same unit; must be positive.
         tolerance: The tolerance as a fraction in (0, 1).
+        unit: The unit of value and budget.
 
     Returns:
         The status, percent of budget and the under-band flag.
@@ -201,6 +209,7 @@ def budget_status(value_ms: float, budget_ms: float, tolerance: float = DEFAULT_
         status=status,
         percent_of_budget=100.0 * ratio,
         under_band=ratio < 1.0 - tolerance - _EPS,
+        unit=unit,
     )
 
 

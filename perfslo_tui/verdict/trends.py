@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
-from perfslo_tui.config import SLOConfig
+from perfslo_tui.config import MetricBudget
 from perfslo_tui.verdict.levels import RunLevel
 from perfslo_tui.verdict.model import Drift, Step, TrendPoint
 from perfslo_tui.verdict.rules import violation_threshold
@@ -62,7 +62,7 @@ def trend_points(frame: pl.DataFrame, window_start: int) -> tuple[TrendPoint, ..
 
 
 def analyse_trend(
-    points: tuple[TrendPoint, ...], runs: Sequence[RunLevel], slo: SLOConfig | None, tolerance: float
+    points: tuple[TrendPoint, ...], runs: Sequence[RunLevel], spec: MetricBudget
 ) -> TrendAnalysis:
     """Drift and step of an SLO's window.
 
@@ -70,9 +70,11 @@ def analyse_trend(
         points: From :func:`trend_points`.
         runs: The recent runs with their levels; speed-adjusted levels are
             used for the step when every point in its window has one.
-        slo: The SLO's config (for the time to a violation), if configured.
-        tolerance: Changes smaller than this (half of it for drift) are not reported.
+        spec: The metric's budget (for the time to a violation) and
+            tolerance: changes smaller than it (half of it for drift) are
+            not reported.
     """
+    tolerance = spec.tolerance
     if len(points) < 4:
         return TrendAnalysis(points, None, None)
     days = np.array([p.ts_ms for p in points], dtype=float) / DAY_MS
@@ -81,8 +83,8 @@ def analyse_trend(
     estimate = drift(days, values)
     if estimate is not None and estimate.significant and abs(estimate.total) >= tolerance / 2:
         to_breach = None
-        if slo is not None:
-            to_breach = estimate.days_until(values[-1], violation_threshold(slo.budget_ms, slo.tolerance))
+        if spec.budget is not None:
+            to_breach = estimate.days_until(values[-1], violation_threshold(spec.budget, tolerance))
         drift_result = Drift(estimate, to_breach)
     offset = max(0, len(values) - STEP_WINDOW)
     levels = _step_levels(points[offset:], runs)

@@ -21,7 +21,7 @@ import orjson
 from perfslo_tui.collect.importers.base import ImportedBaseline, ImportedRun, load_document
 from perfslo_tui.collect.importers.registry import FORMATS
 from perfslo_tui.runs.files import (
-    SCHEMA_VERSION,
+    BASELINE_SCHEMA_VERSION,
     ArtifactError,
     build_run_document,
     write_baseline,
@@ -216,7 +216,7 @@ def _write_baseline(
     renamed = {src: dst for src, dst in mapping.items() if src != dst}
     slos = {mapping[name]: dict(body) for name, body in imported.slos.items()}
     document: dict[str, Any] = {
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": BASELINE_SCHEMA_VERSION,
         "kind": "baseline",
         "established": utc_iso(imported.timestamp_ms) if imported.timestamp_ms is not None else "unknown",
         "source_run": None,
