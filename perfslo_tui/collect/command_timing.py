@@ -21,6 +21,7 @@ start stops the benchmark with :class:`CommandTimingError`.
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import subprocess
@@ -28,11 +29,12 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from perfslo_tui.actions.bench import BenchCommandError
 from perfslo_tui.actions.process import signal_group
+from perfslo_tui.collect.memory import max_rss_mb
 
 DEFAULT_TIMEOUT_S = 600.0
 _SHELL_CHARS = frozenset("|&;<>()$`*?[]{}~!#\n")
@@ -53,12 +55,15 @@ class CommandTimes:
         samples_ms: Wall-clock milliseconds of each timed run.
         warmup: Untimed runs made first.
         shell: True when it ran through ``/bin/sh -c``.
+        peak_mb: Each timed run's maximum resident set size in MB (from
+            ``wait4``: the command and the children it waited for).
     """
 
     command: str
     samples_ms: list[float]
     warmup: int
     shell: bool
+    peak_mb: list[float] = field(default_factory=list)
 
 
 def needs_shell(command: str) -> bool:
@@ -150,6 +155,7 @@ def time_command(
     shell = needs_shell(command)
     argv: list[str] = ["/bin/sh", "-c", command] if shell else shlex.split(command)
     samples: list[float] = []
+    peaks: list[float] = []
     clock = time.perf_counter_ns
     with tempfile.TemporaryFile() as errors:
         for index in range(warmup + runs):
@@ -177,7 +183,10 @@ def time_command(
             timer.daemon = True
             timer.start()
             try:
-                code = process.wait()
+                # wait4 reaps it like wait() and also says how much memory it used.
+                _pid, status, usage = os.wait4(process.pid, 0)
+                code = os.waitstatus_to_exitcode(status)
+                process.returncode = code
             except BaseException:
                 _kill_group(process)
                 raise
@@ -196,6 +205,7 @@ def time_command(
             if index >= warmup:
                 ms = elapsed / 1e6
                 samples.append(ms)
+                peaks.append(max_rss_mb(usage.ru_maxrss))
                 if on_sample is not None:
                     on_sample(index - warmup, ms)
-    return CommandTimes(command=command, samples_ms=samples, warmup=warmup, shell=shell)
+    return CommandTimes(command=command, samples_ms=samples, warmup=warmup, shell=shell, peak_mb=peaks)

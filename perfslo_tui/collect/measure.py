@@ -35,12 +35,20 @@ import os
 import statistics
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from perfslo_tui.config import Config, load_config
-from perfslo_tui.runs.files import REFERENCE_SUFFIX, build_run_document, is_reference_name, write_run
+from perfslo_tui.collect.instructions import count_callable, count_request
+from perfslo_tui.collect.memory import peak_memory_mb
+from perfslo_tui.config import METRIC_UNITS, Config, load_config
+from perfslo_tui.runs.files import (
+    REFERENCE_SUFFIX,
+    build_run_document,
+    is_reference_name,
+    metric_series,
+    write_run,
+)
 from perfslo_tui.runs.metadata import make_metadata
 from perfslo_tui.verdict.rules import (
     DEFAULT_TOLERANCE,
@@ -51,6 +59,8 @@ from perfslo_tui.verdict.rules import (
     budget_status,
 )
 
+INSTRUCTIONS_ENV = "PERFSLO_INSTRUCTIONS"
+_TRUE = {"1", "true", "yes", "on"}
 DEFAULT_ITERATIONS = 100
 DEFAULT_MIN_SAMPLE_NS = 200_000  # 0.2 ms per sample keeps timer overhead < 0.1 %
 # A reference sample lasts about this fraction of a timed sample: long enough
@@ -105,12 +115,17 @@ class BenchResult:
         reference_ms: Per-call milliseconds of :func:`reference_work`, timed
             right after each sample (same length as ``samples_ms``), or empty
             when the reference was turned off.
+        instructions: Instructions per call counted under valgrind, when
+            asked (:meth:`PerfMeasurement.bench`).
+        peak_mb: Peak memory allocated per call (MB), when asked.
     """
 
     samples_ms: list[float]
     inner_loops: int
     warmup: int
     reference_ms: list[float] = field(default_factory=list)
+    instructions: list[float] = field(default_factory=list)
+    peak_mb: list[float] = field(default_factory=list)
 
 
 def calibrate(fn: Callable[[], Any], min_sample_ns: int = DEFAULT_MIN_SAMPLE_NS) -> int:
@@ -260,9 +275,21 @@ class PerfMeasurement:
         self.samples: dict[str, list[float]] = {}
         self.references: dict[str, list[float]] = {}
         self.inner_loops: dict[str, int] = {}
+        # Other metrics' samples by series name (``<slo>@instructions``, ``<slo>@peak_memory``).
+        self.metric_samples: dict[str, list[float]] = {}
+        # How to re-run this process under valgrind to count instructions
+        # (default: the same command line); the pytest plugin sets a node id.
+        self.count_argv: list[str] | None = None
+        self.count_cwd: Path | None = None
+        self._counted: dict[str, int] = {}
+        # Set when this process is perfslo's re-run under valgrind: only the
+        # requested benchmark runs, nothing is written.
+        self.recount = count_request()
 
     def measure(self, slo: str, ms: float) -> None:
-        """Record one sample (milliseconds) for an SLO."""
+        """Record one sample (milliseconds) for an SLO (nothing in a valgrind re-run)."""
+        if self.recount is not None:
+            return
         value = float(ms)
         if not value > 0 or value != value or value == float("inf"):
             raise ValueError(f"{slo}: a sample must be a finite number of ms > 0, got {ms!r}")
@@ -322,6 +349,8 @@ class PerfMeasurement:
         """
         if slo.endswith(REFERENCE_SUFFIX):
             raise ValueError(f"{slo}: SLO names ending in {REFERENCE_SUFFIX!r} are reserved")
+        if self.recount is not None:
+            return  # a valgrind re-run counts only bench() calls: the body never runs here
         count = iterations if iterations is not None else iterations_from_env()
         if count < 1:
             raise ValueError(f"iterations must be at least 1, got {count}")
@@ -362,18 +391,74 @@ class PerfMeasurement:
             self.references.pop(slo, None)
         self.inner_loops[slo] = result.inner_loops
 
-    def bench(self, slo: str, fn: Callable[[], Any], **options: Any) -> BenchResult:
-        """Measure ``fn`` with :func:`bench` and record all its samples for ``slo``.
+    def bench(
+        self,
+        slo: str,
+        fn: Callable[[], Any],
+        *,
+        instructions: bool | None = None,
+        memory: bool | None = None,
+        **options: Any,
+    ) -> BenchResult:
+        """Measure ``fn`` for ``slo``: its time with :func:`bench`, and the other metrics it has.
+
+        What is measured follows the SLO's ``metric`` in the config (time by
+        default); ``instructions``/``memory`` turn counting instructions
+        (under valgrind, see :mod:`perfslo_tui.collect.instructions`) or peak
+        memory (:mod:`perfslo_tui.collect.memory`) on or off for this call,
+        and ``PERFSLO_INSTRUCTIONS=1`` (the pytest plugin's
+        ``--perf-instructions``) turns counting on for every SLO.
 
         The reference timings go to ``<slo>@ref``, pair by pair, as long as
         every sample of the SLO has one (mixing in :meth:`measure` or
         :meth:`time` samples drops the reference series for that SLO).
+
+        Raises:
+            InstructionCountError: When instructions cannot be counted
+                (valgrind missing, the workload failing under it, a time limit).
         """
-        if slo.endswith(REFERENCE_SUFFIX):
-            raise ValueError(f"{slo}: SLO names ending in {REFERENCE_SUFFIX!r} are reserved")
-        result = bench(fn, **options)
-        self._record(slo, result)
+        if slo.endswith(REFERENCE_SUFFIX) or "@" in slo and slo.rpartition("@")[2] in METRIC_UNITS:
+            raise ValueError(f"{slo}: SLO names ending in {REFERENCE_SUFFIX!r} or @<metric> are reserved")
+        metrics = self._metrics_for(slo, instructions, memory)
+        key = self._count_key(slo)
+        if self.recount is not None:
+            # perfslo's re-run under valgrind: only the requested benchmark
+            # runs (count_callable ends the process there); the rest are skipped.
+            if "instructions" in metrics:
+                count_callable(fn, key)
+            return BenchResult([], 0, 0)
+        result = bench(fn, **options) if "time" in metrics else BenchResult([], 0, 0)
+        if "time" in metrics:
+            self._record(slo, result)
+        if "peak_memory" in metrics:
+            peaks = peak_memory_mb(fn)
+            self.metric_samples.setdefault(metric_series(slo, "peak_memory"), []).extend(peaks)
+            result = replace(result, peak_mb=peaks)
+        if "instructions" in metrics:
+            count = count_callable(fn, key, argv=self.count_argv, cwd=self.count_cwd or self.config.root)
+            assert count is not None  # only the re-run gets None, handled above
+            counts = [float(v) for v in count.samples]
+            self.metric_samples.setdefault(metric_series(slo, "instructions"), []).extend(counts)
+            result = replace(result, instructions=counts)
         return result
+
+    def _metrics_for(self, slo: str, instructions: bool | None, memory: bool | None) -> list[str]:
+        configured = self.config.slos.get(slo)
+        metrics = list(configured.metrics) if configured is not None else ["time"]
+        if instructions is None and os.environ.get(INSTRUCTIONS_ENV, "").lower() in _TRUE:
+            instructions = True
+        for metric, wanted in (("instructions", instructions), ("peak_memory", memory)):
+            if wanted and metric not in metrics:
+                metrics.append(metric)
+            elif wanted is False and metric in metrics:
+                metrics.remove(metric)
+        return metrics
+
+    def _count_key(self, slo: str) -> str:
+        """The benchmark's name in a valgrind re-run: the SLO, ``<slo>#2`` the second time."""
+        self._counted[slo] = self._counted.get(slo, 0) + 1
+        seen = self._counted[slo]
+        return slo if seen == 1 else f"{slo}#{seen}"
 
     def _series(self) -> dict[str, list[float]]:
         """Samples plus the complete reference series, as written to the run."""
@@ -385,11 +470,11 @@ class PerfMeasurement:
 
     def document(self, source: str = "perfslo", git: dict[str, Any] | None = None) -> dict[str, Any]:
         """The run document for what has been collected."""
-        if not self.samples:
+        if not self.samples and not self.metric_samples:
             raise ValueError("nothing measured: no samples to write")
         summary, violations, warnings = write_time_summary(self.samples, self.config)
         return build_run_document(
-            self._series(),
+            {**self._series(), **self.metric_samples},
             make_metadata(cwd=self.config.root, source=source, git=git),
             summary,
             violations,
@@ -401,6 +486,9 @@ class PerfMeasurement:
         """Write the collected samples as one run artifact, atomically.
 
         Returns:
-            The new run file's path.
+            The new run file's path; ``os.devnull`` in perfslo's re-run under
+            valgrind, which writes nothing.
         """
+        if self.recount is not None:
+            return Path(os.devnull)
         return write_run(self.artifacts_dir, self.document(source=source, git=git))

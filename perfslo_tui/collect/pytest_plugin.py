@@ -15,6 +15,7 @@ Run the performance tests with ``-p no:xdist`` or ``-n 0``.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -51,8 +52,9 @@ class PerfSession:
 class PerfFixture:
     """What a test gets as ``perf``: LUASCRIPT's measure / time / bench calls."""
 
-    def __init__(self, session: PerfSession) -> None:
+    def __init__(self, session: PerfSession, request: pytest.FixtureRequest | None = None) -> None:
         self._session = session
+        self._request = request
 
     @property
     def enabled(self) -> bool:
@@ -73,7 +75,23 @@ class PerfFixture:
         if not self.enabled:
             fn()
             return None
-        return self._session.measurement.bench(slo, fn, **options)
+        measurement = self._session.measurement
+        if self._request is not None:
+            # Counting instructions re-runs this one test under valgrind.
+            measurement.count_argv = [
+                sys.executable,
+                "-m",
+                "pytest",
+                self._request.node.nodeid,
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "-p",
+                "no:xdist",
+                "--perf-collect",
+            ]
+            measurement.count_cwd = self._request.config.rootpath
+        return measurement.bench(slo, fn, **options)
 
     def loop(self, slo: str, **options: Any) -> Iterator[int]:
         """Time the body of a ``for`` loop (see ``PerfMeasurement.loop``); once without collection."""
@@ -99,6 +117,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="collect `perf` fixture samples and write one run artifact (or PERF_COLLECT=true)",
     )
+    group.addoption(
+        "--perf-instructions",
+        action="store_true",
+        default=False,
+        help="also count each benchmark's instructions under valgrind (slow; deterministic)",
+    )
     group.addoption("--perf-artifacts", default=None, help="artifacts folder for the run")
     group.addoption("--perf-config", default=None, help="perfslo config file")
 
@@ -106,6 +130,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     """Set up the session collector."""
     enabled = bool(config.getoption("--perf-collect")) or os.environ.get("PERF_COLLECT", "").lower() in _TRUE
+    if config.getoption("--perf-instructions"):
+        # Read by PerfMeasurement.bench, here and in the re-run under valgrind.
+        os.environ["PERFSLO_INSTRUCTIONS"] = "1"
     artifacts = config.getoption("--perf-artifacts") or os.environ.get("PERFSLO_ARTIFACTS")
     config_path = config.getoption("--perf-config")
     workers = config.getoption("numprocesses", None) if enabled else None
@@ -134,7 +161,7 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture
 def perf(request: pytest.FixtureRequest) -> PerfFixture:
     """Collect timing samples for SLOs (see the module docstring)."""
-    return PerfFixture(request.config.stash[_KEY])
+    return PerfFixture(request.config.stash[_KEY], request)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -143,7 +170,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if perf_session is None or not perf_session.enabled or perf_session._measurement is None:
         return
     measurement = perf_session.measurement
-    if not measurement.samples:
+    if not measurement.samples and not measurement.metric_samples:
         return
     try:
         perf_session.written = measurement.write(source="pytest")
@@ -160,7 +187,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if perf_session.error:
         terminalreporter.write_line(f"perfslo: could not write the run: {perf_session.error}")
         return
-    if perf_session._measurement is None or not perf_session.measurement.samples:
+    measured = perf_session._measurement
+    if measured is None or not (measured.samples or measured.metric_samples):
         terminalreporter.write_line("perfslo: no samples collected (no test used the `perf` fixture)")
         return
     from perfslo_tui.runs.summary import summarize
@@ -180,4 +208,11 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
                 f"{format_ms(slo.budget_ms)}ms ({format_percent(check.percent_of_budget)})"
             )
         terminalreporter.write_line(f"{printable(name, 40):<32} {status}  n={len(samples)}")
+    from perfslo_tui.runs.files import series_unit
+    from perfslo_tui.text import format_value
+
+    for name, samples in measurement.metric_samples.items():
+        median = summarize(samples).median
+        line = f"{printable(name, 40):<32} {format_value(median, series_unit(name))}  n={len(samples)}"
+        terminalreporter.write_line(line)
     terminalreporter.write_line(f"perfslo: wrote {perf_session.written}")

@@ -30,6 +30,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--timeout", type=float, default=600.0, metavar="SECONDS", help="per run (default: 600)"
     )
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count each command's instructions under valgrind (the SLO's `metric` can ask for it too)",
+    )
     parser.add_argument("--quiet", "-q", action="store_true", help="print only the run file written")
 
 
@@ -37,11 +42,12 @@ def run(args: argparse.Namespace) -> int:
     """Measure, write the run; exit 2 if any command failed (the others are still written)."""
     from perfslo_tui.actions.bench import artifacts_from_env
     from perfslo_tui.collect.command_timing import CommandTimingError, time_command
+    from perfslo_tui.collect.instructions import COMMAND_PLACEHOLDER, InstructionCountError, count_command
     from perfslo_tui.commands import UsageError, load_context
-    from perfslo_tui.runs.files import build_run_document, write_run
+    from perfslo_tui.runs.files import build_run_document, metric_series, write_run
     from perfslo_tui.runs.metadata import make_metadata
     from perfslo_tui.runs.summary import summarize
-    from perfslo_tui.text import format_ms, printable
+    from perfslo_tui.text import format_ms, format_value, printable
 
     if args.config is None and os.environ.get("PERFSLO_CONFIG"):
         # Started as perfslo's own bench command: use the config that started us.
@@ -79,15 +85,30 @@ def run(args: argparse.Namespace) -> int:
         assert slo.command is not None
         runs = args.runs if args.runs is not None else slo.runs
         warmup = args.warmup if args.warmup is not None else slo.warmup
+        timed = "time" in slo.metrics or "peak_memory" in slo.metrics
         try:
-            result = time_command(
-                slo.command, runs=runs, warmup=warmup, cwd=config.root, timeout=args.timeout
-            )
-        except CommandTimingError as exc:
+            if timed:
+                # `{n}` (iterations, for instruction counts) is 1 when the whole process is timed.
+                command = slo.command.replace(COMMAND_PLACEHOLDER, "1")
+                result = time_command(
+                    command, runs=runs, warmup=warmup, cwd=config.root, timeout=args.timeout
+                )
+                if "time" in slo.metrics:
+                    samples[slo.name] = result.samples_ms
+                if "peak_memory" in slo.metrics:
+                    samples[metric_series(slo.name, "peak_memory")] = result.peak_mb
+            if args.instructions or "instructions" in slo.metrics:
+                count = count_command(slo.command, cwd=config.root, timeout_s=args.timeout)
+                samples[metric_series(slo.name, "instructions")] = [float(v) for v in count.samples]
+                if not args.quiet:
+                    counted = format_value(summarize(count.samples).median, "instructions")
+                    print(f"{printable(slo.name, 60)}: {counted} per run ({count.method})")
+        except (CommandTimingError, InstructionCountError) as exc:
             failures.append(f"{printable(slo.name, 80)}: {printable(str(exc), 400)}")
             print(f"perfslo: {failures[-1]}", file=sys.stderr)
             continue
-        samples[slo.name] = result.samples_ms
+        if not timed:
+            continue
         if not args.quiet:
             stats = summarize(result.samples_ms)
             via = " (via sh -c)" if result.shell else ""
@@ -99,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     if not samples:
         return 2
     meta = make_metadata(cwd=config.root, source="perfslo run")
-    meta["commands"] = {slo.name: slo.command for slo in chosen if slo.name in samples}
+    meta["commands"] = {slo.name: slo.command for slo in chosen if slo.command}
     path = write_run(artifacts, build_run_document(samples, meta))
     print(f"Run written: {path}")
     return 2 if failures else 0
