@@ -247,3 +247,17 @@ async def test_the_monitor_switches_its_cards_to_instruction_counts(tmp_path: Pa
         await wait_for(pilot, lambda: card.result is not None and card.result.metric == "peak_memory")
         await pilot.press("m")
         await wait_for(pilot, lambda: card.result is not None and card.result.metric == "time")
+
+
+def test_the_memory_benchmark_runs_in_quick_mode() -> None:
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run(
+        [sys.executable, "benchmarks/memory.py", "--quick"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| ") and "MB" in line]
+    assert len(rows) == 3 and all("/3 |" in row for row in rows)
