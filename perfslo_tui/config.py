@@ -24,6 +24,7 @@ In ``perfslo.toml`` the same keys sit at the top level (no ``[tool.perfslo]``).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import tomllib
 from collections.abc import Mapping
@@ -43,6 +44,7 @@ _GLOBAL_KEYS = {
     "confirm_runs",
     "keep_runs",
     "history_runs",
+    "instructions_timeout",
     "slos",
     "rename",
 }
@@ -169,6 +171,8 @@ class Config:
         keep_runs: Latest runs ``perfslo prune`` always keeps.
         history_runs: Recent runs used to estimate run-to-run noise.
         rename: Source benchmark name -> SLO name, for importers.
+        instructions_timeout: Seconds one instruction count may take under
+            valgrind before it is refused or stopped.
     """
 
     path: Path | None
@@ -181,6 +185,7 @@ class Config:
     keep_runs: int = 20
     history_runs: int = 20
     rename: Mapping[str, str] = field(default_factory=dict)
+    instructions_timeout: float = 300.0
 
     @property
     def baseline_path(self) -> Path:
@@ -189,18 +194,7 @@ class Config:
 
     def with_artifacts_dir(self, artifacts_dir: Path) -> Config:
         """Return a copy that reads and writes another artifacts folder."""
-        return Config(
-            path=self.path,
-            root=self.root,
-            slos=self.slos,
-            artifacts_dir=artifacts_dir,
-            bench_command=self.bench_command,
-            trend_days=self.trend_days,
-            confirm_runs=self.confirm_runs,
-            keep_runs=self.keep_runs,
-            history_runs=self.history_runs,
-            rename=self.rename,
-        )
+        return dataclasses.replace(self, artifacts_dir=artifacts_dir)
 
 
 def find_config_file(start: Path | None = None) -> Path | None:
@@ -279,6 +273,8 @@ def parse_config(table: Mapping[str, Any], path: Path) -> Config:
     confirm_runs = _get_int(table, "confirm_runs", 3, path, prefix, minimum=1)
     keep_runs = _get_int(table, "keep_runs", 20, path, prefix, minimum=1)
     history_runs = _get_int(table, "history_runs", 20, path, prefix, minimum=2)
+    timeout_key = prefix.rstrip(".")
+    instructions_timeout = _positive(table, "instructions_timeout", path, timeout_key, "a number of seconds")
     rename_raw = _get(table, "rename", dict, {}, path, prefix)
     rename: dict[str, str] = {}
     for source, target in rename_raw.items():
@@ -299,6 +295,7 @@ def parse_config(table: Mapping[str, Any], path: Path) -> Config:
         confirm_runs=confirm_runs,
         keep_runs=keep_runs,
         history_runs=history_runs,
+        instructions_timeout=instructions_timeout or 300.0,
         rename=rename,
     )
 
@@ -366,10 +363,11 @@ def _positive(body: Mapping[str, Any], name: str, path: Path, key: str, what: st
     if name not in body:
         return None
     value = body[name]
+    where = f"{key}.{name}" if key else name
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ConfigError(path, f"{key}.{name}", f"must be {what}, got {value!r}")
+        raise ConfigError(path, where, f"must be {what}, got {value!r}")
     if value <= 0:
-        raise ConfigError(path, f"{key}.{name}", f"must be > 0, got {value!r}")
+        raise ConfigError(path, where, f"must be > 0, got {value!r}")
     return float(value)
 
 

@@ -261,3 +261,11 @@ def test_the_memory_benchmark_runs_in_quick_mode() -> None:
     assert result.returncode == 0, result.stderr
     rows = [line for line in result.stdout.splitlines() if line.startswith("| ") and "MB" in line]
     assert len(rows) == 3 and all("/3 |" in row for row in rows)
+
+
+def test_the_instruction_count_time_limit_is_a_config_key(tmp_path: Path) -> None:
+    root = project_with(tmp_path / "p", "instructions_timeout = 45\n" + CONFIG)
+    assert load_config(start=root).instructions_timeout == 45.0
+    (root / "perfslo.toml").write_text("instructions_timeout = -1\n" + CONFIG)
+    with pytest.raises(ConfigError, match="instructions_timeout: must be > 0"):
+        load_config(start=root)

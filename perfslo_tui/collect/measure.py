@@ -435,7 +435,13 @@ class PerfMeasurement:
             self.metric_samples.setdefault(metric_series(slo, "peak_memory"), []).extend(peaks)
             result = replace(result, peak_mb=peaks)
         if "instructions" in metrics:
-            count = count_callable(fn, key, argv=self.count_argv, cwd=self.count_cwd or self.config.root)
+            count = count_callable(
+                fn,
+                key,
+                argv=self.count_argv,
+                cwd=self.count_cwd or self.config.root,
+                timeout_s=self.config.instructions_timeout,
+            )
             assert count is not None  # only the re-run gets None, handled above
             counts = [float(v) for v in count.samples]
             self.metric_samples.setdefault(metric_series(slo, "instructions"), []).extend(counts)

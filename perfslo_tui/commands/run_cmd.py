@@ -98,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
                 if "peak_memory" in slo.metrics:
                     samples[metric_series(slo.name, "peak_memory")] = result.peak_mb
             if args.instructions or "instructions" in slo.metrics:
-                count = count_command(slo.command, cwd=config.root, timeout_s=args.timeout)
+                limit = min(args.timeout, config.instructions_timeout)
+                count = count_command(slo.command, cwd=config.root, timeout_s=limit)
                 samples[metric_series(slo.name, "instructions")] = [float(v) for v in count.samples]
                 if not args.quiet:
                     counted = format_value(summarize(count.samples).median, "instructions")
