@@ -269,3 +269,32 @@ def test_the_instruction_count_time_limit_is_a_config_key(tmp_path: Path) -> Non
     (root / "perfslo.toml").write_text("instructions_timeout = -1\n" + CONFIG)
     with pytest.raises(ConfigError, match="instructions_timeout: must be > 0"):
         load_config(start=root)
+
+
+@needs_valgrind
+def test_pytest_perf_instructions_counts_a_test_and_the_dashboard_shows_it(tmp_path: Path) -> None:
+    from tests.test_plugin import pytest_in, runs_in
+
+    config = CONFIG.replace('"time", "instructions", "peak_memory"', '"time", "instructions"')
+    root = project_with(tmp_path / "p", config.replace("budget_mb = 1.0\n", ""))
+    (root / "test_speed.py").write_text(
+        textwrap.dedent(
+            """
+            def work():
+                return sorted(str(i) for i in range(300))
+
+            def test_parse(perf):
+                perf.bench("parse", work, iterations=5)
+            """
+        )
+    )
+    result = pytest_in(root, "test_speed.py", "--perf-collect", "--perf-instructions")
+    assert result.returncode == 0, result.stdout + result.stderr
+    (path,) = runs_in(root)
+    samples = read_run(path).samples
+    assert len(samples["parse"]) == 5 and len(samples["parse@instructions"]) == 3
+    assert "parse@instructions" in result.stdout and "instr" in result.stdout
+    dashboard = run_cli("dashboard", cwd=root)
+    assert dashboard.returncode == 0, dashboard.stderr
+    page = (root / "artifacts" / "perf-dashboard.html").read_text()
+    assert "parse · instructions" in page and " instr" in page
