@@ -130,9 +130,13 @@ def test_a_python_benchmark_counts_the_same_twice_scales_with_work_and_excludes_
     # workload counts ~0 although the harness costs hundreds per call.
     assert all(abs(s) <= 20 for s in counts["empty"]["samples"]), counts["empty"]
     assert counts["empty"]["overhead"] > 100
-    # The portable marker (getppid dumps) measures the same thing.
+    # The portable marker (getppid dumps) measures the same thing. Its dumps
+    # are syscalls whose own cost lands on either side of the marker, and its
+    # harness overhead is estimated separately: CI saw 0.13 % between the two
+    # methods (1,307 of 1.04 M), so the check is 0.5 %, still far below any
+    # change worth a budget.
     other = sorted(counts["base-getppid"]["samples"])[1]
-    assert abs(other - median) <= median * 1e-3, (other, median)
+    assert abs(other - median) <= median * 5e-3, (other, median)
     assert "getppid" in counts["base-getppid"]["method"]
     # Each logged benchmark ran natively (timed to predict the count's
     # duration) and under valgrind only in its own re-runs: every re-run
