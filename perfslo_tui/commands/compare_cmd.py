@@ -167,7 +167,9 @@ def render_text(result: CompareResult, base: str, code: int) -> str:
     for name, decision in result.decisions.items():
         icon = _ICON[decision.verdict.value]
         lines.append(f"  {icon} {printable(name, 60)}: {printable(decision.message, 300)}")
-        if decision.action:
+        if decision.action and decision.pairs_needed is not None and not decision.unsteady:
+            lines.append(f"     → run again with --max-pairs {decision.pairs_needed}")
+        elif decision.action:
             lines.append(f"     → {printable(decision.action, 200)}")
     lines.append(f"verdict: {result.verdict.value.upper()} (exit {code})")
     return "\n".join(lines) + "\n"
