@@ -49,7 +49,9 @@ def git(repo: Path, *args: str) -> str:
     return done.stdout.strip()
 
 
-def make_repo(root: Path, base_n: int = 20000, head_n: int = 60000, budget: float = 50) -> Path:
+def make_repo(
+    root: Path, base_n: int = 20000, head_n: int = 60000, budget: float = 50, tolerance: float = 0.05
+) -> Path:
     """A two-commit repository (tag ``base``): ``work()`` does ``base_n`` iterations, then ``head_n``.
 
     The bench command (``python bench.py``) writes one run of 30 samples of
@@ -60,14 +62,15 @@ def make_repo(root: Path, base_n: int = 20000, head_n: int = 60000, budget: floa
     (root / "work.py").write_text(WORK.format(n=base_n))
     (root / "bench.py").write_text(BENCH)
     (root / "perfslo.toml").write_text(
-        f'bench_command = "{sys.executable} bench.py"\n\n[slos.work]\nbudget = {budget}\ntolerance = 0.05\n'
+        f'bench_command = "{sys.executable} bench.py"\n\n'
+        f"[slos.work]\nbudget = {budget}\ntolerance = {tolerance}\n"
     )
     (root / ".gitignore").write_text("__pycache__/\nartifacts/\n")
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "base")
     git(root, "tag", "base")
     (root / "work.py").write_text(WORK.format(n=head_n))
-    git(root, "commit", "-q", "-am", "more work")
+    git(root, "commit", "-q", "--allow-empty", "-am", "more work")
     return root
 
 

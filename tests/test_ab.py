@@ -78,7 +78,8 @@ def test_the_budget_cap_settles_an_unknown_with_the_pairs_that_would_decide() ->
         assert decision.action == f"raise the pair budget to {decision.pairs_needed}"
         assert f"about {decision.pairs_needed} pairs would settle it" in decision.message
     else:
-        assert "pairs would be needed" in decision.message
+        assert "pairs would be needed at this noise" in decision.message
+        assert decision.action is not None and decision.action.startswith("stabilise the machine")
 
 
 def test_sequential_procedure_stops_at_the_budget() -> None:
@@ -207,3 +208,23 @@ def test_an_unknown_from_unsettled_runs_says_so_and_what_to_do() -> None:
     assert decision is not None and decision.settled and decision.verdict is ABVerdict.UNKNOWN
     assert decision.unsteady and "4 pairs left out because a run had no steady state" in decision.message
     assert decision.action is not None and "PERF_ITERATIONS" in decision.action
+
+
+def test_a_confirmation_names_what_was_compared_and_the_command_that_would_settle_it() -> None:
+    from perfslo_tui.verdict.ab import ABConfirmation
+
+    base = "1a2b3c4d5e6f7a8b9c0d1a2b3c4d5e6f7a8b9c0d"
+    regressed = ABConfirmation(decide(pairs(0.15, 0.02, 8), tolerance=0.05), base, "HEAD 9f8e7d6")
+    assert regressed.regressed and not regressed.cleared and regressed.action is None
+    assert regressed.label == "confirmed by interleaved compare (8 pairs)"
+    assert regressed.message.startswith("interleaved compare, HEAD 9f8e7d6 vs baseline 1a2b3c4: regressed +")
+    same = ABConfirmation(decide(pairs(0.0, 0.01, 8), tolerance=0.05), base, "working tree")
+    assert same.cleared and same.label == "cleared by interleaved compare (8 pairs)"
+    noisy = decide(pairs(0.04, 0.04, 12, seed=3), tolerance=0.05, max_pairs=12)
+    unknown = ABConfirmation(noisy, base, "HEAD 9f8e7d6")
+    assert unknown.verdict is ABVerdict.UNKNOWN and not unknown.cleared and not unknown.regressed
+    assert unknown.label == "not settled by interleaved compare (12 pairs)"
+    if noisy.pairs_needed is not None:
+        assert unknown.action == f"run `perfslo compare 1a2b3c4 --max-pairs {noisy.pairs_needed}`"
+    else:
+        assert unknown.action == noisy.action

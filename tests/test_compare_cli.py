@@ -75,9 +75,9 @@ def test_the_working_tree_is_measured_with_its_uncommitted_edit(repo: Path) -> N
 
 
 def test_an_unknown_exits_3_and_says_what_would_settle_it(repo: Path) -> None:
-    # Each HEAD process does a random amount of work (±25 %): four pairs cannot settle that.
+    # Each HEAD process does a random amount of work (±40 %): four pairs cannot settle that.
     (repo / "work.py").write_text(
-        "import random\n\nN = random.choice((15000, 25000))\n\n\n"
+        "import random\n\nN = random.randint(12000, 28000)\n\n\n"
         "def work():\n    return sum(i * i for i in range(N))\n"
     )
     git(repo, "commit", "-q", "-am", "a random amount of work per process")
@@ -88,7 +88,8 @@ def test_an_unknown_exits_3_and_says_what_would_settle_it(repo: Path) -> None:
     if "pairs would settle it" in result.stdout:  # and the command line that would
         assert "     → run again with --max-pairs " in result.stdout
     else:
-        assert "more than 200 pairs would be needed: stabilise the machine or the benchmark" in result.stdout
+        assert "more than 200 pairs would be needed at this noise" in result.stdout
+        assert "     → stabilise the machine or the benchmark" in result.stdout
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,8 @@ Format (``format_version`` 1)::
         "noise", "inconclusive",
         "drift": {"rate_per_day", "total", "span_days", "runs", "days_to_violation", "message"} | null,
         "step": {"run_id", "commit", "timestamp_unix", "change", "message"} | null,
+        "ab_confirmation": {"verdict" ("regressed"|"improved"|"same"|"unknown"), "change",
+            "ci_low", "ci_high", "pairs", "base_commit", "head", "message", "action"} | null,
         "messages": [str]
       }],
       "errors": [{"path", "reason"}]
@@ -104,7 +106,27 @@ def slo_to_dict(result: SLOResult) -> dict[str, Any]:
             "change": result.step.change,
             "message": result.step.message,
         },
+        "ab_confirmation": _ab_confirmation(result),
         "messages": result.messages(),
+    }
+
+
+def _ab_confirmation(result: SLOResult) -> dict[str, Any] | None:
+    """The interleaved compare that confirmed or cleared a suspected regression, if the gate ran one."""
+    ab = result.ab_confirmation
+    if ab is None:
+        return None
+    d = ab.decision
+    return {
+        "verdict": d.verdict.value,
+        "change": finite_or_none(d.change),
+        "ci_low": finite_or_none(d.ci_low),
+        "ci_high": finite_or_none(d.ci_high),
+        "pairs": d.pairs,
+        "base_commit": ab.base_commit,
+        "head": ab.head,
+        "message": ab.message,
+        "action": ab.action,
     }
 
 

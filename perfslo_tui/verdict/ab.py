@@ -137,8 +137,8 @@ class ABDecision:
             )
         if self.pairs_needed is None:
             return (
-                f"inconclusive: {self.interval} after {self.pairs} pairs; at this noise more than"
-                f" {MAX_SUGGESTED_PAIRS} pairs would be needed: stabilise the machine or the benchmark"
+                f"inconclusive: {self.interval} after {self.pairs} pairs;"
+                f" more than {MAX_SUGGESTED_PAIRS} pairs would be needed at this noise"
             )
         return (
             f"unknown: {self.interval} after {self.pairs} pairs;"
@@ -158,7 +158,7 @@ class ABDecision:
         if self.unsteady:
             return "raise the warm-up or the sample count (PERF_ITERATIONS): runs did not settle"
         if self.pairs_needed is None:
-            return None
+            return "stabilise the machine or the benchmark (more measuring cannot settle it)"
         return f"raise the pair budget to {self.pairs_needed}"
 
 
@@ -455,9 +455,14 @@ class ABConfirmation:
 
     @property
     def label(self) -> str:
-        """``confirmed by compare (8 pairs)``, ``cleared by compare (12 pairs)`` or ``unsettled …``."""
+        """``confirmed by interleaved compare (8 pairs)``, ``cleared by …`` or ``not settled by …``.
+
+        The pairs are those measured, with those left out (no steady state) named.
+        """
         word = "confirmed" if self.regressed else "cleared" if self.cleared else "not settled"
-        return f"{word} by interleaved compare ({self.decision.pairs} pairs)"
+        d = self.decision
+        left_out = f", {d.skipped} left out" if d.skipped else ""
+        return f"{word} by interleaved compare ({d.pairs + d.skipped} pairs{left_out})"
 
     @property
     def action(self) -> str | None:
@@ -472,10 +477,6 @@ class ABConfirmation:
 
     @property
     def message(self) -> str:
-        """One line: what was compared and what the pairs show (and the action, if unknown)."""
-        text = f"interleaved compare, {self.head} vs baseline {short_commit(self.base_commit)}: "
-        text += self.decision.message
-        action = self.action
-        if action is not None:
-            text += f"; {action}"
-        return text
+        """One line: what was compared and what the pairs show (the action is :attr:`action`)."""
+        base = short_commit(self.base_commit)
+        return f"interleaved compare, {self.head} vs baseline {base}: {self.decision.message}"
