@@ -139,6 +139,11 @@ def dirty_paths(repo: Path) -> list[str]:
     return paths
 
 
+def same_tree(repo: Path, first: str, second: str) -> bool:
+    """True when two commits hold the same files (e.g. a working-tree snapshot with no edits and HEAD)."""
+    return git(repo, "rev-parse", f"{first}^{{tree}}") == git(repo, "rev-parse", f"{second}^{{tree}}")
+
+
 def snapshot_working_tree(repo: Path) -> str:
     """A commit holding the working tree as it is now, made without touching the index.
 
