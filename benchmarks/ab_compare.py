@@ -15,7 +15,7 @@ example (``examples/node/write-run.js``, copied into the repository with its
 real JIT warm-up (``benchmarks/node_ab/work.js``), 15 % more input on commit 3.
 
 Each trial runs :func:`perfslo_tui.actions.compare.compare` (worktrees, ABBA
-order, sequential decision, budget 20 pairs) for commit 1 against commit 3
+order, sequential decision, budget 40 pairs) for commit 1 against commit 3
 ("regressed" expected) or commit 1 against commit 2 ("same" expected), while
 a CPU hog (``python -c "while True: pass"``) spins on one core; the hog is
 always killed. Rates are k/n with a 95 % Clopper-Pearson interval; wall time
@@ -99,9 +99,9 @@ perf.write()
 WORK_JS = (Path(__file__).resolve().parent / "node_ab" / "work.js").read_text()
 
 
-def node_bench_script() -> str:
+def node_bench_script(example_path: Path = NODE_EXAMPLE) -> str:
     """The shipped Node example with its ``BENCHMARKS`` replaced by the workload."""
-    example = NODE_EXAMPLE.read_text()
+    example = example_path.read_text()
     replaced, count = re.subn(
         r"^const BENCHMARKS = \{.*?^\};$",
         "const BENCHMARKS = { work: require('./work.js').work };",
@@ -109,7 +109,7 @@ def node_bench_script() -> str:
         flags=re.S | re.M,
     )
     if count != 1:
-        raise SystemExit(f"{NODE_EXAMPLE}: no `const BENCHMARKS = {{...}};` block to replace")
+        raise SystemExit(f"{example_path}: no `const BENCHMARKS = {{...}};` block to replace")
     return replaced
 
 
@@ -124,7 +124,7 @@ def git(repo: Path, *args: str) -> str:
     return done.stdout.strip()
 
 
-def make_repo(folder: Path, node: bool) -> tuple[Path, dict[str, str]]:
+def make_repo(folder: Path, node: bool, example: Path = NODE_EXAMPLE) -> tuple[Path, dict[str, str]]:
     """The three-commit repository; returns it and the commits by role."""
     repo = folder / "project"
     repo.mkdir()
@@ -132,7 +132,7 @@ def make_repo(folder: Path, node: bool) -> tuple[Path, dict[str, str]]:
     if node:
         base_n, slow_n = 40, 46  # +15 % input
         (repo / "work.js").write_text(WORK_JS.replace("__REPEAT__", str(base_n)))
-        (repo / "bench.js").write_text(node_bench_script())
+        (repo / "bench.js").write_text(node_bench_script(example))
         command = "node bench.js --slo {slo}"
     else:
         base_n, slow_n = 40000, 46000  # +15 % iterations
@@ -188,7 +188,7 @@ def run_trials(args: argparse.Namespace) -> dict[str, Any]:
     os.environ["PERF_ITERATIONS"] = str(args.samples)
     results: dict[str, Any] = {"trials": []}
     with tempfile.TemporaryDirectory(prefix="perfslo-ab-") as scratch:
-        repo, commits = make_repo(Path(scratch), args.node)
+        repo, commits = make_repo(Path(scratch), args.node, args.node_example)
         config = load_config(repo / "perfslo.toml")
         kinds = ["regressed", "same"] * args.trials
         with cpu_hog(not args.no_hog):
@@ -255,7 +255,7 @@ def gate_trials(args: argparse.Namespace) -> dict[str, Any]:
     os.environ["PERF_ITERATIONS"] = str(args.samples)
     results: dict[str, Any] = {"gate": []}
     with tempfile.TemporaryDirectory(prefix="perfslo-gate-") as scratch:
-        repo, commits = make_repo(Path(scratch), args.node)
+        repo, commits = make_repo(Path(scratch), args.node, args.node_example)
         kinds = ["regressed", "same"] * args.trials
         with cpu_hog(not args.no_hog):
             for index, kind in enumerate(kinds):
@@ -375,6 +375,12 @@ def main() -> int:
     parser.add_argument("--pairs", type=int, default=DEFAULT_MAX_PAIRS, help="pair budget per compare")
     parser.add_argument("--samples", type=int, default=60, help="PERF_ITERATIONS of each bench process")
     parser.add_argument("--node", action="store_true", help="the Node.js workload")
+    parser.add_argument(
+        "--node-example",
+        type=Path,
+        default=NODE_EXAMPLE,
+        help="the Node producer to copy (default: examples/node/write-run.js)",
+    )
     parser.add_argument("--gate", action="store_true", help="check --confirm 3: compare vs re-runs")
     parser.add_argument("--no-hog", action="store_true", help="no CPU hog")
     parser.add_argument("--simulate", action="store_true", help="the rule on synthetic differences only")

@@ -81,7 +81,7 @@ def test_an_unknown_exits_3_and_says_what_would_settle_it(repo: Path) -> None:
         "def work():\n    return sum(i * i for i in range(N))\n"
     )
     git(repo, "commit", "-q", "-am", "a random amount of work per process")
-    result = run_cli("compare", "HEAD~1", "--max-pairs", "4", "--quiet", cwd=repo)
+    result = run_cli("compare", "base", "--max-pairs", "4", "--quiet", cwd=repo)
     assert result.returncode == 3, result.stdout + result.stderr
     assert "  ⚠️ work: unknown: " in result.stdout or "  ⚠️ work: inconclusive: " in result.stdout
     assert "verdict: UNKNOWN (exit 3)" in result.stdout
@@ -90,6 +90,20 @@ def test_an_unknown_exits_3_and_says_what_would_settle_it(repo: Path) -> None:
     else:
         assert "more than 200 pairs would be needed at this noise" in result.stdout
         assert "     → stabilise the machine or the benchmark" in result.stdout
+
+
+def test_a_time_budget_ends_the_compare_with_what_it_has(repo: Path) -> None:
+    (repo / "work.py").write_text(
+        "import random\n\nN = random.randint(12000, 28000)\n\n\n"
+        "def work():\n    return sum(i * i for i in range(N))\n"
+    )
+    git(repo, "commit", "-q", "-am", "a random amount of work per process")
+    result = run_cli("compare", "base", "--max-time", "0.5", "--format", "json", "--quiet", cwd=repo)
+    assert result.returncode == 3, result.stdout + result.stderr
+    document = json.loads(result.stdout)
+    work = document["slos"]["work"]
+    # The budget ran out after the first pair; the minimum of 4 pairs is still measured.
+    assert document["pairs"] == 4 and work["settled"] is True and work["verdict"] == "unknown"
 
 
 @pytest.mark.parametrize(

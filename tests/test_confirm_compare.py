@@ -75,7 +75,7 @@ def test_a_real_regression_is_confirmed_by_compare_and_fails(tmp_path: Path) -> 
 
 
 def test_a_slow_run_of_unchanged_code_is_cleared_by_compare(tmp_path: Path) -> None:
-    # A tolerance this tiny bench can show on a busy machine in 20 pairs (its pair noise is
+    # A tolerance this tiny bench can show on a busy machine in 40 pairs (its pair noise is
     # ~4 %, and runs of 30 samples of ~1.5 ms often hold a change of the machine's speed).
     repo = project(tmp_path, WORK.format(n=20000) + "# a comment\n", candidate_scale=1.6, tolerance=0.15)
     result = run_cli("check", "--confirm", "3", "--format", "json", cwd=repo)
@@ -93,7 +93,7 @@ def test_a_slow_run_of_unchanged_code_is_cleared_by_compare(tmp_path: Path) -> N
 
 
 def test_a_compare_that_cannot_settle_warns_with_the_action(tmp_path: Path) -> None:
-    # Each HEAD process does a random amount of work (±40 %): 20 pairs cannot settle ±5 %.
+    # Each HEAD process does a random amount of work (±40 %): 40 pairs cannot settle ±5 %.
     random_work = (
         "import random\n\nN = random.randint(12000, 28000)\n\n\ndef work():\n"
         "    return sum(i * i for i in range(N))\n"
@@ -103,7 +103,7 @@ def test_a_compare_that_cannot_settle_warns_with_the_action(tmp_path: Path) -> N
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "⚠️  WARNING" in out and "PASSED" not in out
-    assert "not settled by interleaved compare (20 pairs" in out
+    assert "not settled by interleaved compare (40 pairs" in out
     assert "run `perfslo compare " in out or "stabilise the machine or the benchmark" in out
 
 

@@ -233,6 +233,7 @@ def compare(
     temp_parent: Path | None = None,
     cancel: threading.Event | None = None,
     target: Target | None = None,
+    max_seconds: float | None = None,
 ) -> CompareResult:
     """Measure BASE and HEAD interleaved until every SLO is settled or the budget is spent.
 
@@ -260,6 +261,8 @@ def compare(
             :class:`CompareCancelled` is raised.
         target: BASE and HEAD already resolved (:func:`resolve_target`);
             ``base``, ``head``, ``working_tree`` and ``allow_dirty`` are then unused.
+        max_seconds: A time budget: no new pair starts after this many
+            seconds (setup included); what is unknown then is final.
 
     Returns:
         The decisions.
@@ -308,6 +311,7 @@ def compare(
                 config=config,
                 run_timeout=run_timeout,
                 check_same_code=check_same_code,
+                max_seconds=max_seconds,
             )
     except BenchCancelled:
         raise CompareCancelled("compare cancelled") from None
@@ -368,6 +372,7 @@ def _measure(
     config: Config,
     run_timeout: float | None,
     check_same_code: bool,
+    max_seconds: float | None = None,
 ) -> CompareResult:
     trace = trace_environment(parent / "trace") if check_same_code else None
     procedures: dict[str, SequentialAB] = {}
@@ -418,6 +423,11 @@ def _measure(
             )
         session.pairs_done = pair + 1
         session.last_order = order
+        if max_seconds is not None and time.monotonic() - session.started >= max_seconds:
+            # The time budget is spent: the pairs so far are all there will be.
+            for procedure in procedures.values():
+                procedure.max_pairs = min(procedure.max_pairs, max(session.pairs_done, min_pairs))
+            session.decisions = {name: procedure.decision() for name, procedure in procedures.items()}
         settled = session.pairs_done >= min_pairs and all(d.settled for d in session.decisions.values())
         session.report("settled" if settled or session.pairs_done >= max_pairs else "measuring")
         if settled:

@@ -49,13 +49,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="compare the commit HEAD although tracked files have uncommitted changes (not measured)",
     )
     parser.add_argument("--slo", metavar="NAME", help="measure and decide only this SLO")
-    parser.add_argument("--max-pairs", type=int, default=None, metavar="N", help="pair budget (default: 20)")
+    parser.add_argument("--max-pairs", type=int, default=None, metavar="N", help="pair budget (default: 40)")
     parser.add_argument("--format", choices=("text", "json"), default="text", help="the result's format")
     parser.add_argument(
         "--setup",
         metavar="COMMAND",
         help="prepare each worktree with this command instead of the config's bench_setup"
         " ({worktree} is its path)",
+    )
+    parser.add_argument(
+        "--max-time",
+        type=float,
+        metavar="SECONDS",
+        help="time budget: no new pair starts after this long (default: none, only the pair budget)",
     )
     parser.add_argument(
         "--timeout", type=float, default=1800.0, metavar="SECONDS", help="per bench run (default: 1800)"
@@ -103,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
             only=only,
             max_pairs=max_pairs,
             run_timeout=args.timeout,
+            max_seconds=args.max_time,
             progress=None if args.quiet else _print_progress,
         )
     except CompareError as exc:

@@ -69,7 +69,7 @@ async def test_c_compares_the_edited_working_tree_against_head_live(repo: Path) 
         await pilot.press("c")
         assert screen.comparing and panel.display
         # The estimate shows while pairs come in, before the decision settles.
-        await wait_for(pilot, lambda: "pair 1/20" in panel_text(screen), timeout=60)
+        await wait_for(pilot, lambda: "pair 1/40" in panel_text(screen), timeout=60)
         assert "compare working tree vs HEAD " in panel_text(screen) and "x cancels" in panel_text(screen)
         await wait_for(pilot, lambda: screen.compare_outcome is not None, timeout=120)
         outcome = screen.compare_outcome
