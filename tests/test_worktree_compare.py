@@ -358,3 +358,37 @@ def test_the_same_code_trap_a_node_module_loaded_from_the_checkout_is_refused(re
     git(repo, "commit", "-q", "-am", "relative NODE_PATH")
     result = compare(load_config(repo / "perfslo.toml"), "HEAD~2", max_pairs=12)
     assert result.decisions["work"].verdict is ABVerdict.REGRESSED, result.decisions["work"].message
+
+
+def test_the_snapshot_leaves_out_the_artifacts_folder_and_sees_new_files(repo: Path) -> None:
+    from perfslo_tui.actions.worktree import same_tree
+
+    (repo / ".gitignore").write_text("__pycache__/\n")  # artifacts/ not ignored
+    git(repo, "commit", "-q", "-am", "artifacts not ignored")
+    (repo / "artifacts").mkdir()
+    (repo / "artifacts" / "perf-1234567-1.json").write_text("{}")
+    before = fingerprint(repo)
+    snapshot = snapshot_working_tree(repo, exclude=[repo / "artifacts"])
+    assert same_tree(repo, snapshot, "HEAD")  # runs are data, not code
+    (repo / "helper.py").write_text("X = 1\n")
+    snapshot = snapshot_working_tree(repo, exclude=[repo / "artifacts"])
+    assert not same_tree(repo, snapshot, "HEAD")
+    assert git(repo, "show", f"{snapshot}:helper.py") == "X = 1"
+    assert "artifacts/perf-1234567-1.json" not in git(repo, "ls-tree", "-r", "--name-only", snapshot)
+    assert fingerprint(repo)[:2] == before[:2]  # HEAD and the index untouched
+
+
+def test_a_config_in_a_subfolder_runs_there_in_each_worktree(tmp_path: Path) -> None:
+    root = tmp_path / "mono"
+    (root / "service").mkdir(parents=True)
+    git(root, "init", "-q", "-b", "main")
+    (root / "service" / "work.py").write_text(WORK.format(n=20000))
+    (root / "service" / "bench.py").write_text(BENCH)
+    (root / "service" / "perfslo.toml").write_text(f'bench_command = "{sys.executable} bench.py"\n')
+    (root / ".gitignore").write_text("__pycache__/\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "base")
+    (root / "service" / "work.py").write_text(WORK.format(n=60000))
+    git(root, "commit", "-q", "-am", "more work")
+    result = compare(load_config(root / "service" / "perfslo.toml"), "HEAD~1", max_pairs=12)
+    assert result.decisions["work"].verdict is ABVerdict.REGRESSED

@@ -197,7 +197,8 @@ def resolve_target(
         checkout = repository_root(config.root)
         base_commit = _resolve(checkout, base, "BASE")
         if working_tree:
-            return Target(checkout, base_commit, snapshot_working_tree(checkout), WORKING_TREE)
+            snapshot = snapshot_working_tree(checkout, exclude=[config.artifacts_dir])
+            return Target(checkout, base_commit, snapshot, WORKING_TREE)
         head_label = head or "HEAD"
         head_commit = _resolve(checkout, head_label, "HEAD")
         if not allow_dirty and head_commit == resolve_commit(checkout, "HEAD"):

@@ -41,7 +41,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -144,13 +144,19 @@ def same_tree(repo: Path, first: str, second: str) -> bool:
     return git(repo, "rev-parse", f"{first}^{{tree}}") == git(repo, "rev-parse", f"{second}^{{tree}}")
 
 
-def snapshot_working_tree(repo: Path) -> str:
+def snapshot_working_tree(repo: Path, exclude: Sequence[Path] = ()) -> str:
     """A commit holding the working tree as it is now, made without touching the index.
 
     Tracked files as edited, deletions, and new files that are not ignored.
     The commit's parent is HEAD; no ref points to it. It is made through a
     temporary copy of the index (``git add -A`` into the copy,
     ``write-tree``, ``commit-tree``), so the user's index is not written.
+
+    Args:
+        repo: The repository's top folder.
+        exclude: Folders whose changes are left out (they keep HEAD's
+            version): the artifacts folder, whose runs are data, not code,
+            and may be many.
 
     Returns:
         The snapshot commit's id.
@@ -171,7 +177,15 @@ def snapshot_working_tree(repo: Path) -> str:
         env["GIT_INDEX_FILE"] = str(temp_index)
         if not index.is_file():
             git(repo, "read-tree", head, env=env)
-        git(repo, "add", "-A", "--", ".", env=env)
+        pathspec = ["."]
+        for folder in exclude:
+            try:
+                inside = folder.resolve().relative_to(repo.resolve())
+            except ValueError:
+                continue
+            if inside.parts:
+                pathspec.append(f":(exclude,top){inside.as_posix()}")
+        git(repo, "add", "-A", "--", *pathspec, env=env)
         tree = git(repo, "write-tree", env=env)
     return git(
         repo,
