@@ -119,3 +119,21 @@ def test_an_unconfirmed_violation_still_needs_re_runs_after_a_compare(
     r = work(after)
     assert r.violation and not r.confirmed_violation
     assert r.needs_confirmation and not r.suspected_regression
+
+
+def test_a_run_on_a_busy_machine_is_settled_by_a_compare_too(project: Path, write: RunWriter) -> None:
+    # The reference workload ran 60 % slower in the latest run: the machine was busy, which can
+    # hide a regression as well as fake one. Interleaving both sides is what a busy machine needs.
+    (project / "perfslo.toml").write_text(CONFIG)
+    last = None
+    for i in range(6):
+        values = {"work": samples(1.0, i), "work@ref": samples(0.5, i + 3)}
+        last = write(values, ts_ms=BASE_MS + i * HOUR_MS, commit=BASE_COMMIT)
+    config = load_config(start=project)
+    establish_baseline(config, last)
+    write(
+        {"work": samples(1.6, 9), "work@ref": samples(0.8, 9)}, ts_ms=BASE_MS + 20 * HOUR_MS, commit="2" * 40
+    )
+    r = work(evaluate(load_history(config.artifacts_dir), config))
+    assert r.busy and r.vs_baseline is not None and r.vs_baseline.busy
+    assert r.suspected_regression and r.needs_confirmation

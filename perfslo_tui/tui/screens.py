@@ -109,7 +109,7 @@ class DetailScreen(LiveCompare, Screen[None]):
         Binding("b", "baseline", "Baseline←row"),
         Binding("c", "compare('HEAD')", "Compare vs HEAD"),
         Binding("C", "compare('baseline')", "vs baseline", show=False),
-        Binding("x", "cancel", "Cancel", show=False),
+        Binding("x", "cancel", "Cancel"),
     ]
 
     def __init__(self, slo_name: str) -> None:

@@ -327,16 +327,20 @@ class SLOResult:
 
         The part of :attr:`needs_confirmation` that an interleaved compare of
         the baseline's commit against HEAD can settle: the run is slower
-        than the baseline by more than the tolerance and the interval (or a
-        busy machine) leaves room for a regression.
+        than the baseline by more than the tolerance and its interval leaves
+        room for a regression, or it was measured on a busy machine, which
+        hides a regression as well as it fakes one (a compare interleaves
+        both sides, so the load hits them alike).
         """
         cmp = self.vs_baseline
         if cmp is None or self.confirmed_regression or self.ab_confirmation is not None:
             return False
+        if cmp.busy:
+            return True
         tolerance = self.config.tolerance if self.config else DEFAULT_TOLERANCE
         if cmp.change <= tolerance:
             return False
-        return cmp.busy or cmp.estimate is None or cmp.estimate.ci_high >= 2.0 * tolerance
+        return cmp.estimate is None or cmp.estimate.ci_high >= 2.0 * tolerance
 
     @property
     def blocking(self) -> bool:
