@@ -23,7 +23,13 @@ CORE_MODULES = [
     "perfslo_tui.actions.bench",
     "perfslo_tui.actions.baseline",
     "perfslo_tui.actions.confirm",
+    "perfslo_tui.actions.worktree",
+    "perfslo_tui.actions.same_code",
+    "perfslo_tui.actions.compare",
+    "perfslo_tui.runs.steady",
+    "perfslo_tui.verdict.ab",
     "perfslo_tui.commands.cli",
+    "perfslo_tui.commands.compare_cmd",
 ]
 FORBIDDEN = ("textual", "textual_plotext", "plotext", "perfslo_tui.tui", "perfslo_tui.report")
 

@@ -20,7 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         metavar="N",
         help="a violation must be seen in N consecutive runs; re-runs the bench command "
-        "up to N times to confirm or clear it",
+        "up to N times to confirm or clear it (a suspected regression vs the baseline, in a git "
+        "repository: an interleaved compare of the baseline's commit against HEAD instead)",
     )
     parser.add_argument(
         "--no-step-summary",
@@ -71,9 +72,9 @@ def run(args: argparse.Namespace) -> int:
 
     evaluation = evaluate(history, config, run_id=run_id, confirm_runs=args.confirm)
     if args.confirm is not None and run_id is None:
-        from perfslo_tui.actions.confirm import confirm_by_rerunning
+        from perfslo_tui.actions.confirm import confirm
 
-        evaluation = confirm_by_rerunning(config, store, evaluation, args.confirm)
+        evaluation = confirm(config, store, evaluation, args.confirm)
 
     _warn_if_from_the_future(evaluation)
     report = _render(evaluation, args.format, config)

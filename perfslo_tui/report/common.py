@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from perfslo_tui.text import format_percent, format_value, printable
+from perfslo_tui.text import format_change, format_percent, format_value, printable
 from perfslo_tui.verdict.model import Comparison, Evaluation, SLOResult, Verdict
 
 SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
@@ -42,7 +42,11 @@ def short_reason(result: SLOResult) -> str:
             text += f", {result.confirmation_label}"
         reasons.append(text)
     cmp = result.vs_baseline
-    if cmp is not None and result.regression:
+    ab = result.ab_confirmation
+    if ab is not None and not ab.cleared:
+        # The interleaved compare decided: its estimate, not this run's.
+        reasons.append(f"{ab.verdict.value} {format_change(ab.decision.change)} vs baseline, {ab.label}")
+    elif ab is None and cmp is not None and result.regression:
         text = f"{cmp.label} vs baseline"
         if not result.confirmed_regression:
             seen = min(result.regression_streak, result.confirm_runs)
@@ -50,8 +54,9 @@ def short_reason(result: SLOResult) -> str:
         reasons.append(text)
     if budget is not None and not result.violation and budget.over_by_percent > 0:
         reasons.append(f"drift, {format_percent(budget.percent_of_budget)} of budget")
-    if not reasons and cmp is not None and cmp.effective_severity.value in ("warning", "regression"):
-        reasons.append(f"{cmp.label} vs baseline")
+    shown = cmp if ab is None else None  # after a compare, its decision is the reason
+    if not reasons and shown is not None and shown.effective_severity.value in ("warning", "regression"):
+        reasons.append(f"{shown.label} vs baseline")
     return "; ".join(reasons) or "warning"
 
 

@@ -26,6 +26,8 @@ Format (``format_version`` 1)::
         "noise", "inconclusive",
         "drift": {"rate_per_day", "total", "span_days", "runs", "days_to_violation", "message"} | null,
         "step": {"run_id", "commit", "timestamp_unix", "change", "message"} | null,
+        "ab_confirmation": {"verdict" ("regressed"|"improved"|"same"|"unknown"), "change",
+            "ci_low", "ci_high", "pairs", "base_commit", "head", "message", "action"} | null,
         "messages": [str],
         "metrics": [the same object for each other metric of the SLO]
       }],
@@ -114,6 +116,7 @@ def slo_to_dict(result: SLOResult) -> dict[str, Any]:
             "change": result.step.change,
             "message": result.step.message,
         },
+        "ab_confirmation": _ab_confirmation(result),
         "messages": result.messages(),
         "metrics": [slo_to_dict(other) for other in result.also],
     }
@@ -121,6 +124,23 @@ def slo_to_dict(result: SLOResult) -> dict[str, Any]:
 
 def _problem(result: SLOResult) -> dict[str, str]:
     return {"slo": result.name, "metric": result.metric, "message": short_reason(result)}
+def _ab_confirmation(result: SLOResult) -> dict[str, Any] | None:
+    """The interleaved compare that confirmed or cleared a suspected regression, if the gate ran one."""
+    ab = result.ab_confirmation
+    if ab is None:
+        return None
+    d = ab.decision
+    return {
+        "verdict": d.verdict.value,
+        "change": finite_or_none(d.change),
+        "ci_low": finite_or_none(d.ci_low),
+        "ci_high": finite_or_none(d.ci_high),
+        "pairs": d.pairs,
+        "base_commit": ab.base_commit,
+        "head": ab.head,
+        "message": ab.message,
+        "action": ab.action,
+    }
 
 
 def evaluation_to_dict(evaluation: Evaluation) -> dict[str, Any]:

@@ -654,6 +654,9 @@ class PerfSLOApp(App[int]):
         self._stop_watch.set()
         if self.runner is not None:
             self.runner.kill()
+        for screen in self.screen_stack:
+            if isinstance(screen, DetailScreen):
+                screen.stop_compare()  # its worker removes the worktrees before the process exits
 
     def on_unmount(self) -> None:
         """Belt and braces for exits that bypass ``q``."""

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
+from perfslo_tui.actions.compare import CompareProgress, CompareResult
 from perfslo_tui.runs.history import RunHistory
 from perfslo_tui.tui.runner import RunOutcome
 from perfslo_tui.verdict.model import Evaluation
@@ -64,3 +65,23 @@ class BaselineDone(Message):
     text: str
     ok: bool
 
+
+
+@dataclass(eq=False)
+class CompareProgressed(Message):
+    """The drill-down's compare moved on: a stage, a run, or a pair with new estimates."""
+
+    progress: CompareProgress
+
+    def can_replace(self, message: Message) -> bool:
+        """Only the latest progress matters."""
+        return isinstance(message, CompareProgressed)
+
+
+@dataclass(eq=False)
+class CompareFinished(Message):
+    """The drill-down's compare ended: its result, or a one-line error, or cancelled."""
+
+    result: CompareResult | None
+    error: str | None = None
+    cancelled: bool = False

@@ -19,6 +19,7 @@ from perfslo_tui.report.common import budget_cell, value_cell
 from perfslo_tui.runs.files import metric_series
 from perfslo_tui.runs.history import RunHistory, RunInfo
 from perfslo_tui.text import format_ms, format_percent, format_value, printable, short_commit, utc_iso
+from perfslo_tui.tui.compare_panel import ComparePanel, LiveCompare
 from perfslo_tui.tui.widgets import SEVERITY_STYLE, STATUS_STYLE, glyph, safe
 from perfslo_tui.verdict.engine import recent_results
 from perfslo_tui.verdict.model import Comparison, Evaluation, SLOResult
@@ -37,10 +38,13 @@ KEYS: list[tuple[str, str, str]] = [
     ("/", "overview", "filter SLOs by name (Enter keeps it, Esc clears it)"),
     ("s", "overview", "cycle the sort: status, name, % of budget"),
     ("r", "anywhere", "re-run the bench command (only this SLO in the drill-down, if {slo} is configured)"),
-    ("x", "anywhere", "cancel the running bench command"),
+    ("x", "anywhere", "cancel the running bench command (drill-down: or the running compare)"),
     ("o", "anywhere", "show or hide the bench command's output"),
     ("b", "anywhere", "make the latest run (drill-down: the selected run) the baseline, after confirming"),
     ("m", "anywhere", "switch the metric shown: time, instruction counts, peak memory (where measured)"),
+    ("c", "drill-down", "did my edit help? compare the working tree (uncommitted edits) against HEAD, "
+     "measured side by side; the estimate updates live (x or Esc cancels)"),
+    ("C", "drill-down", "the same against the baseline's commit"),
     ("Esc", "drill-down", "back to the overview"),
     ("?", "anywhere", "this help"),
     ("q", "anywhere", "quit (stops the watcher and any running command)"),
@@ -96,7 +100,7 @@ def analysis_text(result: SLOResult | None) -> Text:
     return Text("\n").join(parts)
 
 
-class DetailScreen(Screen[None]):
+class DetailScreen(LiveCompare, Screen[None]):
     """Drill-down into one SLO: trend plot, samples, recent runs, analysis."""
 
     CSS_PATH = "detail.tcss"
@@ -105,6 +109,9 @@ class DetailScreen(Screen[None]):
         Binding("escape", "back", "Back"),
         Binding("r", "rerun", "Re-run SLO"),
         Binding("b", "baseline", "Baseline←row"),
+        Binding("c", "compare('HEAD')", "Compare vs HEAD"),
+        Binding("C", "compare('baseline')", "vs baseline", show=False),
+        Binding("x", "cancel", "Cancel"),
     ]
 
     def __init__(self, slo_name: str) -> None:
@@ -114,6 +121,7 @@ class DetailScreen(Screen[None]):
         self._shown: tuple[object, ...] | None = None
         self.title_text = Text()
         self._ready = False
+        self.init_compare()
 
     @property
     def perf_app(self) -> PerfSLOApp:
@@ -131,6 +139,7 @@ class DetailScreen(Screen[None]):
                 yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
             with VerticalScroll(id="analysis-box"):
                 yield Static(id="analysis")
+        yield ComparePanel(id="compare")
         yield Static(id="detail-status")
         yield Footer()
 
@@ -290,11 +299,15 @@ class DetailScreen(Screen[None]):
         return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
 
     def action_back(self) -> None:
-        """Back to the overview."""
+        """Back to the overview (a running compare is cancelled)."""
+        self.stop_compare()
         self.app.pop_screen()
 
     def action_rerun(self) -> None:
         """Re-run this SLO only (or everything when the command cannot narrow)."""
+        if self.comparing:
+            self.compare_status("a compare is measuring on this machine (x cancels it)", "yellow")
+            return
         self.perf_app.action_rerun(self.slo_name)
 
     def action_baseline(self) -> None:

@@ -7,6 +7,9 @@ VIOLATION seen in ``confirm_runs`` consecutive runs or a confirmed
 REGRESSION against the baseline; it warns (WARNING, exit 0) for DRIFT,
 unconfirmed problems, significant warnings and configured SLOs with no data;
 a change past a threshold that is not significant is "within noise".
+When the gate confirmed a suspected regression by an interleaved compare
+(``perfslo check --confirm``), the compare's decision is attached to the
+SLO's result (``ab_confirmation``) and decides instead of the run streak.
 How the numbers are reached is :mod:`perfslo_tui.verdict.engine`.
 """
 
@@ -21,6 +24,7 @@ from perfslo_tui.runs.files import Baseline
 from perfslo_tui.runs.history import RunInfo
 from perfslo_tui.runs.summary import SampleStats
 from perfslo_tui.text import format_change, format_value, short_commit
+from perfslo_tui.verdict.ab import ABConfirmation
 from perfslo_tui.verdict.rules import (
     DEFAULT_TOLERANCE,
     BudgetCheck,
@@ -207,6 +211,10 @@ class SLOResult:
         machine_load: How much slower the reference workload ran in this
             run than at the machine's quiet level (0.34 is 34 % slower), or
             None without a reference series.
+        ab_confirmation: The interleaved compare against the baseline's
+            commit that confirmed or cleared a suspected regression, when the
+            gate ran one; it then decides the regression instead of the
+            run streak.
     """
 
     name: str
@@ -261,6 +269,7 @@ class SLOResult:
     def for_metric(self, metric: str) -> SLOResult | None:
         """The same SLO's result for ``metric``, if it measures it."""
         return next((r for r in self.metrics if r.metric == metric), None)
+    ab_confirmation: ABConfirmation | None = None
 
     @property
     def busy(self) -> bool:
@@ -294,18 +303,31 @@ class SLOResult:
 
     @property
     def regression(self) -> bool:
-        """A significant REGRESSION against the baseline in this run, or a confirmed one."""
+        """A significant REGRESSION against the baseline in this run, or a confirmed one.
+
+        After an interleaved compare: only when the compare did not clear it.
+        """
+        ab = self.ab_confirmation
+        if ab is not None and (ab.cleared or ab.regressed):
+            return ab.regressed and self.confirmed_regression
         cmp = self.vs_baseline
         current = cmp is not None and cmp.effective_severity is Severity.REGRESSION
         return current or self.confirmed_regression
 
     @property
     def confirmed_regression(self) -> bool:
-        """``confirm_runs`` consecutive slow runs whose pooled change is a significant regression."""
+        """``confirm_runs`` consecutive slow runs whose pooled change is a significant regression.
+
+        After an interleaved compare: the compare showed HEAD slower than the
+        baseline's commit, by more than the regression threshold (+2×tolerance).
+        """
+        tolerance = self.tolerance
+        ab = self.ab_confirmation
+        if ab is not None:
+            return ab.regressed and severity_for_change(ab.decision.change, tolerance) is Severity.REGRESSION
         pooled = self.confirmation
         if pooled is None or self.regression_streak < self.confirm_runs:
             return False
-        tolerance = self.tolerance
         return pooled.significant and severity_for_change(pooled.change, tolerance) is Severity.REGRESSION
 
     @property
@@ -320,7 +342,7 @@ class SLOResult:
         if self.violation and not self.confirmed_violation:
             return True
         cmp = self.vs_baseline
-        if cmp is None or self.confirmed_regression:
+        if cmp is None or self.confirmed_regression or self.ab_confirmation is not None:
             return False
         if cmp.busy:
             # A busy machine hides the truth either way: only a clean run can tell.
@@ -329,6 +351,27 @@ class SLOResult:
         if cmp.change <= tolerance:
             return False
         # Not yet significant alone is fine: the pooled runs decide.
+        return cmp.estimate is None or cmp.estimate.ci_high >= 2.0 * tolerance
+
+    @property
+    def suspected_regression(self) -> bool:
+        """A slowdown against the baseline past the tolerance that is not yet confirmed or cleared.
+
+        The part of :attr:`needs_confirmation` that an interleaved compare of
+        the baseline's commit against HEAD can settle: the run is slower
+        than the baseline by more than the tolerance and its interval leaves
+        room for a regression, or it was measured on a busy machine, which
+        hides a regression as well as it fakes one (a compare interleaves
+        both sides, so the load hits them alike).
+        """
+        cmp = self.vs_baseline
+        if cmp is None or self.confirmed_regression or self.ab_confirmation is not None:
+            return False
+        if cmp.busy:
+            return True
+        tolerance = self.tolerance
+        if cmp.change <= tolerance:
+            return False
         return cmp.estimate is None or cmp.estimate.ci_high >= 2.0 * tolerance
 
     @property
@@ -348,6 +391,11 @@ class SLOResult:
             return self.metric == self.config.metrics[0]
         if self.status in (BudgetStatus.DRIFT, BudgetStatus.VIOLATION):
             return True
+        ab = self.ab_confirmation
+        if ab is not None:
+            # The compare decides: a slowdown it showed (below the regression
+            # threshold) or one it could not settle warns; a cleared one does not.
+            return not ab.cleared
         cmp = self.vs_baseline
         return cmp is not None and cmp.effective_severity in (Severity.WARNING, Severity.REGRESSION)
 
@@ -383,6 +431,8 @@ class SLOResult:
         """``confirmed (3/3 runs)`` or ``unconfirmed (1/3 runs)``; empty if n/a."""
         if self.violation:
             streak = self.violation_streak
+        elif self.ab_confirmation is not None:
+            return self.ab_confirmation.label
         elif self.regression:
             streak = self.regression_streak
         else:
@@ -407,7 +457,14 @@ class SLOResult:
                 text += f" — {self.confirmation_label}"
             lines.append(text)
         cmp = self.vs_baseline
-        if cmp is not None and cmp.severity is not Severity.STABLE:
+        ab = self.ab_confirmation
+        if cmp is not None and ab is not None:
+            where = short_commit(cmp.reference_commit)
+            lines.append(f"{cmp.label} vs baseline {where} in this run — {ab.label}")
+            lines.append(ab.message)
+            if ab.action is not None:
+                lines.append(f"to settle it: {ab.action}")
+        elif cmp is not None and cmp.severity is not Severity.STABLE:
             text = f"{cmp.label} vs baseline {short_commit(cmp.reference_commit)}"
             if self.regression:
                 text += f" — {self.confirmation_label}"
@@ -418,7 +475,7 @@ class SLOResult:
             lines.append(self.drift.message)
         if self.busy and self.machine_load is not None:
             lines.append(BUSY_HINT.format(load=format_change(self.machine_load)))
-        elif self.inconclusive:
+        elif self.inconclusive and ab is None:  # after a compare, its own action says what to do
             lines.append(INCONCLUSIVE_HINT)
         disagreement = self.metric_disagreement
         if disagreement:
