@@ -15,8 +15,10 @@ if ! { "$VENV/bin/python" -m pip install -q --upgrade pip && "$VENV/bin/python" 
 fi
 # System tools some tests drive for real: headless Chromium for the HTML
 # dashboard, hyperfine and Google Benchmark (g++, libbenchmark-dev) for the
-# importer tests, valgrind for instruction counts. Installed when apt is usable.
+# importer tests, valgrind for instruction counts, Node.js (>= 18) for the
+# Node example, its JIT warm-up and the verdict benchmark. Installed when apt is usable.
 need=()
+command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v hyperfine >/dev/null 2>&1 || need+=(hyperfine)
 command -v valgrind >/dev/null 2>&1 || need+=(valgrind)
