@@ -142,7 +142,7 @@ def test_an_instruction_regression_needs_no_confirmation_and_every_view_shows_it
     assert counted["instructions"]["value"] == 927_000.0 and counted["instructions"]["blocking"]
     assert counted["instructions"]["value_ms"] is None and counted["instructions"]["unit"] == "instructions"
     assert report["violations"] == [
-        {"slo": "parse", "metric": "instructions", "message": "+3.0% regression vs baseline"}
+        {"slo": "parse", "metric": "instructions", "message": "+3.0% regression vs baseline, confirmed (1/1 runs)"}
     ]
     markdown = run_cli("check", "--format", "markdown", cwd=root).stdout
     assert "parse · instructions" in markdown

@@ -282,8 +282,14 @@ def compare(
         reference = dataclasses.replace(reference, runs=settled or reference.runs)
     runs = (*reference.runs, *current)
     adjusted = not setting.raw and all(r.ratios is not None for r in runs)
-    # Never none at all (which would make every change significant).
-    noise = judged_noise(setting.history, adjusted, setting.history_runs)
+    # Times: never no noise at all (which would make every change significant).
+    # Other metrics (instruction counts) are nearly deterministic: their own
+    # measured spread, if any, is the whole story.
+    noise: float | None = (
+        judged_noise(setting.history, adjusted, setting.history_runs)
+        if setting.unit == "ms"
+        else noise_of(setting.history, adjusted, setting.history_runs)
+    )
     ref_median = float(np.median([r.median for r in reference.runs]))
     cur_median = float(np.median([r.median for r in current]))
     estimate: ChangeEstimate | None = None
