@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -120,12 +121,19 @@ def make_run(
     spread: float = 0.0,
     count: int = 21,
 ) -> Path:
-    """Write a real run file: a number becomes ``count`` samples around it."""
+    """Write a real run file: a number becomes ``count`` samples around it.
+
+    The samples spread evenly over ``value × (1 ± spread)`` in a fixed
+    shuffled order, as real samples come: a sorted ramp would be a trend
+    that the steady-state detection rightly cuts or refuses.
+    """
     samples: dict[str, list[float]] = {}
     for name, value in values.items():
         if isinstance(value, int | float):
             half = count // 2
-            samples[name] = [value * (1 + spread * (i - half) / max(half, 1)) for i in range(count)]
+            ramp = [value * (1 + spread * (i - half) / max(half, 1)) for i in range(count)]
+            random.Random(count).shuffle(ramp)
+            samples[name] = ramp
         else:
             samples[name] = [float(v) for v in value]
     meta = make_metadata(timestamp_ms=ts_ms, git={"commit": commit, "branch": branch, "dirty": False})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import random
 import subprocess
 from pathlib import Path
 
@@ -28,7 +29,9 @@ GIT = {"commit": "a1b2c3d4e5f6a7b8c9d0a1b2c3d4e5f6a7b8c9d0", "branch": "main", "
 
 
 def _doc(ms: int = BASE_MS, samples: int = 100) -> dict[str, object]:
-    data = {"transpile-simple": [0.8 + i * 0.001 for i in range(samples)]}
+    values = [0.8 + i * 0.001 for i in range(samples)]
+    random.Random(1).shuffle(values)  # in the order taken, samples are not sorted
+    data = {"transpile-simple": values}
     return build_run_document(data, make_metadata(timestamp_ms=ms, git=GIT))
 
 

@@ -202,9 +202,13 @@ def test_a_blocking_regression_is_named_even_when_the_budget_only_drifts(
     write({**ALL_GREEN, "transpile-function": 1.24}, ts_ms=BASE_MS + HOUR_MS)
     result = run_cli("check", cwd=project)
     assert result.returncode == 1
-    line = next(ln for ln in result.stdout.splitlines() if ln.startswith("Violations: 1"))
-    assert "+24.0% regression vs baseline" in line
+    # A regression is a regression: never called a violation beside passing budgets.
+    assert "❌ FAILED: Confirmed performance regression" in result.stdout
+    assert not any(ln.startswith("Violations:") for ln in result.stdout.splitlines())
+    line = next(ln for ln in result.stdout.splitlines() if ln.startswith("Regressions: 1"))
+    assert "transpile-function +24.0% regression vs baseline, confirmed (1/1 runs)" in line
     assert "drift, 103.3% of budget" in line
+    assert "inconclusive" not in result.stdout
 
 
 def test_the_bench_command_runs_with_perfslos_own_python_first_on_path(

@@ -23,6 +23,7 @@ import pytest
 from perfslo_tui.collect.importers import FORMATS
 from perfslo_tui.commands.import_cmd import FORMAT_NAMES
 from perfslo_tui.runs.files import read_baseline, read_run
+from perfslo_tui.runs.steady import steady_values
 from tests.conftest import run_cli
 
 FIXTURES = Path(__file__).parent / "fixtures" / "imports"
@@ -141,8 +142,14 @@ def test_pytest_benchmark_with_data_keeps_every_sample(
 
     report = slo_values(check_json(project))
     value = report["transpile-simple"]["value_ms"]
-    assert value == pytest.approx(np.median(by_name["test_sort"]["data"]) * 1000, rel=1e-9)
-    assert report["transpile-simple"]["stats"]["count"] == by_name["test_sort"]["rounds"]
+    # The value is the median of the steady rounds (pytest-benchmark keeps them in the order run).
+    steady = steady_values([s * 1000 for s in by_name["test_sort"]["data"]])
+    assert value == pytest.approx(float(np.median(steady)), rel=1e-9)
+    counts = report["transpile-simple"]["steady"]
+    assert counts["samples_total"] == by_name["test_sort"]["rounds"]
+    count = report["transpile-simple"]["stats"]["count"]
+    cut = 0 if counts["class"] == "no steady state" else counts["steady_from"]  # then all count
+    assert count == len(steady) == counts["samples_total"] - cut
     assert report["test_join"]["status"] == "NO BUDGET"  # unmapped: kept under its own name
 
 

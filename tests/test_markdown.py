@@ -63,12 +63,12 @@ def test_check_markdown_renders_as_a_table_not_a_code_block(project: Path, histo
     assert "transpile\\-simple" not in text
     row = next(line for line in text.splitlines() if line.startswith("| transpile-objects |"))
     cells = [c.strip() for c in row.strip("|").split(" | ")]
-    assert cells[1] == "1.27ms" and cells[2] == "1.15ms ±5%" and cells[3] == "110.4%"
-    assert "VIOLATION" in cells[4]
-    assert re.search(r"[▁▂▃▄▅▆▇█]{6}", cells[6])  # a sparkline of the six runs
+    assert cells[1] == "1.27ms" and cells[2] == "—" and cells[3] == "1.15ms ±5%" and cells[4] == "110.4%"
+    assert "VIOLATION" in cells[5]
+    assert re.search(r"[▁▂▃▄▅▆▇█]{6}", cells[7])  # a sparkline of the six runs
 
     # Violation details, and the command to reproduce locally in a fenced block.
-    assert "### Violations and warnings" in text
+    assert "### Blocking, not judged and warnings" in text
     assert "**transpile-objects** (blocking): 1.27ms exceeds budget 1.15ms by 10.4%" in text
     fences = [t for t in tokens if t.type == "fence"]
     assert fences and "perfslo check" in fences[-1].content
@@ -80,9 +80,9 @@ def test_hostile_names_stay_text(project: Path, history: None) -> None:
     assert "<script" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "evil.example" in html and 'href="https://evil' not in html and "<a " not in html
-    # The pipe in the name did not split the row: every row has the header's 7 cells.
+    # The pipe in the name did not split the row: every row has the header's 8 cells.
     widths = {line.count(" | ") for line in text.splitlines() if line.startswith("| ")}
-    assert widths == {6}
+    assert widths == {7}
 
 
 @pytest.mark.parametrize(
@@ -124,7 +124,7 @@ def test_step_summary_gets_the_markdown(project: Path, history: None, tmp_path: 
     assert result.returncode == 1
     content = summary.read_text()
     assert content.startswith("earlier step\n" + COMMENT_MARKER)
-    assert "| SLO | Value | Budget | % of budget | Status | vs baseline |" in content
+    assert "| SLO | Value | Baseline | Budget | % of budget | Status | vs baseline |" in content
     assert indented_outside_fences(content) == []
 
 

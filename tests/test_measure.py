@@ -66,13 +66,32 @@ def test_sub_microsecond_work_is_calibrated_past_timer_overhead() -> None:
 
 def test_warmup_calls_happen_before_timing() -> None:
     calls: list[int] = []
-    bench(lambda: calls.append(1), iterations=3, warmup=7, inner_loops=1, reference=False)
+    bench(lambda: calls.append(1), iterations=3, warmup=7, inner_loops=1, reference=False, until_steady=False)
     assert len(calls) == 7 + 3
+
+
+def test_warm_up_runs_until_the_speed_stops_improving() -> None:
+    # Like code under a JIT: slow, then faster after a plateau, then fast. The last
+    # speed-up comes after thousands of calls, past the fixed warm-up of old.
+    calls = 0
+    first_step, second_step = 3000, 6000
+
+    def warming() -> None:
+        nonlocal calls
+        calls += 1
+        busy(400 if calls < first_step else 250 if calls < second_step else 100)
+
+    result = bench(warming, iterations=20, warmup=1, reference=False)
+    # Every slow call happened while warming up, none while timing.
+    assert result.warmup >= second_step
+    assert calls - result.warmup >= 20 * result.inner_loops
 
 
 def test_fixed_inner_loops_skip_calibration() -> None:
     calls: list[int] = []
-    result = bench(lambda: calls.append(1), iterations=4, warmup=0, inner_loops=5, reference=False)
+    result = bench(
+        lambda: calls.append(1), iterations=4, warmup=0, inner_loops=5, reference=False, until_steady=False
+    )
     assert result.inner_loops == 5 and len(calls) == 20
     assert result.reference_ms == []
 
@@ -217,7 +236,10 @@ def test_loop_times_the_body_with_warmup_calibration_and_reference(config: Confi
     assert len(samples) == 12 and len(perf.references["lua-emit-simple"]) == 12
     # An empty body is far below 0.2 ms: many passes per sample.
     assert loops >= 100
-    assert passes == 4 + 1 + 12 * loops
+    # 4 untimed, 1 to size the loop, whole batches until the speed stopped
+    # improving (at least 100 ms of them), then the 12 samples.
+    warm = passes - (4 + 1 + 12 * loops)
+    assert warm >= loops and warm % loops == 0
     assert all(s < 0.01 for s in samples)
 
 

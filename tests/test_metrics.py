@@ -141,9 +141,8 @@ def test_an_instruction_regression_needs_no_confirmation_and_every_view_shows_it
     counted = {m["metric"]: m for m in slo["metrics"]}
     assert counted["instructions"]["value"] == 927_000.0 and counted["instructions"]["blocking"]
     assert counted["instructions"]["value_ms"] is None and counted["instructions"]["unit"] == "instructions"
-    assert report["violations"] == [
-        {"slo": "parse", "metric": "instructions", "message": "+3.0% regression vs baseline"}
-    ]
+    message = "+3.0% regression vs baseline, confirmed (1/1 runs)"
+    assert report["violations"] == [{"slo": "parse", "metric": "instructions", "message": message}]
     markdown = run_cli("check", "--format", "markdown", cwd=root).stdout
     assert "parse · instructions" in markdown
     trend = run_cli("trend", cwd=root)

@@ -39,7 +39,10 @@ def run_example(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.Comple
 
 def test_node_example_writes_a_schema_valid_run_that_check_reads(project: Path) -> None:
     with (project / "perfslo.toml").open("a") as handle:
-        handle.write("\n[slos.node-regex-rewrite]\nbudget = 50\n\n[slos.node-json-roundtrip]\nbudget = 50\n")
+        handle.write(
+            "\n[slos.node-regex-rewrite]\nbudget = 50\n\n[slos.node-json-roundtrip]\nbudget = 50\n"
+            "\n[slos.node-render-rows]\nbudget = 50\n"
+        )
     env = {"PERFSLO_ARTIFACTS": str(project / "artifacts"), "PERF_ITERATIONS": "12"}
     done = run_example(cwd=project, env=env)
     assert done.returncode == 0, done.stderr
@@ -55,7 +58,11 @@ def test_node_example_writes_a_schema_valid_run_that_check_reads(project: Path) 
     assert document["metadata"]["source"] == "node"
     assert path.name == f"perf-unknown-{document['metadata']['timestamp_unix']}.json"  # no commit yet
     samples = {name: body["samples"] for name, body in document["slos"].items()}
-    assert {k: len(v) for k, v in samples.items()} == {"node-regex-rewrite": 12, "node-json-roundtrip": 12}
+    assert {k: len(v) for k, v in samples.items()} == {
+        "node-regex-rewrite": 12,
+        "node-json-roundtrip": 12,
+        "node-render-rows": 12,
+    }
 
     check = run_cli("check", "--format", "json", "--no-step-summary", cwd=project)
     assert check.returncode == 0, check.stderr
@@ -86,3 +93,40 @@ def test_node_example_records_the_commit_and_runs_one_slo(project: Path) -> None
     bad = run_example("--slo", "nope", cwd=project, env=env)
     assert bad.returncode == 2
     assert "no benchmark named nope" in bad.stderr
+
+
+def test_node_example_setup_runs_before_every_call_outside_the_timed_region(tmp_path: Path) -> None:
+    # A benchmark whose setup (clear a cache, then 0.1 ms of busy work) dwarfs its call.
+    script = tmp_path / "bench.js"
+    script.write_text(
+        f"const {{ main }} = require({str(EXAMPLE)!r});\n"
+        "const cache = new Map(); let setups = 0, misses = 0;\n"
+        "function spin(ms) {\n"
+        "  const end = process.hrtime.bigint() + BigInt(ms * 1e6);\n"
+        "  while (process.hrtime.bigint() < end);\n"
+        "}\n"
+        "process.exitCode = main({ cached: {\n"
+        "  setup: () => { cache.clear(); setups++; spin(0.1); },\n"
+        "  run: () => {\n"
+        "    if (!cache.has(1)) { misses++; cache.set(1, 'x'.repeat(100)); }\n"
+        "    return cache.get(1);\n"
+        "  },\n"
+        "} });\n"
+        "process.on('exit', () => console.log(`setups=${setups} misses=${misses}`));\n"
+    )
+    done = subprocess.run(
+        [node(), str(script)],
+        cwd=tmp_path,
+        env={**os.environ, "PERFSLO_ARTIFACTS": str(tmp_path / "a"), "PERF_ITERATIONS": "5"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    setups, misses = (int(part.split("=")[1]) for part in done.stdout.split()[-2:])
+    assert setups == misses > 0  # every call ran after its own setup: the cache was always cold
+    [path] = sorted((tmp_path / "a").glob("perf-*.json"))
+    samples = orjson.loads(path.read_bytes())["slos"]["cached"]["samples"]
+    assert len(samples) == 5
+    assert float(np.median(samples)) < 0.05  # the 0.1 ms setup is not in the timed region

@@ -105,7 +105,8 @@ def test_gate_workflow_does_the_seed_steps() -> None:
     assert "updateComment" in text and "createComment" in text
     assert "pull-requests: write" in text
     # Fails on a failed gate, after the comment and uploads happened.
-    fail = text.index("Fail on confirmed violations")
+    fail = text.index("Fail unless the gate passed")
+    assert "3) why=\"the gate could not judge this run (not a pass)\"" in text
     assert fail > text.index("Post or update the PR comment") > text.index("upload-artifact")
     # Pages deployment of the dashboard from main.
     assert "actions/deploy-pages@" in text and "github.ref == 'refs/heads/main'" in text

@@ -11,12 +11,23 @@ nothing suspicious costs nothing. Otherwise:
   decision is attached to the SLO's result and decides: regressed past the
   regression threshold → confirmed (FAILED), same or improved → cleared,
   unknown → WARNING with the action that would settle it.
-* **Everything else** (a budget violation, a project that is not a git
-  repository, a baseline whose commit is not in the repository, a compare
-  that cannot run) is confirmed by re-running the bench command, at most N
-  times, until the problem is seen in N consecutive runs (for a
+* **Everything else** (a budget violation, a run that could not be judged,
+  a project that is not a git repository, a baseline whose commit is not in
+  the repository, a compare that cannot run) is confirmed by re-running the
+  bench command until the problem is seen in N consecutive runs (for a
   regression, with a significant pooled change; see
-  :mod:`perfslo_tui.verdict.engine`) or it clears.
+  :mod:`perfslo_tui.verdict.engine`) or it clears: at most N re-runs that
+  count, 2N in all.
+
+Three rules keep the re-runs honest:
+
+* a confirmed failure is final: once an evaluation is FAILED, the gate stops
+  re-running and reports it (a later busy run can never turn it into a pass);
+* every re-run must land where the gate reads: a bench command that finished
+  without a new run in the gate's artifacts folder stops the gate with one
+  line, instead of re-judging the same old run;
+* the counter says what happened: each re-run is numbered out of the most
+  there can be, and one that could not be judged says so and is not counted.
 """
 
 from __future__ import annotations
@@ -26,18 +37,25 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from perfslo_tui.actions.bench import run_to_completion, supports_single_slo
+from perfslo_tui.actions.bench import BenchCommandError, run_to_completion, supports_single_slo
 from perfslo_tui.config import Config
 from perfslo_tui.runs.store import RunStore
 from perfslo_tui.text import printable, short_commit
 from perfslo_tui.verdict.ab import ABConfirmation
 from perfslo_tui.verdict.engine import evaluate
-from perfslo_tui.verdict.model import Evaluation
+from perfslo_tui.verdict.model import Evaluation, Verdict
 
 
 def needs_confirmation(evaluation: Evaluation) -> bool:
     """True when some SLO shows a problem that more runs could confirm or clear."""
+    if evaluation.verdict is Verdict.FAILED:
+        return False  # a confirmed failure is final
     return any(r.needs_confirmation for r in evaluation.slos)
+
+
+def _names(evaluation: Evaluation) -> str:
+    # SLO names come from run files: printed safely.
+    return ", ".join(printable(r.name, 60) for r in evaluation.slos if r.needs_confirmation)
 
 
 def confirm_by_rerunning(
@@ -56,41 +74,66 @@ def confirm_by_rerunning(
         store: The loaded run store; refreshed after each re-run.
         evaluation: The evaluation of the latest run.
         confirm_runs: N: consecutive runs needed; at most N re-runs that
-            were not measured on a busy machine, and 2N in all.
+            could be judged, and 2N in all.
         rerun: What produces one more run (default: the configured bench
             command, run to completion). Benchmarks pass an in-process one.
-        announce: Print a line on stderr before each re-run.
+        announce: Print a line on stderr before and after each re-run.
         keep: Compares already attached (by SLO): attached again to every
             new evaluation, so a compare's decision is never undone by a re-run.
 
     Returns:
-        The evaluation of the latest run after re-running.
+        The evaluation of the latest run after re-running (the first FAILED
+        one, if any: a confirmed failure is never undone).
 
     Raises:
-        BenchCommandError: When the bench command is missing or fails.
+        BenchCommandError: When the bench command is missing or fails, or
+            finished without writing a new run into the artifacts folder.
     """
     produce = rerun if rerun is not None else lambda: run_to_completion(config)
-    reruns = 0
+    counted = 0
     spent = 0
-    # A re-run measured on a busy machine decides nothing, so it does not use
+    most = 2 * confirm_runs
+    # A re-run that could not be judged decides nothing, so it does not use
     # up one of the N; at most 2N re-runs happen in all.
-    while needs_confirmation(evaluation) and reruns < confirm_runs and spent < 2 * confirm_runs:
+    while needs_confirmation(evaluation) and counted < confirm_runs and spent < most:
         spent += 1
         if announce:
-            # SLO names come from run files: print them safely.
-            names = ", ".join(printable(r.name, 60) for r in evaluation.slos if r.needs_confirmation)
             print(
-                f"perfslo: unconfirmed problem ({names}); "
-                f"re-running the benchmarks ({reruns + 1}/{confirm_runs})",
+                f"perfslo: re-run {spent} of at most {most} ({counted} of {confirm_runs} judged so far):"
+                f" confirming or clearing {_names(evaluation)}",
                 file=sys.stderr,
             )
+        before = store.run_count
         produce()
-        evaluation = evaluate(store.refresh(), config, confirm_runs=confirm_runs, previous=evaluation)
+        history = store.refresh()
+        if not history.changes.added:
+            raise BenchCommandError(
+                f"the bench command finished but wrote no new run into {store.artifacts_dir} "
+                f"(runs before: {before}, after: {store.run_count}); it must write its run where "
+                "PERFSLO_ARTIFACTS points, which perfslo sets for it"
+            )
+        evaluation = evaluate(history, config, confirm_runs=confirm_runs, previous=evaluation)
         evaluation = attach_ab_confirmations(evaluation, keep or {})
         pending = [r for r in evaluation.slos if r.needs_confirmation]
-        if not pending or not all(r.busy for r in pending):
-            reruns += 1
+        unjudged = [r for r in pending if r.unjudged]
+        if pending and len(unjudged) == len(pending):
+            if announce:
+                why = "; ".join(f"{printable(r.name, 60)}: {printable(r.unjudged, 120)}" for r in unjudged)
+                print(f"perfslo: re-run {spent} could not be judged ({why}): not counted", file=sys.stderr)
+            continue
+        counted += 1
+        if announce:
+            print(f"perfslo: re-run {spent}: {_outcome(evaluation)}", file=sys.stderr)
     return evaluation
+
+
+def _outcome(evaluation: Evaluation) -> str:
+    """What one re-run changed, in a few words."""
+    if evaluation.verdict is Verdict.FAILED:
+        names = ", ".join(printable(r.name, 60) for r in evaluation.blocking)
+        return f"confirmed ({names}): FAILED"
+    pending = _names(evaluation)
+    return f"still unconfirmed: {pending}" if pending else "cleared"
 
 
 def attach_ab_confirmations(

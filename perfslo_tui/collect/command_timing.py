@@ -37,6 +37,9 @@ from perfslo_tui.actions.process import signal_group
 from perfslo_tui.collect.memory import max_rss_mb
 
 DEFAULT_TIMEOUT_S = 600.0
+# How samples are taken, for the run's fingerprint: wall time of a whole
+# process, start-up included, after untimed warm-up runs.
+COMMAND_PROTOCOL = "perfslo-command/1"
 _SHELL_CHARS = frozenset("|&;<>()$`*?[]{}~!#\n")
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 STDERR_TAIL_CHARS = 600

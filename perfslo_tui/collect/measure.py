@@ -11,10 +11,18 @@ The API follows LUASCRIPT's ``PerfMeasurement``::
     perf.bench("transpile-simple", lambda: transpile(source))  # calibrated samples
     perf.write()                                    # artifacts/perf-<sha>-<ms>.json
 
-``bench`` warms up, calibrates an inner loop so that each timed sample lasts
-at least ``min_sample_ns`` (a ``perf_counter_ns`` pair costs ~150 ns on the
-reference machine, so sub-microsecond work would otherwise measure the timer),
-takes ``PERF_ITERATIONS`` samples (default 100) and records per-call ms.
+``bench`` warms up **until steady** (:func:`warm_until_steady`: timed batches
+until the speed stops improving, at least 100 ms, at most 3 s), calibrates an
+inner loop so that each timed sample lasts at least ``min_sample_ns`` (a
+``perf_counter_ns`` pair costs ~150 ns on the reference machine, so
+sub-microsecond work would otherwise measure the timer), takes
+``PERF_ITERATIONS`` samples (default 100) and records per-call ms. Whatever
+warm-up is left in the samples is found and left out of the value when the run
+is loaded (:mod:`perfslo_tui.runs.steady`).
+
+A :class:`PerfMeasurement` started by perfslo (the gate's ``--confirm`` re-runs,
+the monitor's ``r``) writes where perfslo reads: ``PERFSLO_ARTIFACTS`` and
+``PERFSLO_CONFIG`` win over the discovered config.
 
 Right after each timed sample ``bench`` also times a fixed reference workload
 (:func:`reference_work`) and records it as the companion series
@@ -29,6 +37,7 @@ budgets; only comparisons between runs use the ratio.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import gc
 import os
@@ -49,7 +58,8 @@ from perfslo_tui.runs.files import (
     metric_series,
     write_run,
 )
-from perfslo_tui.runs.metadata import make_metadata
+from perfslo_tui.runs.metadata import make_metadata, python_fingerprint
+from perfslo_tui.runs.steady import steady_values
 from perfslo_tui.verdict.rules import (
     DEFAULT_TOLERANCE,
     BudgetCheck,
@@ -67,6 +77,19 @@ DEFAULT_MIN_SAMPLE_NS = 200_000  # 0.2 ms per sample keeps timer overhead < 0.1 
 # to see the same machine speed, short enough to keep the cost at ~1.4x.
 REFERENCE_FRACTION = 0.4
 REFERENCE_MIN_NS = 50_000
+# Warm-up until steady: time batches of calls for at least WARMUP_MIN_NS, then
+# until the median of the last WARMUP_WINDOW batches is no faster (by more
+# than WARMUP_IMPROVEMENT) than the median of the window that ended halfway
+# through the warm-up so far: the speed has not improved over the second half
+# of the warm-up. A JIT's tiers leave plateaus; comparing with the halfway
+# point (not the previous window) sees past a plateau up to as long as the
+# warm-up itself. On Node.js 20 the warm-up of small workloads ended within
+# 30 ms of execution (where runs became steady, by perfslo_tui/runs/steady.py);
+# the minimum is three times that; the cap bounds one that never ends.
+WARMUP_MIN_NS = 100_000_000
+WARMUP_MAX_NS = 3_000_000_000
+WARMUP_WINDOW = 10
+WARMUP_IMPROVEMENT = 0.02
 
 
 def reference_work() -> int:
@@ -151,6 +174,55 @@ def calibrate(fn: Callable[[], Any], min_sample_ns: int = DEFAULT_MIN_SAMPLE_NS)
         loops *= factor
 
 
+class WarmupWatch:
+    """Decides when a warm-up is over, from the durations of timed batches.
+
+    At least ``WARMUP_MIN_NS``; then until the median of the last
+    ``WARMUP_WINDOW`` batches is within ``WARMUP_IMPROVEMENT`` of (or slower
+    than) the median of the ``WARMUP_WINDOW`` batches that ended halfway
+    through the warm-up so far; at most ``WARMUP_MAX_NS``.
+    """
+
+    def __init__(self) -> None:
+        self.began = time.perf_counter_ns()
+        self.ends: list[int] = []
+        self.times: list[int] = []
+
+    def done(self, batch_ns: int) -> bool:
+        """Record one batch's duration; True when the warm-up is over."""
+        elapsed = time.perf_counter_ns() - self.began
+        self.ends.append(elapsed)
+        self.times.append(batch_ns)
+        window = WARMUP_WINDOW
+        if elapsed >= WARMUP_MAX_NS:
+            return True
+        if elapsed < WARMUP_MIN_NS or len(self.times) < 2 * window:
+            return False
+        half = max(window, bisect.bisect_left(self.ends, elapsed // 2))
+        half = min(half, len(self.times) - window)
+        last = sorted(self.times[-window:])[window // 2]
+        before = sorted(self.times[half - window : half])[window // 2]
+        return last >= before * (1.0 - WARMUP_IMPROVEMENT)
+
+
+def warm_until_steady(fn: Callable[[], Any], loops: int) -> int:
+    """Call ``fn`` in timed batches of ``loops`` until its speed stops improving (:class:`WarmupWatch`).
+
+    Returns:
+        The number of calls made.
+    """
+    clock = time.perf_counter_ns
+    watch = WarmupWatch()
+    batches = 0
+    while True:
+        start = clock()
+        for _ in range(loops):
+            fn()
+        batches += 1
+        if watch.done(clock() - start):
+            return batches * loops
+
+
 def bench(
     fn: Callable[[], Any],
     iterations: int | None = None,
@@ -159,18 +231,23 @@ def bench(
     disable_gc: bool = False,
     inner_loops: int | None = None,
     reference: bool = True,
+    until_steady: bool = True,
 ) -> BenchResult:
-    """Time ``fn``: warm up, calibrate, then take ``iterations`` samples.
+    """Time ``fn``: warm up until steady, calibrate, then take ``iterations`` samples.
 
     Args:
         fn: The work to time (called with no arguments).
         iterations: Samples to take (default ``PERF_ITERATIONS`` or 100).
-        warmup: Calls before timing (and before calibration).
+        warmup: Calls before timing (and before calibration); with
+            ``until_steady`` the fewest.
         min_sample_ns: Shortest batch duration the calibration aims for.
         disable_gc: Turn the garbage collector off while timing.
         inner_loops: Fixed calls per sample (skips calibration).
         reference: Time :func:`reference_work` right after each sample so
             comparisons can cancel the machine's changing speed.
+        until_steady: After the ``warmup`` calls, keep calling ``fn`` (see
+            :func:`warm_until_steady`) until its speed stops improving, then
+            calibrate again: a JIT or cache warm-up is over before timing.
 
     Returns:
         Per-call milliseconds, the reference timings and the loop count used.
@@ -188,6 +265,11 @@ def bench(
     for _ in range(warmup):
         fn()
     loops = inner_loops if inner_loops is not None else calibrate(fn, min_sample_ns)
+    warm_calls = warmup
+    if until_steady:
+        warm_calls += warm_until_steady(fn, loops)
+        if inner_loops is None:
+            loops = calibrate(fn, min_sample_ns)  # the first calibration saw the slow start
     ref_loops = 0
     if reference:
         reference_work()
@@ -224,7 +306,7 @@ def bench(
     finally:
         if disable_gc and gc_was_enabled:
             gc.enable()
-    return BenchResult(samples_ms=samples, inner_loops=loops, warmup=warmup, reference_ms=references)
+    return BenchResult(samples_ms=samples, inner_loops=loops, warmup=warm_calls, reference_ms=references)
 
 
 def write_time_summary(
@@ -244,7 +326,7 @@ def write_time_summary(
         slo = config.slos.get(name)
         if slo is None or not len(values) or is_reference_name(name):
             continue
-        check = budget_status(float(statistics.median(values)), slo.budget_ms, slo.tolerance)
+        check = budget_status(float(statistics.median(steady_values(values))), slo.budget_ms, slo.tolerance)
         if check.status is BudgetStatus.PASS:
             passing += 1
             continue
@@ -264,14 +346,21 @@ class PerfMeasurement:
     """Collect samples for SLOs and write them as one run artifact.
 
     Args:
-        config: The SLO config (default: discovered from the current folder).
-        artifacts_dir: Where :meth:`write` puts the run (default: the
-            config's artifacts folder).
+        config: The SLO config (default: ``PERFSLO_CONFIG`` when set, else
+            discovered from the current folder).
+        artifacts_dir: Where :meth:`write` puts the run (default:
+            ``PERFSLO_ARTIFACTS`` when set, else the config's artifacts
+            folder). perfslo sets both variables for the bench command it
+            runs, so a re-run lands in the folder the gate or monitor reads.
     """
 
     def __init__(self, config: Config | None = None, artifacts_dir: Path | None = None) -> None:
-        self.config = config if config is not None else load_config()
-        self.artifacts_dir = artifacts_dir or self.config.artifacts_dir
+        if config is None:
+            from_env = os.environ.get("PERFSLO_CONFIG")
+            config = load_config(Path(from_env)) if from_env else load_config()
+        self.config = config
+        env_artifacts = os.environ.get("PERFSLO_ARTIFACTS")
+        self.artifacts_dir = artifacts_dir or (Path(env_artifacts) if env_artifacts else config.artifacts_dir)
         self.samples: dict[str, list[float]] = {}
         self.references: dict[str, list[float]] = {}
         self.inner_loops: dict[str, int] = {}
@@ -340,9 +429,11 @@ class PerfMeasurement:
                 transpile(source)
 
         The first ``warmup`` passes are not timed; one timed pass sizes the
-        inner loop so a sample lasts ``min_sample_ns``; then every sample
-        times that many passes and records the per-pass milliseconds, with the
-        reference workload timed after each sample as :func:`bench` does.
+        inner loop so a sample lasts ``min_sample_ns``; then batches of that
+        many passes run until their speed stops improving (as :func:`bench`
+        warms up), and every sample times that many passes and records the
+        per-pass milliseconds, with the reference workload timed after each
+        sample as :func:`bench` does.
 
         Yields:
             The pass number (ignore it).
@@ -364,6 +455,15 @@ class PerfMeasurement:
         passes += 1
         one = max(clock() - start, 1)
         loops = max(1, min(1 << 24, -(-min_sample_ns // one)))
+        watch = WarmupWatch()
+        while True:
+            start = clock()
+            for _ in range(loops):
+                yield passes
+                passes += 1
+            if watch.done(clock() - start):
+                break
+        warmed = passes
         target = max(REFERENCE_MIN_NS, int(one * loops * REFERENCE_FRACTION))
         ref_loops = calibrate(reference_work, target) if reference else 0
         samples: list[float] = []
@@ -379,7 +479,7 @@ class PerfMeasurement:
                 for _ in range(ref_loops):
                     reference_work()
                 references.append(max(clock() - start, 1) / ref_loops / 1e6)
-        self._record(slo, BenchResult(samples, loops, warmup, references))
+        self._record(slo, BenchResult(samples, loops, warmed, references))
 
     def _record(self, slo: str, result: BenchResult) -> None:
         had = self.samples.get(slo, [])
@@ -479,9 +579,15 @@ class PerfMeasurement:
         if not self.samples and not self.metric_samples:
             raise ValueError("nothing measured: no samples to write")
         summary, violations, warnings = write_time_summary(self.samples, self.config)
+        series = self._series()
+        iterations = os.environ.get("PERF_ITERATIONS", "").strip()
+        fingerprint = python_fingerprint(
+            perf_iterations=int(iterations) if iterations.isdigit() and int(iterations) > 0 else None,
+            reference=len(series) > len(self.samples),
+        )
         return build_run_document(
-            {**self._series(), **self.metric_samples},
-            make_metadata(cwd=self.config.root, source=source, git=git),
+            {**series, **self.metric_samples},
+            make_metadata(cwd=self.config.root, source=source, git=git, fingerprint=fingerprint),
             summary,
             violations,
             warnings,

@@ -123,8 +123,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="also count each benchmark's instructions under valgrind (slow; deterministic)",
     )
-    group.addoption("--perf-artifacts", default=None, help="artifacts folder for the run")
-    group.addoption("--perf-config", default=None, help="perfslo config file")
+    group.addoption(
+        "--perf-artifacts", default=None, help="artifacts folder for the run (default: $PERFSLO_ARTIFACTS)"
+    )
+    group.addoption("--perf-config", default=None, help="perfslo config file (default: $PERFSLO_CONFIG)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -134,7 +136,9 @@ def pytest_configure(config: pytest.Config) -> None:
         # Read by PerfMeasurement.bench, here and in the re-run under valgrind.
         os.environ["PERFSLO_INSTRUCTIONS"] = "1"
     artifacts = config.getoption("--perf-artifacts") or os.environ.get("PERFSLO_ARTIFACTS")
-    config_path = config.getoption("--perf-config")
+    # perfslo sets both variables for the bench command it runs (the gate's
+    # --confirm re-runs, the monitor's r): the run must land where it reads.
+    config_path = config.getoption("--perf-config") or os.environ.get("PERFSLO_CONFIG")
     workers = config.getoption("numprocesses", None) if enabled else None
     if enabled and (hasattr(config, "workerinput") or workers not in (None, 0, "0")):
         raise pytest.UsageError(
@@ -191,13 +195,14 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if measured is None or not (measured.samples or measured.metric_samples):
         terminalreporter.write_line("perfslo: no samples collected (no test used the `perf` fixture)")
         return
+    from perfslo_tui.runs.steady import steady_values
     from perfslo_tui.runs.summary import summarize
     from perfslo_tui.text import format_ms, format_percent, printable
     from perfslo_tui.verdict.rules import budget_status
 
     measurement = perf_session.measurement
     for name, samples in measurement.samples.items():
-        median = summarize(samples).median
+        median = summarize(steady_values(samples)).median
         slo = measurement.config.slos.get(name)
         if slo is None:
             status = f"❔ no budget  {format_ms(median)}ms"

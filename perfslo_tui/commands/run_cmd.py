@@ -41,11 +41,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Measure, write the run; exit 2 if any command failed (the others are still written)."""
     from perfslo_tui.actions.bench import artifacts_from_env
-    from perfslo_tui.collect.command_timing import CommandTimingError, time_command
+    from perfslo_tui.collect.command_timing import COMMAND_PROTOCOL, CommandTimingError, time_command
     from perfslo_tui.collect.instructions import COMMAND_PLACEHOLDER, InstructionCountError, count_command
     from perfslo_tui.commands import UsageError, load_context
     from perfslo_tui.runs.files import build_run_document, metric_series, write_run
-    from perfslo_tui.runs.metadata import make_metadata
+    from perfslo_tui.runs.metadata import make_metadata, python_fingerprint
     from perfslo_tui.runs.summary import summarize
     from perfslo_tui.text import format_ms, format_value, printable
 
@@ -120,7 +120,10 @@ def run(args: argparse.Namespace) -> int:
             )
     if not samples:
         return 2
-    meta = make_metadata(cwd=config.root, source="perfslo run")
+    # Whole processes timed from outside: the runtime inside is the command's business.
+    fingerprint = python_fingerprint(producer="perfslo run", protocol=COMMAND_PROTOCOL)
+    fingerprint.update(runtime="command", runtime_version="")
+    meta = make_metadata(cwd=config.root, source="perfslo run", fingerprint=fingerprint)
     meta["commands"] = {slo.name: slo.command for slo in chosen if slo.command}
     path = write_run(artifacts, build_run_document(samples, meta))
     print(f"Run written: {path}")

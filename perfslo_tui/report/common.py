@@ -2,27 +2,50 @@
 
 from __future__ import annotations
 
-from perfslo_tui.text import format_change, format_percent, format_value, printable
+from perfslo_tui.text import format_change, format_percent, format_value, printable, short_commit
 from perfslo_tui.verdict.model import Comparison, Evaluation, SLOResult, Verdict
 
 SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
 
 
-def headline(verdict: Verdict) -> str:
-    """LUASCRIPT's headline for a verdict."""
+def headline(verdict: Verdict, evaluation: Evaluation | None = None) -> str:
+    """LUASCRIPT's headline for a verdict; it names what failed when the evaluation is given.
+
+    A gate that failed only on confirmed regressions says so: budget
+    "violations" are a budget's business.
+    """
     if verdict is Verdict.PASSED:
         return "✅ PASSED: All SLOs within budget"
     if verdict is Verdict.WARNING:
         return "⚠️  WARNING: Performance drift detected"
+    if verdict is Verdict.UNJUDGED:
+        count = len(evaluation.unjudged) if evaluation is not None else 0
+        what = f"{count} SLO(s)" if count else "some SLOs"
+        return f"❔ NOT JUDGED: could not judge {what} against the baseline (not a pass)"
+    if evaluation is not None and not any(r.confirmed_violation for r in evaluation.blocking):
+        return "❌ FAILED: Confirmed performance regression"
     return "❌ FAILED: Performance SLO violations detected"
 
 
-def action_line(verdict: Verdict) -> str:
-    """LUASCRIPT's closing line for a verdict."""
+def action_line(verdict: Verdict, evaluation: Evaluation | None = None) -> str:
+    """LUASCRIPT's closing line for a verdict (for one that could not judge: what to do)."""
     if verdict is Verdict.PASSED:
         return ""
     if verdict is Verdict.WARNING:
         return "Status: Merge allowed, but monitor performance"
+    if verdict is Verdict.UNJUDGED:
+        results = evaluation.unjudged if evaluation is not None else []
+        if any(r.vs_baseline is not None and r.vs_baseline.not_comparable for r in results):
+            base = evaluation.baseline if evaluation is not None else None
+            commit = printable(short_commit(base.commit), 12) if base is not None else "BASELINE"
+            return (
+                "Action: measured differently from the baseline: re-establish it on this setup "
+                f"(`perfslo baseline --establish`) or run `perfslo compare {commit} HEAD`"
+            )
+        return (
+            "Action: not a pass: re-run on a quieter machine or with a longer warm-up "
+            "(`perfslo check --confirm 3` re-runs until it can judge)"
+        )
     return "Action: Must fix before merge"
 
 
@@ -47,10 +70,14 @@ def short_reason(result: SLOResult) -> str:
         # The interleaved compare decided: its estimate, not this run's.
         reasons.append(f"{ab.verdict.value} {format_change(ab.decision.change)} vs baseline, {ab.label}")
     elif ab is None and cmp is not None and result.regression:
-        text = f"{cmp.label} vs baseline"
-        if not result.confirmed_regression:
+        if result.confirmed_regression and result.confirmation is not None:
+            # The pooled change of the confirming runs is what blocks.
+            adj = " adj." if cmp.adjusted else ""
+            change = format_change(result.confirmation.change)
+            text = f"{change}{adj} regression vs baseline, {result.confirmation_label}"
+        else:
             seen = min(result.regression_streak, result.confirm_runs)
-            text += f", unconfirmed ({seen}/{result.confirm_runs} runs)"
+            text = f"{cmp.label} vs baseline, unconfirmed ({seen}/{result.confirm_runs} runs)"
         reasons.append(text)
     if budget is not None and not result.violation and budget.over_by_percent > 0:
         reasons.append(f"drift, {format_percent(budget.percent_of_budget)} of budget")
@@ -87,8 +114,26 @@ def status_cell(result: SLOResult) -> str:
 
 
 def comparison_cell(cmp: Comparison | None) -> str:
-    """``+6.1% warning`` or ``—``."""
+    """``+6.1% warning``, ``+1.0% adj. stable`` (machine-adjusted) or ``—``."""
     return cmp.label if cmp is not None else "—"
+
+
+def reference_cell(cmp: Comparison | None, unit: str = "ms") -> str:
+    """The reference median the change is against (``13.75ms``) or ``—``."""
+    return format_value(cmp.regression.baseline_ms, unit) if cmp is not None else "—"
+
+
+ADJUSTED_LEGEND = (
+    "adj. = machine-adjusted: the change after cancelling the machine's speed (a reference workload "
+    "timed beside every sample); it can differ from the ratio of the raw medians shown beside it"
+)
+
+
+def any_adjusted(evaluation: Evaluation) -> bool:
+    """True when some change shown is machine-adjusted (the report then explains ``adj.``)."""
+    return any(
+        cmp is not None and cmp.adjusted for r in evaluation.slos for cmp in (r.vs_baseline, r.vs_previous)
+    )
 
 
 def sparkline(values: list[float], width: int = 20) -> str:
@@ -104,12 +149,30 @@ def sparkline(values: list[float], width: int = 20) -> str:
 
 
 def problem_lines(evaluation: Evaluation) -> list[str]:
-    """LUASCRIPT's ``Violations: 1 (…)`` and ``Warnings: 2 (…)`` lines."""
+    """What blocks, what could not be judged and what warns, each under its own name.
+
+    LUASCRIPT's ``Violations: 1 (…)`` for confirmed budget violations,
+    ``Regressions: 1 (…)`` for confirmed regressions against the baseline
+    (never called violations: the budgets may all pass),
+    ``Not judged: 1 (…)`` and LUASCRIPT's ``Warnings: 2 (…)``.
+    """
     lines: list[str] = []
     blocking = evaluation.blocking
-    if blocking:
-        details = ", ".join(f"{printable(r.display_name, 70)} {short_reason(r)}" for r in blocking)
-        lines.append(f"Violations: {len(blocking)} ({details})")
+    violations = [r for r in blocking if r.confirmed_violation]
+    regressions = [r for r in blocking if not r.confirmed_violation]
+    if violations:
+        details = ", ".join(f"{printable(r.display_name, 70)} {short_reason(r)}" for r in violations)
+        lines.append(f"Violations: {len(violations)} ({details})")
+    if regressions:
+        details = ", ".join(f"{printable(r.display_name, 70)} {short_reason(r)}" for r in regressions)
+        lines.append(f"Regressions: {len(regressions)} ({details})")
+    unjudged = evaluation.unjudged
+    if unjudged:
+        details = ", ".join(
+            f"{printable(r.display_name, 70)}: {printable(r.unjudged, 160)}"
+            for r in unjudged
+        )
+        lines.append(f"Not judged: {len(unjudged)} ({details})")
     warnings = evaluation.warnings
     if warnings:
         details = ", ".join(f"{printable(r.display_name, 70)}: {short_reason(r)}" for r in warnings)

@@ -236,7 +236,8 @@ def _css(result: SLOResult) -> str:
 def _cmp_text(cmp: Comparison | None) -> str:
     if cmp is None:
         return "—"
-    text = cmp.label
+    # With the medians it came from (and both changes when machine-adjusted).
+    text = cmp.explained
     if cmp.interval:
         text += f" (95% CI {cmp.interval})"
     return text
@@ -320,8 +321,8 @@ def render_html(evaluation: Evaluation, generated_ms: int | None = None, history
         evaluation=evaluation,
         verdict=evaluation.verdict,
         verdict_css=evaluation.verdict.value.lower(),
-        headline=headline(evaluation.verdict),
-        action=action_line(evaluation.verdict),
+        headline=headline(evaluation.verdict, evaluation),
+        action=action_line(evaluation.verdict, evaluation),
         run=evaluation.run,
         baseline=evaluation.baseline,
         cards=cards,

@@ -4,26 +4,29 @@ Format (``format_version`` 1)::
 
     {
       "format_version": 1,
-      "verdict": "PASSED" | "WARNING" | "FAILED",
-      "exit_code": 0 | 1,
+      "verdict": "PASSED" | "WARNING" | "UNJUDGED" | "FAILED",
+      "exit_code": 0 | 1 | 3,
       "run": {"run_id", "timestamp", "timestamp_unix", "commit", "branch", "dirty"} | null,
       "run_count": int,
       "baseline": {"commit", "established", "source_run"} | null,
       "confirm_runs": int,
       "summary": {"totalViolations", "totalWarnings", "passingBudgets", "failingBudgets"},
-      "violations": [{"slo", "metric", "message"}],
+      "violations": [{"slo", "metric", "message"}],   (what blocks: confirmed violations and regressions)
       "warnings": [{"slo", "metric", "message"}],
+      "unjudged": [{"slo", "metric", "message"}],     (not judged: busy, no steady state, not comparable)
       "slos": [{
         "name", "metric" ("time"|"instructions"|"peak_memory"), "unit" ("ms"|"instructions"|"MB"),
         "description", "has_budget", "status" ("PASS"|"DRIFT"|"VIOLATION"|"NO BUDGET"|"NO DATA"),
         "value", "budget" (in the unit), "value_ms", "budget_ms" (times only, else null),
         "tolerance", "percent_of_budget", "under_band",
-        "stats": {count, min, median, mean, p95, max, stdev} | null,
+        "stats": {count, min, median, mean, p95, max, stdev} | null,   (of the steady samples)
+        "steady": {"class", "steady_from", "samples_total", "message"} | null,
         "blocking", "warning", "confirmed", "violation_streak", "regression_streak",
         "vs_baseline" | "vs_previous" | "vs_session": {
-            "reference_run", "reference_commit", "reference_ms", "change", "percent_change",
-            "severity", "significant", "within_noise", "ci_low", "ci_high"} | null,
-        "noise", "inconclusive",
+            "reference_run", "reference_commit", "reference_ms", "current_ms", "change", "percent_change",
+            "basis" ("raw"|"machine-adjusted"), "raw_change", "severity", "significant", "within_noise",
+            "judged", "unjudged", "ci_low", "ci_high", "label"} | null,
+        "noise", "inconclusive", "settle", "unjudged",
         "drift": {"rate_per_day", "total", "span_days", "runs", "days_to_violation", "message"} | null,
         "step": {"run_id", "commit", "timestamp_unix", "change", "message"} | null,
         "ab_confirmation": {"verdict" ("regressed"|"improved"|"same"|"unknown"), "change",
@@ -56,13 +59,19 @@ def _comparison(cmp: Comparison | None) -> dict[str, Any] | None:
         "reference_run": cmp.reference_run_id,
         "reference_commit": cmp.reference_commit,
         "reference_ms": cmp.regression.baseline_ms,
+        "current_ms": cmp.regression.current_ms,
         "change": finite_or_none(cmp.change),
         "percent_change": cmp.regression.percent_change,
+        "basis": cmp.basis,
+        "raw_change": finite_or_none(cmp.raw_change),
         "severity": cmp.severity.value,
         "significant": cmp.significant,
         "within_noise": cmp.within_noise,
+        "judged": cmp.judged,
+        "unjudged": ("machine busy" if cmp.busy else cmp.unjudged) or None,
         "ci_low": finite_or_none(est.ci_low) if est else None,
         "ci_high": finite_or_none(est.ci_high) if est else None,
+        "label": cmp.label,
     }
 
 
@@ -87,6 +96,14 @@ def slo_to_dict(result: SLOResult) -> dict[str, Any]:
         "percent_of_budget": round(budget.percent_of_budget, 1) if budget else None,
         "under_band": budget.under_band if budget else False,
         "stats": result.stats.as_dict() if result.stats else None,
+        "steady": None
+        if result.steady is None
+        else {
+            "class": result.steady.kind.value,
+            "steady_from": result.steady.steady_from,
+            "samples_total": result.steady.total,
+            "message": result.steady.message,
+        },
         "blocking": result.blocking,
         "warning": result.warning,
         "confirmed": result.confirmed_violation or result.confirmed_regression,
@@ -97,6 +114,8 @@ def slo_to_dict(result: SLOResult) -> dict[str, Any]:
         "vs_session": _comparison(result.vs_session),
         "noise": finite_or_none(result.noise),
         "inconclusive": result.inconclusive,
+        "settle": result.settle or None,
+        "unjudged": result.unjudged or None,
         "drift": None
         if result.drift is None
         else {
@@ -169,6 +188,7 @@ def evaluation_to_dict(evaluation: Evaluation) -> dict[str, Any]:
         "summary": evaluation.luascript_summary(),
         "violations": [_problem(r) for r in evaluation.blocking],
         "warnings": [_problem(r) for r in evaluation.warnings],
+        "unjudged": [{"slo": r.name, "metric": r.metric, "message": r.unjudged} for r in evaluation.unjudged],
         "slos": [slo_to_dict(r) for r in evaluation.slos],
         "errors": [{"path": p, "reason": reason} for p, reason in evaluation.errors],
     }

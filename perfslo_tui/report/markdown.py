@@ -15,11 +15,14 @@ import re
 import numpy as np
 
 from perfslo_tui.report.common import (
+    ADJUSTED_LEGEND,
     action_line,
+    any_adjusted,
     budget_cell,
     headline,
     percent_cell,
     problem_lines,
+    reference_cell,
     sparkline,
     status_cell,
     value_cell,
@@ -109,8 +112,8 @@ def _analysis_lines(evaluation: Evaluation) -> list[str]:
     for r in evaluation.all_results:
         parts: list[str] = []
         cmp = r.vs_baseline
-        if cmp is not None and cmp.severity is not Severity.STABLE:
-            text = f"{md_escape(cmp.label, 60)} vs baseline {md_code(base_commit, 12)}"
+        if cmp is not None and (cmp.severity is not Severity.STABLE or cmp.raw_disagrees):
+            text = f"{md_escape(cmp.explained, 160)} vs baseline {md_code(base_commit, 12)}"
             if cmp.interval:
                 text += f" (95% CI {md_escape(cmp.interval, 40)})"
             parts.append(text)
@@ -140,7 +143,7 @@ def render_markdown(evaluation: Evaluation, reproduce: str = "perfslo check") ->
         update the PR comment in place.
     """
     verdict = evaluation.verdict
-    out = [COMMENT_MARKER, f"## {headline(verdict)}", ""]
+    out = [COMMENT_MARKER, f"## {headline(verdict, evaluation)}", ""]
     run = evaluation.run
     if run is None:
         out.append("No runs in the artifacts folder yet.")
@@ -162,28 +165,34 @@ def render_markdown(evaluation: Evaluation, reproduce: str = "perfslo check") ->
     for line in problem_lines(evaluation):
         out.append(f"**{md_escape(line, 500)}**  ")
     out.append(f"Passing budgets: {evaluation.passing}/{len(evaluation.budgeted)}")
-    action = action_line(verdict)
+    action = action_line(verdict, evaluation)
     if action:
         out[-1] += "  "
         out.append(action)
     out.append("")
     if evaluation.all_results:
         days = evaluation.trend_days
-        out.append(f"| SLO | Value | Budget | % of budget | Status | vs baseline | Trend ({days} d) |")
-        out.append("|---|---:|---:|---:|---|---|---|")
+        out.append(
+            f"| SLO | Value | Baseline | Budget | % of budget | Status | vs baseline | Trend ({days} d) |"
+        )
+        out.append("|---|---:|---:|---:|---:|---|---|---|")
         for r in evaluation.all_results:
             out.append(
-                f"| {md_escape(r.display_name, 70)} | {value_cell(r)} | {md_escape(budget_cell(r))} | "
-                f"{percent_cell(r)} | {md_escape(status_cell(r))} | {_change_cell(r.vs_baseline)} | "
-                f"{_trend_cell(r)} |"
+                f"| {md_escape(r.display_name, 70)} | {value_cell(r)} | "
+                f"{reference_cell(r.vs_baseline, r.unit)} | "
+                f"{md_escape(budget_cell(r))} | {percent_cell(r)} | {md_escape(status_cell(r))} | "
+                f"{_change_cell(r.vs_baseline)} | {_trend_cell(r)} |"
             )
         out.append("")
-    problems = [r for r in evaluation.all_results if r.blocking or r.warning]
+        if any_adjusted(evaluation):
+            out.append(f"<sub>{md_escape(ADJUSTED_LEGEND, 300)}</sub>")
+            out.append("")
+    problems = [r for r in evaluation.all_results if r.blocking or r.unjudged or r.warning]
     if problems:
-        out.append("### Violations and warnings")
+        out.append("### Blocking, not judged and warnings")
         out.append("")
         for r in problems:
-            kind = "blocking" if r.blocking else "warning"
+            kind = "blocking" if r.blocking else "not judged" if r.unjudged else "warning"
             lines = r.messages() or ["no data in this run"]
             out.append(f"- **{md_escape(r.display_name, 70)}** ({kind}): {md_escape(lines[0], 200)}")
             for line in lines[1:]:

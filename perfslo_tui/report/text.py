@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from perfslo_tui.report.common import (
+    ADJUSTED_LEGEND,
     action_line,
+    any_adjusted,
     budget_cell,
     comparison_cell,
     headline,
     percent_cell,
     problem_lines,
+    reference_cell,
     status_cell,
     value_cell,
 )
@@ -43,11 +46,14 @@ def render_text(evaluation: Evaluation) -> str:
             out.append("Baseline: none (establish one with `perfslo baseline --establish`)")
         out.append(f"Runs in history: {evaluation.run_count}")
     out.append("")
-    header = ("SLO", "Value", "Budget", "% budget", "Status", "vs baseline", "vs previous")
+    # The baseline median sits beside the value: the change beside them is
+    # either their ratio or marked "adj." (machine-adjusted), never unexplained.
+    header = ("SLO", "Value", "Baseline", "Budget", "% budget", "Status", "vs baseline", "vs previous")
     rows = [
         (
             printable(r.display_name, 40),
             value_cell(r),
+            reference_cell(r.vs_baseline, r.unit),
             budget_cell(r),
             percent_cell(r),
             status_cell(r),
@@ -61,6 +67,8 @@ def render_text(evaluation: Evaluation) -> str:
         out.append(_row(header, widths))
         out.append(_row(tuple("-" * w for w in widths), widths))
         out.extend(_row(row, widths) for row in rows)
+        if any_adjusted(evaluation):
+            out.append(ADJUSTED_LEGEND)
         out.append("")
     details = [(r, r.messages()) for r in evaluation.all_results]
     details = [(r, lines) for r, lines in details if lines]
@@ -68,7 +76,7 @@ def render_text(evaluation: Evaluation) -> str:
         out.append("Details:")
         for result, lines in details:
             for line in lines:
-                out.append(f"  {printable(result.display_name, 48)}: {printable(line, 200)}")
+                out.append(f"  {printable(result.display_name, 48)}: {printable(line, 400)}")
         out.append("")
     if evaluation.errors:
         out.append(f"Skipped {len(evaluation.errors)} unusable file(s):")
@@ -76,11 +84,11 @@ def render_text(evaluation: Evaluation) -> str:
             out.append(f"  {printable(path, 120)}: {printable(reason, 200)}")
         out.append("")
     verdict = evaluation.verdict
-    out.append(headline(verdict))
+    out.append(headline(verdict, evaluation))
     out.extend(problem_lines(evaluation))
     budgeted = evaluation.budgeted
     out.append(f"Passing budgets: {evaluation.passing}/{len(budgeted)}")
-    action = action_line(verdict)
+    action = action_line(verdict, evaluation)
     if action:
         out.append(action)
     return "\n".join(out) + "\n"

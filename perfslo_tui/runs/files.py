@@ -14,7 +14,7 @@ import os
 import re
 import stat
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,8 @@ import orjson
 
 from perfslo_tui.atomic import atomic_write_bytes
 from perfslo_tui.config import METRIC_UNITS
-from perfslo_tui.runs.metadata import now_ms
+from perfslo_tui.runs.metadata import clean_fingerprint, now_ms
+from perfslo_tui.runs.steady import SteadyClass, SteadyState, SteadySummary, detect_steady
 from perfslo_tui.runs.summary import summarize
 from perfslo_tui.text import clip, short_commit, utc_iso
 
@@ -98,6 +99,8 @@ class RunFile:
         dirty: True when the work tree had uncommitted changes.
         source: What produced it (``perfslo``, ``pytest``, ``import:pyperf``...).
         samples: Per SLO, the raw samples in milliseconds.
+        fingerprint: How it was measured (``metadata.fingerprint``: the
+            known fields with the right types; empty for older files).
     """
 
     path: Path
@@ -108,6 +111,7 @@ class RunFile:
     dirty: bool
     source: str
     samples: Mapping[str, Sequence[float]]
+    fingerprint: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,9 +123,14 @@ class Baseline:
         established: ISO time it was established.
         commit: Commit of the run it came from.
         source_run: File name of that run, if known.
-        medians: Per SLO, the baseline median (ms).
+        medians: Per SLO, the baseline median (ms): of its steady samples
+            when it has samples (a warm-up is left out, as for runs).
         samples: Per SLO, the baseline samples (may be empty when imported
             from a format that kept only summaries).
+        fingerprint: The source run's measurement fingerprint (empty when
+            unknown).
+        steady: Per SLO with samples, their steady state (an ``@ref``
+            series has its SLO's).
     """
 
     path: Path
@@ -130,6 +139,8 @@ class Baseline:
     source_run: str | None
     medians: Mapping[str, float]
     samples: Mapping[str, Sequence[float]]
+    fingerprint: Mapping[str, Any] = field(default_factory=dict)
+    steady: Mapping[str, SteadySummary] = field(default_factory=dict)
 
 
 @functools.cache
@@ -255,6 +266,7 @@ def parse_run(path: Path, document: Any) -> RunFile:
         dirty=bool(meta.get("dirty", False)),
         source=str(meta.get("source") or "perfslo"),
         samples={name: body["samples"] for name, body in document["slos"].items()},
+        fingerprint=clean_fingerprint(meta.get("fingerprint")),
     )
 
 
@@ -341,13 +353,17 @@ def build_run_document(
         The document, ready for :func:`write_run`.
     """
     slos: dict[str, Any] = {}
+    states = steady_states(samples)
     for name, values in samples.items():
         floats = [float(v) for v in values]
+        cut = steady_cut(states[name])
         body: dict[str, Any] = {
             "unit": series_unit(name),
             "samples": floats,
-            "stats": summarize(floats).as_dict(),
+            "stats": summarize(floats[cut:]).as_dict(),
         }
+        if cut:
+            body["steady_from"] = cut
         if inner_loops and name in inner_loops:
             body["inner_loops"] = int(inner_loops[name])
         slos[name] = body
@@ -360,6 +376,48 @@ def build_run_document(
         "violations": [dict(v) for v in violations],
         "warnings": [dict(w) for w in warnings],
     }
+
+
+def steady_states(samples: Mapping[str, Sequence[float]]) -> dict[str, SteadyState]:
+    """Each series' steady state in one run (:func:`~perfslo_tui.runs.steady.detect_steady`).
+
+    An SLO with a paired ``<slo>@ref`` series (perfslo's harness) is tested on
+    the ratios sample / reference: the machine's changing speed, which both
+    timings of a pair see, cancels, and what is left is the code's own
+    warm-up. The ``@ref`` series gets its SLO's state, so pairs stay pairs.
+    A series that cannot be tested (bad values) is taken as flat, and so is
+    another metric's (instruction counts, peak memory: they do not warm up
+    the way times do, and a count is one sample per run).
+    """
+    states: dict[str, SteadyState] = {}
+    for name, values in samples.items():
+        if is_reference_name(name):
+            continue
+        if series_metric(name)[1] != "time":
+            states[name] = SteadyState(0, SteadyClass.FLAT, len(values), (), tested=False)
+            continue
+        reference = samples.get(name + REFERENCE_SUFFIX)
+        try:
+            if reference is not None and len(reference) == len(values):
+                ratios = np.asarray(values, dtype=float) / np.asarray(reference, dtype=float)
+                states[name] = detect_steady(ratios)
+            else:
+                states[name] = detect_steady(values)
+        except (ValueError, ZeroDivisionError, FloatingPointError):
+            states[name] = SteadyState(0, SteadyClass.FLAT, len(values), (), tested=False)
+    for name, values in samples.items():
+        if not is_reference_name(name):
+            continue
+        own = states.get(name[: -len(REFERENCE_SUFFIX)])
+        if own is None or own.count != len(values):
+            own = SteadyState(0, SteadyClass.FLAT, len(values), (), tested=False)
+        states[name] = own
+    return states
+
+
+def steady_cut(state: SteadyState) -> int:
+    """Samples left out of a series' value: the warm-up, or none when the run has no steady state."""
+    return state.steady_from if state.steady else 0
 
 
 # ---------------------------------------------------------------- writing
@@ -436,13 +494,29 @@ def parse_baseline(path: Path, document: Any) -> Baseline:
     if problem:
         raise ArtifactError(path, problem)
     slos = document["slos"]
+    samples = {name: list(body.get("samples") or []) for name, body in slos.items()}
+    medians: dict[str, float] = {}
+    steady: dict[str, SteadySummary] = {}
+    states = steady_states({name: values for name, values in samples.items() if values})
+    for name, body in slos.items():
+        values = samples[name]
+        if not values:
+            medians[name] = float(body["median"])
+            continue
+        # The steady part's median, as for runs (an older baseline stored the
+        # median of all its samples, warm-up included).
+        state = states[name]
+        steady[name] = SteadySummary(state.kind, state.steady_from, state.count, state.change)
+        medians[name] = float(np.median(values[steady_cut(state) :]))
     return Baseline(
         path=path,
         established=str(document["established"]),
         commit=str(document.get("commit") or "unknown"),
         source_run=document.get("source_run"),
-        medians={name: float(body["median"]) for name, body in slos.items()},
-        samples={name: list(body.get("samples") or []) for name, body in slos.items()},
+        medians=medians,
+        samples=samples,
+        fingerprint=clean_fingerprint(document.get("fingerprint")),
+        steady=steady,
     )
 
 
@@ -458,18 +532,22 @@ def read_baseline(path: Path) -> Baseline | None:
 
 
 def baseline_document_from_run(run: RunFile, established_ms: int | None = None) -> dict[str, Any]:
-    """Build a baseline document keeping a run's samples and medians."""
+    """Build a baseline document keeping a run's samples, steady medians and fingerprint."""
     ms = established_ms if established_ms is not None else now_ms()
     slos: dict[str, Any] = {}
+    states = steady_states(run.samples)
     for name, values in run.samples.items():
-        summary = summarize(values)
+        cut = steady_cut(states[name])
+        summary = summarize(list(values)[cut:])
         slos[name] = {
             "median": summary.median,
             "mean": summary.mean,
             "p95": summary.p95,
             "samples": [float(v) for v in values],
         }
-    return {
+        if cut:
+            slos[name]["steady_from"] = cut
+    document: dict[str, Any] = {
         "schema_version": BASELINE_SCHEMA_VERSION,
         "kind": "baseline",
         "established": utc_iso(ms),
@@ -479,6 +557,9 @@ def baseline_document_from_run(run: RunFile, established_ms: int | None = None) 
         "branch": run.branch,
         "slos": slos,
     }
+    if run.fingerprint:
+        document["fingerprint"] = dict(run.fingerprint)
+    return document
 
 
 def write_baseline(artifacts_dir: Path, document: Mapping[str, Any]) -> tuple[Path, Path | None]:

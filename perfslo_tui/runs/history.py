@@ -18,7 +18,7 @@ import polars as pl
 from perfslo_tui.runs.files import Baseline
 
 # The columns that describe a run (the same on every row of the run).
-RUN_COLUMNS = ("run_id", "ts_ms", "commit", "branch", "dirty", "source")
+RUN_COLUMNS = ("run_id", "ts_ms", "commit", "branch", "dirty", "source", "fingerprint")
 # A series' column holding each row's position in the table (to fetch its samples).
 SERIES_ROW = "_row"
 
@@ -40,7 +40,11 @@ def runs_of(table: pl.DataFrame) -> pl.DataFrame:
 
 @dataclass(frozen=True, slots=True)
 class RunInfo:
-    """One run's identity: its file name, when it finished, where it was measured."""
+    """One run's identity: its file name, when it finished, where and how it was measured.
+
+    ``fingerprint`` is the run's measurement fingerprint as canonical JSON
+    (empty when the run has none).
+    """
 
     run_id: str
     ts_ms: int
@@ -48,6 +52,7 @@ class RunInfo:
     branch: str
     dirty: bool
     source: str
+    fingerprint: str = ""
 
 
 @dataclass(frozen=True, slots=True)

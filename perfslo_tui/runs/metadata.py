@@ -1,4 +1,12 @@
-"""What a run records about where it was measured: time, git commit, branch, host."""
+"""What a run records about where and how it was measured: time, git, host, fingerprint.
+
+The **measurement fingerprint** (``metadata.fingerprint`` in a run file, all
+fields optional) says what produced the numbers: the producer and its
+version, the measurement protocol, the runtime and its version, the CPU
+model, core count and OS, ``PERF_ITERATIONS`` and whether a reference series
+was timed. Runs whose fingerprints differ in what matters are not compared
+(:mod:`perfslo_tui.verdict.comparable` decides what matters).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +18,8 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from perfslo_tui.text import utc_iso
 
@@ -48,6 +58,101 @@ def git_info(cwd: Path | None = None) -> dict[str, Any]:
     return {"commit": commit, "branch": branch, "dirty": bool(status)}
 
 
+# The fingerprint's fields and their JSON types (the schema says the same).
+FINGERPRINT_FIELDS: dict[str, type] = {
+    "producer": str,
+    "producer_version": str,
+    "protocol": str,
+    "runtime": str,
+    "runtime_version": str,
+    "cpu_model": str,
+    "cpu_count": int,
+    "os": str,
+    "perf_iterations": int,
+    "reference": bool,
+}
+# perfslo's own harness (``bench``/``loop``): warm-up until steady, calibrated
+# inner loop, reference workload beside every sample. Bumped when the way
+# samples are taken changes what they mean.
+HARNESS_PROTOCOL = "perfslo-bench/2"
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``Intel(R) Xeon(R) …``), or the machine type when unknown.
+
+    ``platform.processor()`` is empty on most Linux systems, so
+    ``/proc/cpuinfo`` is read there.
+    """
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                key, _, value = line.partition(":")
+                if key.strip() in ("model name", "Processor", "cpu model") and value.strip():
+                    return value.strip()[:128]
+    except OSError:
+        pass
+    return (platform.processor() or platform.machine() or "unknown")[:128]
+
+
+def machine_fingerprint() -> dict[str, Any]:
+    """This machine's part of a fingerprint: CPU model, core count, OS."""
+    return {
+        "cpu_model": cpu_model(),
+        "cpu_count": os.cpu_count() or 0,
+        "os": f"{platform.system()} {platform.release()}",
+    }
+
+
+def python_fingerprint(
+    producer: str = "perfslo",
+    protocol: str = HARNESS_PROTOCOL,
+    perf_iterations: int | None = None,
+    reference: bool | None = None,
+) -> dict[str, Any]:
+    """The fingerprint of a run measured in this Python process on this machine.
+
+    Args:
+        producer: What took the samples (``perfslo``, ``perfslo run``).
+        protocol: How they were taken (see :data:`HARNESS_PROTOCOL`).
+        perf_iterations: ``PERF_ITERATIONS`` when it was set.
+        reference: Whether a reference series was timed beside the samples.
+    """
+    from perfslo_tui import __version__
+
+    found: dict[str, Any] = {
+        "producer": producer,
+        "producer_version": __version__,
+        "protocol": protocol,
+        "runtime": platform.python_implementation().lower().replace("cpython", "python"),
+        "runtime_version": platform.python_version(),
+        **machine_fingerprint(),
+    }
+    if perf_iterations is not None:
+        found["perf_iterations"] = perf_iterations
+    if reference is not None:
+        found["reference"] = reference
+    return found
+
+
+def clean_fingerprint(raw: object) -> dict[str, Any]:
+    """The known fields of a fingerprint with the right types; anything else is dropped."""
+    if not isinstance(raw, Mapping):
+        return {}
+    kept: dict[str, Any] = {}
+    for name, kind in FINGERPRINT_FIELDS.items():
+        value = raw.get(name)
+        if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+            continue
+        if isinstance(value, kind) and (not isinstance(value, str) or value.strip()):
+            kept[name] = value.strip()[:128] if isinstance(value, str) else value
+    return kept
+
+
+def fingerprint_text(fingerprint: Mapping[str, Any]) -> str:
+    """A fingerprint as the run table keeps it: canonical JSON, or empty when there is none."""
+    return orjson.dumps(dict(fingerprint), option=orjson.OPT_SORT_KEYS).decode() if fingerprint else ""
+
+
 def host_info() -> dict[str, Any]:
     """Host, CPU, OS and Python facts recorded with each run."""
     return {
@@ -65,13 +170,14 @@ def make_metadata(
     cwd: Path | None = None,
     source: str = "perfslo",
     git: Mapping[str, Any] | None = None,
+    fingerprint: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Build a run's metadata block (time, git, host)."""
+    """Build a run's metadata block (time, git, host and, when given, the fingerprint)."""
     from perfslo_tui import __version__
 
     ms = timestamp_ms if timestamp_ms is not None else now_ms()
     info = dict(git) if git is not None else git_info(cwd)
-    return {
+    meta: dict[str, Any] = {
         "timestamp": utc_iso(ms),
         "timestamp_unix": ms,
         "commit": str(info.get("commit", "unknown")),
@@ -83,6 +189,9 @@ def make_metadata(
         "tool": f"perfslo {__version__}",
         "source": source,
     }
+    if fingerprint:
+        meta["fingerprint"] = clean_fingerprint(fingerprint)
+    return meta
 
 
 def now_ms() -> int:

@@ -36,8 +36,11 @@ from perfslo_tui.runs.files import (
     is_run_file_name,
     read_baseline,
     read_run,
+    steady_cut,
+    steady_states,
 )
 from perfslo_tui.runs.history import SERIES_ROW, RunChanges, RunHistory, runs_of, split_series
+from perfslo_tui.runs.metadata import fingerprint_text
 from perfslo_tui.runs.summary import summarize
 
 TABLE_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
@@ -47,6 +50,7 @@ TABLE_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "branch": pl.String,
     "dirty": pl.Boolean,
     "source": pl.String,
+    "fingerprint": pl.String,
     "slo": pl.String,
     "count": pl.Int64,
     "median": pl.Float64,
@@ -55,8 +59,17 @@ TABLE_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "max": pl.Float64,
     "p95": pl.Float64,
     "stdev": pl.Float64,
+    "samples_total": pl.Int64,
+    "steady_from": pl.Int64,
+    "steady_class": pl.String,
+    "steady_change": pl.Float64,
     "samples": pl.List(pl.Float64),
 }
+"""The run table's columns. ``count`` … ``stdev`` are the statistics of the
+steady samples (from ``steady_from`` on; all samples when the run has no
+steady state, ``steady_class`` says which); ``samples`` are the raw samples
+in the order taken; ``fingerprint`` is the run's measurement fingerprint as
+canonical JSON (empty when the run has none)."""
 SORT_KEYS = ["ts_ms", "run_id", "slo"]
 # Rewrite the cache once this many files were read from JSON (or dropped)
 # since it was written: below that, re-reading them at start costs less than
@@ -73,21 +86,33 @@ def empty_table() -> pl.DataFrame:
 
 
 def runs_to_table(runs: Iterable[RunFile]) -> pl.DataFrame:
-    """Turn runs into table rows (one per run × SLO), unsorted."""
+    """Turn runs into table rows (one per run × SLO), unsorted.
+
+    Each SLO's samples are tested for warm-up (:mod:`perfslo_tui.runs.steady`);
+    the row's statistics are those of the steady part.
+    """
     columns: dict[str, list[object]] = {name: [] for name in TABLE_SCHEMA}
     for run in runs:
+        states = steady_states(run.samples)
+        fingerprint = fingerprint_text(run.fingerprint)
         for slo, samples in run.samples.items():
             values = np.asarray(samples, dtype=float)
-            stats = summarize(values)
+            state = states[slo]
+            stats = summarize(values[steady_cut(state) :])
             columns["run_id"].append(run.run_id)
             columns["ts_ms"].append(run.timestamp_ms)
             columns["commit"].append(run.commit)
             columns["branch"].append(run.branch)
             columns["dirty"].append(run.dirty)
             columns["source"].append(run.source)
+            columns["fingerprint"].append(fingerprint)
             columns["slo"].append(slo)
             for name, value in stats.as_dict().items():
                 columns[name].append(value)
+            columns["samples_total"].append(int(values.size))
+            columns["steady_from"].append(state.steady_from)
+            columns["steady_class"].append(state.kind.value)
+            columns["steady_change"].append(state.change)
             columns["samples"].append(values.tolist())
     return pl.DataFrame(columns, schema=TABLE_SCHEMA)
 

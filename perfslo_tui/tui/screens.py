@@ -18,7 +18,15 @@ from textual_plotext import PlotextPlot
 from perfslo_tui.report.common import budget_cell, value_cell
 from perfslo_tui.runs.files import metric_series
 from perfslo_tui.runs.history import RunHistory, RunInfo
-from perfslo_tui.text import format_ms, format_percent, format_value, printable, short_commit, utc_iso
+from perfslo_tui.text import (
+    format_change,
+    format_ms,
+    format_percent,
+    format_value,
+    printable,
+    short_commit,
+    utc_iso,
+)
 from perfslo_tui.tui.compare_panel import ComparePanel, LiveCompare
 from perfslo_tui.tui.widgets import SEVERITY_STYLE, STATUS_STYLE, glyph, safe
 from perfslo_tui.verdict.engine import recent_results
@@ -52,7 +60,11 @@ KEYS: list[tuple[str, str, str]] = [
 
 
 def comparison_line(title: str, cmp: Comparison | None) -> Text:
-    """``vs baseline a1b2c3d: +3.0% stable [-1.0%, +7.1%]``."""
+    """``vs baseline a1b2c3d: +3.0% stable [-1.0%, +7.1%]``, then the medians it came from.
+
+    A machine-adjusted change says so and gives the raw change of the
+    medians beside it, so the two never seem to contradict each other.
+    """
     line = Text()
     line.append(f"{title}", style="bold")
     if cmp is None:
@@ -61,9 +73,13 @@ def comparison_line(title: str, cmp: Comparison | None) -> Text:
     line.append(" ")
     line.append(printable(short_commit(cmp.reference_commit), 12), style="dim")
     line.append(": ")
-    line.append(cmp.label, style=SEVERITY_STYLE[cmp.effective_severity])
-    if cmp.interval:
+    line.append(cmp.label, style=SEVERITY_STYLE[cmp.effective_severity] if cmp.judged else "dim")
+    if cmp.interval and cmp.judged:
         line.append(f"  95% CI {cmp.interval}", style="dim")
+    line.append(f"\n    medians {cmp.medians_text}", style="dim")
+    if cmp.adjusted:
+        raw, adjusted = format_change(cmp.raw_change), format_change(cmp.change)
+        line.append(f" (raw {raw}; machine-adjusted {adjusted})", style="dim")
     return line
 
 
@@ -88,13 +104,19 @@ def analysis_text(result: SLOResult | None) -> Text:
         parts.append(Text(f"run-to-run noise ±{result.noise * 100:.1f}%", style="dim"))
     if result.stats is not None:
         s = result.stats
+        steady = result.steady
+        counted = f"n={s.count}"
+        if steady is not None and steady.cut:
+            counted = f"n={s.count} steady of {steady.total}"
         parts.append(
             Text(
-                f"samples n={s.count}  min {format_ms(s.min)}  median {format_ms(s.median)}  "
+                f"samples {counted}  min {format_ms(s.min)}  median {format_ms(s.median)}  "
                 f"p95 {format_ms(s.p95)}  max {format_ms(s.max)} {result.unit}",
                 style="dim",
             )
         )
+        if steady is not None and steady.tested and not steady.cut and steady.steady:
+            parts.append(Text(steady.message, style="dim"))
     for part in parts:
         part.no_wrap = False
     return Text("\n").join(parts)

@@ -24,7 +24,7 @@ from textual.widgets import Static
 from textual_plotext.plot import Plot
 
 from perfslo_tui.report.common import budget_cell, value_cell
-from perfslo_tui.text import format_change, format_percent, printable, short_commit
+from perfslo_tui.text import format_percent, printable, short_commit
 from perfslo_tui.verdict.model import Comparison, Evaluation, SLOResult, Verdict
 from perfslo_tui.verdict.rules import BudgetStatus, Severity
 
@@ -34,7 +34,12 @@ STATUS_STYLE: dict[BudgetStatus | None, str] = {
     BudgetStatus.DRIFT: "yellow",
     BudgetStatus.VIOLATION: "red",
 }
-VERDICT_STYLE = {Verdict.PASSED: "green", Verdict.WARNING: "yellow", Verdict.FAILED: "red"}
+VERDICT_STYLE = {
+    Verdict.PASSED: "green",
+    Verdict.WARNING: "yellow",
+    Verdict.UNJUDGED: "magenta",
+    Verdict.FAILED: "red",
+}
 SEVERITY_STYLE = {
     Severity.IMPROVED: "green",
     Severity.STABLE: "",
@@ -73,7 +78,7 @@ def format_age(seconds: float) -> str:
 
 
 def comparison_text(label: str, cmp: Comparison | None, compact: bool = False) -> Text:
-    """``base +3.0% warning`` coloured by the effective severity.
+    """``base +3.0% warning`` coloured by the effective severity; ``adj.`` marks a machine-adjusted change.
 
     ``compact`` leaves out the word for stable changes (cards are narrow).
     """
@@ -81,12 +86,30 @@ def comparison_text(label: str, cmp: Comparison | None, compact: bool = False) -
     if cmp is None:
         text.append("—", style="dim")
         return text
-    style = SEVERITY_STYLE[cmp.effective_severity]
-    if compact and cmp.effective_severity is Severity.STABLE and not cmp.within_noise:
-        text.append(format_change(cmp.change), style=style)
+    style = SEVERITY_STYLE[cmp.effective_severity] if cmp.judged else "dim"
+    if compact and cmp.judged and cmp.effective_severity is Severity.STABLE and not cmp.within_noise:
+        text.append(cmp.change_text, style=style)
     else:
         text.append(cmp.label, style=style)
     return text
+
+
+def change_icon(result: SLOResult) -> str:
+    """The icon of an SLO's change against the baseline: ❌ only once confirmed.
+
+    An unconfirmed regression wears ⚠, one that could not be judged ❔.
+    """
+    cmp = result.vs_baseline
+    if cmp is None:
+        return "·"
+    if result.confirmed_regression:
+        return "❌"
+    if result.unjudged:
+        return "❔"
+    severity = cmp.effective_severity
+    if severity is Severity.REGRESSION:
+        return "⚠"
+    return glyph(severity.icon)
 
 
 # ------------------------------------------------------------- sparklines
@@ -392,14 +415,15 @@ def regression_table(evaluation: Evaluation | None, width: int) -> RenderableTyp
     for r in rows:
         cmp = r.vs_baseline
         name = Text(no_wrap=True, overflow="ellipsis")
-        sev = cmp.effective_severity if cmp else None
-        name.append(f"{glyph(sev.icon) if sev else '·'} ")
+        name.append(f"{change_icon(r)} ")
         name.append(printable(r.name, 60))
         if cmp is None:
             change = Text("no baseline", style="dim")
             since = Text("")
         else:
-            change = Text(cmp.label, style=SEVERITY_STYLE[cmp.effective_severity])
+            change = comparison_text("", cmp, compact=True)
+            if r.regression and not r.confirmed_regression:
+                change.append(f" {min(r.regression_streak, r.confirm_runs)}/{r.confirm_runs}", style="dim")
             since = Text(no_wrap=True)
             if r.step is not None and r.step.change > 0 and cmp.change > 0:
                 # The step tells which commit the rise came in with.

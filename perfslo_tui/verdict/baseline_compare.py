@@ -15,19 +15,34 @@ import numpy as np
 import polars as pl
 
 from perfslo_tui.runs.history import with_samples
+from perfslo_tui.text import short_commit
+from perfslo_tui.verdict.comparable import comparable
 from perfslo_tui.verdict.context import RecentLevels, SLOContext
-from perfslo_tui.verdict.levels import NoiseSetting, Reference, RunLevel, compare, is_busy, run_level
+from perfslo_tui.verdict.levels import (
+    LEVEL_COLUMNS,
+    NoiseSetting,
+    Reference,
+    RunLevel,
+    compare,
+    level_of_row,
+    run_level,
+)
 from perfslo_tui.verdict.model import Comparison
+from perfslo_tui.verdict.settle import settle_action
 from perfslo_tui.verdict.stats import REFERENCE_SUFFIX, ChangeEstimate
 
 
 @dataclass(frozen=True, slots=True)
 class BaselineFindings:
-    """An SLO against the baseline: the comparison, the regression streak, its pooled change."""
+    """An SLO against the baseline: the comparison, the regression streak, its pooled change.
+
+    ``settle`` is set when the comparison is inconclusive: what would settle it.
+    """
 
     comparison: Comparison | None = None
     streak: int = 0
     confirmation: ChangeEstimate | None = None
+    settle: str = ""
 
 
 def against_baseline(context: SLOContext, frame: pl.DataFrame, levels: RecentLevels) -> BaselineFindings:
@@ -37,37 +52,52 @@ def against_baseline(context: SLOContext, frame: pl.DataFrame, levels: RecentLev
         return BaselineFindings()
     confirm = context.confirm
     this = levels.this
-    setting = NoiseSetting(context.series, context.tolerance, levels.before, context.history_runs, levels.raw)
+    setting = NoiseSetting(
+        context.series, context.tolerance, levels.before, context.history_runs, levels.raw, context.spec.unit
+    )
     # The runs being judged (the current commit's latest) never serve as
     # their own reference, even when the baseline is at the same commit.
     judged = [r for r in levels.runs[-confirm:] if r.commit == this.commit]
+    fingerprint = context.baseline_fingerprint
     pool = baseline_pool(context, frame, levels.ref_by_run, judged)
-    quiet_pool = [r for r in pool if not is_busy(r, levels.quiet)] or pool
-    reference = Reference("baseline", quiet_pool, baseline.commit, baseline.source_run)
+    quiet_pool = [r for r in pool if levels.judgeable(r)] or pool
+    reference = Reference("baseline", quiet_pool, baseline.commit, baseline.source_run, fingerprint)
     vs_baseline = compare(reference, [this], setting, busy=levels.busy)
+    if vs_baseline.not_comparable:
+        # Measured differently from the baseline: no streak, no confirmation.
+        return BaselineFindings(vs_baseline)
     adjusted = vs_baseline.adjusted
     ref_level = float(np.mean([r.level(adjusted) for r in quiet_pool]))
     # The streak: consecutive clean runs (ending here) slower than the
-    # baseline by more than the tolerance; busy runs are skipped.
+    # baseline by more than the tolerance; busy or unsettled runs are skipped,
+    # a run measured differently from the baseline ends it.
     streak_runs: list[RunLevel] = []
     for run in reversed(levels.runs):
-        if is_busy(run, levels.quiet):
+        if not levels.judgeable(run):
             continue
         # The baseline commit's own runs are the reference, never the regression.
         if adjusted and run.ratios is None or run.commit == baseline.commit != this.commit:
+            break
+        if not comparable(run.fingerprint, fingerprint):
             break
         if run.level(adjusted) - ref_level > math.log1p(context.tolerance):
             streak_runs.append(run)
         else:
             break
     confirmation: ChangeEstimate | None = None
-    if len(streak_runs) >= confirm and not levels.busy:
+    # Confirmed by the clean runs of the streak, whatever the latest run was
+    # like: a busy or unsettled run after them never undoes a confirmation.
+    if len(streak_runs) >= confirm:
         group = streak_runs[:confirm][::-1]
-        pooled = compare(Reference("baseline", quiet_pool, baseline.commit, None), group, setting)
+        pool_reference = Reference("baseline", quiet_pool, baseline.commit, None, fingerprint)
+        pooled = compare(pool_reference, group, setting)
         confirmation = pooled.estimate or ChangeEstimate(
             pooled.change, pooled.change, pooled.change, 0.0, pooled.change != 0
         )
-    return BaselineFindings(vs_baseline, len(streak_runs), confirmation)
+    settle = ""
+    if vs_baseline.judged and len(streak_runs) < confirm:
+        settle = settle_action(vs_baseline, confirm, short_commit(baseline.commit))
+    return BaselineFindings(vs_baseline, len(streak_runs), confirmation, settle)
 
 
 def baseline_pool(
@@ -83,12 +113,16 @@ def baseline_pool(
     assert baseline is not None
     name = context.series
     base_ref = baseline.samples.get(name + REFERENCE_SUFFIX)
+    state = baseline.steady.get(name)
     base = run_level(
         baseline.source_run or f"baseline:{baseline.commit}",
         baseline.commit,
         baseline.medians[name],
         baseline.samples.get(name, ()),
         base_ref or None,
+        steady_from=state.steady_from if state is not None else 0,
+        steady=state.steady if state is not None else True,
+        fingerprint=context.baseline_fingerprint,
     )
     pool = [base]
     if baseline.commit and baseline.commit != "unknown":
@@ -97,10 +131,10 @@ def baseline_pool(
             (pl.col("commit") == baseline.commit) & ~pl.col("dirty") & ~pl.col("run_id").is_in(list(skip))
         ).tail(max(context.history_runs - 1, 0))
         same = with_samples(same, context.samples)
-        pool += [
-            run_level(r["run_id"], r["commit"], float(r["median"]), r["samples"], ref_by_run.get(r["run_id"]))
-            for r in same.select("run_id", "commit", "median", "samples").iter_rows(named=True)
-        ]
+        rows = same.select(LEVEL_COLUMNS).iter_rows(named=True)
+        levels = [level_of_row(r, ref_by_run.get(r["run_id"])) for r in rows]
+        # Only runs measured like the baseline pool with it.
+        pool += [level for level in levels if comparable(level.fingerprint, base.fingerprint)]
     if base.ratios is not None and current and current[-1].ratios is not None:
         pool = [r for r in pool if r.ratios is not None]
     return pool

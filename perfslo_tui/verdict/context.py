@@ -29,6 +29,8 @@ class SLOContext:
         samples: The table's samples column, fetched by row number.
         session: The session's reference run of this series (TUI), if any.
         spec: The metric judged, with its budget and tolerance.
+        baseline_fingerprint: The baseline's measurement fingerprint
+            (canonical JSON; empty when unknown).
     """
 
     name: str
@@ -41,6 +43,7 @@ class SLOContext:
     samples: pl.Series
     session: RunLevel | None = None
     spec: MetricBudget = MetricBudget("time", None, DEFAULT_TOLERANCE)
+    baseline_fingerprint: str = ""
 
     @property
     def tolerance(self) -> float:
@@ -61,7 +64,8 @@ class RecentLevels:
         runs: The recent runs, oldest first.
         this: The evaluated run.
         quiet: The machine's quiet speed, if known.
-        clean: The runs not measured on a busy machine.
+        clean: The runs that can be judged: not measured on a busy machine,
+            and with a steady state.
         before: The clean runs of earlier commits (the noise's history).
         raw: Compare raw medians (their spread was the smaller).
         ref_by_run: Reference samples by run id.
@@ -79,3 +83,7 @@ class RecentLevels:
     def busy(self) -> bool:
         """The evaluated run was measured on a busy machine."""
         return is_busy(self.this, self.quiet)
+
+    def judgeable(self, run: RunLevel) -> bool:
+        """A run that can count for or against a regression: steady, and not measured while busy."""
+        return run.steady and not is_busy(run, self.quiet)

@@ -26,22 +26,25 @@ import polars as pl
 from perfslo_tui.config import DEFAULT_INSTRUCTIONS_TOLERANCE, Config, MetricBudget, SLOConfig
 from perfslo_tui.runs.files import metric_series, series_metric
 from perfslo_tui.runs.history import RunHistory, RunInfo, with_samples
+from perfslo_tui.runs.metadata import fingerprint_text
+from perfslo_tui.runs.steady import SteadyClass, SteadySummary
 from perfslo_tui.runs.summary import SampleStats
 from perfslo_tui.verdict.baseline_compare import against_baseline
 from perfslo_tui.verdict.context import RecentLevels, SLOContext
 from perfslo_tui.verdict.levels import (
+    LEVEL_COLUMNS,
     NoiseSetting,
     Reference,
     RunLevel,
     compare,
     is_busy,
+    level_of_row,
     noise_of,
     quiet_level,
-    run_level,
 )
 from perfslo_tui.verdict.model import Comparison, Evaluation, SLOResult
 from perfslo_tui.verdict.rules import DEFAULT_TOLERANCE, budget_status, violation_threshold
-from perfslo_tui.verdict.stats import REFERENCE_SUFFIX, Z95, is_reference_name
+from perfslo_tui.verdict.stats import REFERENCE_SUFFIX, is_reference_name
 from perfslo_tui.verdict.trends import DAY_MS, STEP_WINDOW, analyse_trend, trend_points
 
 # Clean runs needed before the level (speed-adjusted or raw) is chosen by
@@ -110,6 +113,7 @@ def evaluate(
     series = _series(history, info if run_id is not None else None, todo)
     session = _session_levels(history, session_run_id, info, samples, todo)
     window_start = info.ts_ms - config.trend_days * DAY_MS
+    baseline_fingerprint = _baseline_fingerprint(history)
     results: list[SLOResult] = []
     for want in wanted:
         if want.series in reusable:
@@ -127,10 +131,22 @@ def evaluate(
             samples,
             session.get(want.series),
             want.spec,
+            baseline_fingerprint,
         )
         ref_frame = series.get(want.series + REFERENCE_SUFFIX)
         results.append(_evaluate_slo(context, series.get(want.series), ref_frame))
     return dataclasses.replace(base, slos=_grouped(results))
+
+
+def _baseline_fingerprint(history: RunHistory) -> str:
+    """The baseline's measurement fingerprint: its own, else its source run's (older baselines)."""
+    baseline = history.baseline
+    if baseline is None:
+        return ""
+    if baseline.fingerprint:
+        return fingerprint_text(baseline.fingerprint)
+    source = history.run(baseline.source_run) if baseline.source_run else None
+    return source.fingerprint if source is not None else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,10 +264,7 @@ def _session_levels(
         if row is None:
             continue
         ref = rows.get(name + REFERENCE_SUFFIX)
-        levels[name] = run_level(
-            str(row["run_id"]), str(row["commit"]), float(row["median"]), row["samples"],
-            ref["samples"] if ref is not None else None,
-        )
+        levels[name] = level_of_row(row, ref["samples"] if ref is not None else None)
     return levels
 
 
@@ -296,14 +309,15 @@ def _recent_levels(context: SLOContext, frame: pl.DataFrame, ref_frame: pl.DataF
         refs = with_samples(ref_frame.filter(wanted), context.samples)
         ref_by_run = dict(zip(refs["run_id"].to_list(), refs["samples"].to_list(), strict=True))
     runs = [
-        run_level(r["run_id"], r["commit"], float(r["median"]), r["samples"], ref_by_run.get(r["run_id"]))
-        for r in recent.select("run_id", "commit", "median", "samples").iter_rows(named=True)
+        level_of_row(r, ref_by_run.get(r["run_id"]))
+        for r in recent.select(LEVEL_COLUMNS).iter_rows(named=True)
     ]
     this = runs[-1]
     quiet = quiet_level(runs)
-    # Runs measured on a busy machine say little about the code: they are
-    # kept out of the noise, the baseline pool and the confirmation streak.
-    clean = [r for r in runs if not is_busy(r, quiet)] or [this]
+    # Runs measured on a busy machine or that never settled say little about
+    # the code: they are kept out of the noise, the baseline pool and the
+    # confirmation streak.
+    clean = [r for r in runs if r.steady and not is_busy(r, quiet)] or [this]
     # The noise comes from the history before the judged commit: its own
     # runs may carry the very step being judged, which is not noise.
     before = [r for r in clean if r.commit != this.commit] or clean
@@ -337,6 +351,10 @@ def _evaluate_slo(
         assert slo is not None
         return _no_data_result(slo, spec, context.confirm)
     last = frame.row(frame.height - 1, named=True)
+    steady = SteadySummary(
+        SteadyClass(last["steady_class"]), int(last["steady_from"]), int(last["samples_total"]),
+        float(last["steady_change"]),
+    )
     stats = SampleStats(
         count=int(last["count"]),
         min=float(last["min"]),
@@ -348,7 +366,9 @@ def _evaluate_slo(
     )
     levels = _recent_levels(context, frame, ref_frame)
     this = levels.this
-    setting = NoiseSetting(context.series, context.tolerance, levels.before, context.history_runs, levels.raw)
+    setting = NoiseSetting(
+        context.series, context.tolerance, levels.before, context.history_runs, levels.raw, context.spec.unit
+    )
     found = against_baseline(context, frame, levels)
     vs_previous: Comparison | None = None
     if len(levels.runs) >= 2:
@@ -361,10 +381,6 @@ def _evaluate_slo(
         session_setting = dataclasses.replace(setting, history=levels.runs)
         reference = Reference("session", [session], session.commit, session.run_id)
         vs_session = compare(reference, [this], session_setting, busy=levels.busy)
-    inconclusive = levels.busy
-    probe = found.comparison or vs_previous
-    if probe is not None and probe.estimate is not None:
-        inconclusive = inconclusive or Z95 * probe.estimate.noise > context.tolerance
     machine_load = None
     if this.speed is not None and levels.quiet is not None:
         machine_load = math.expm1(this.speed - levels.quiet)
@@ -379,7 +395,7 @@ def _evaluate_slo(
         vs_previous=vs_previous,
         vs_session=vs_session,
         noise=noise_of(levels.before, this.ratios is not None and not levels.raw, context.history_runs),
-        inconclusive=inconclusive,
+        inconclusive=bool(found.settle),
         violation_streak=_violation_streak(frame["median"].to_numpy(), spec),
         regression_streak=found.streak,
         confirm_runs=context.confirm,
@@ -392,6 +408,8 @@ def _evaluate_slo(
         measured_commit=str(last["commit"]),
         stale=str(last["run_id"]) != context.run.run_id,
         spec=spec,
+        steady=steady,
+        settle=found.settle,
     )
 
 

@@ -22,6 +22,7 @@ from enum import StrEnum
 from perfslo_tui.config import Config, MetricBudget, SLOConfig
 from perfslo_tui.runs.files import Baseline
 from perfslo_tui.runs.history import RunInfo
+from perfslo_tui.runs.steady import SteadySummary
 from perfslo_tui.runs.summary import SampleStats
 from perfslo_tui.text import format_change, format_value, short_commit
 from perfslo_tui.verdict.ab import ABConfirmation
@@ -36,26 +37,53 @@ from perfslo_tui.verdict.rules import (
 from perfslo_tui.verdict.stats import BUSY_SLOWDOWN, ChangeEstimate, DriftEstimate
 
 METRIC_LABELS = {"time": "time", "instructions": "instructions", "peak_memory": "peak memory"}
-INCONCLUSIVE_HINT = "inconclusive: increase PERF_ITERATIONS or stabilise the machine"
-BUSY_HINT = "inconclusive: the machine was busy while measuring (reference workload {load} slower); re-run"
+BUSY_HINT = "not judged: the machine was busy while measuring (reference workload {load} slower); re-run"
+# Exit code of a gate that could not judge: not a pass (0), not a failure (1),
+# not bad input (2); CI shows it red, and a pipeline can tell it apart.
+UNJUDGED_EXIT = 3
 
 
 class Verdict(StrEnum):
-    """The overall verdict of a run, as the gate reports it."""
+    """The overall verdict of a run, as the gate reports it.
+
+    UNJUDGED: some SLO against the baseline could not be judged (the machine
+    was busy, the run had no steady state, or it was measured differently
+    from the baseline) and nothing blocks: the gate cannot say it passed.
+    """
 
     PASSED = "PASSED"
     WARNING = "WARNING"
+    UNJUDGED = "UNJUDGED"
     FAILED = "FAILED"
 
     @property
     def icon(self) -> str:
-        """LUASCRIPT's icon for the verdict."""
-        return {"PASSED": "✅", "WARNING": "⚠️", "FAILED": "❌"}[self.value]
+        """LUASCRIPT's icon for the verdict (❔ for one that could not judge)."""
+        return {"PASSED": "✅", "WARNING": "⚠️", "UNJUDGED": "❔", "FAILED": "❌"}[self.value]
 
     @property
     def exit_code(self) -> int:
-        """The gate's exit code: 1 only for FAILED."""
-        return 1 if self is Verdict.FAILED else 0
+        """The gate's exit code: 1 for FAILED, 3 when it could not judge, else 0."""
+        if self is Verdict.FAILED:
+            return 1
+        return UNJUDGED_EXIT if self is Verdict.UNJUDGED else 0
+
+
+@dataclass(frozen=True, slots=True)
+class NoiseParts:
+    """Where a comparison's uncertainty comes from (log scale), to say what would settle it.
+
+    Attributes:
+        run_noise: Run-to-run noise of one run's level.
+        current_se: Within-run standard error of the judged run's level.
+        reference_var: Variance of the (pooled) reference level.
+        samples: Samples in the judged run's level.
+    """
+
+    run_noise: float
+    current_se: float
+    reference_var: float
+    samples: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +103,12 @@ class Comparison:
         reference_runs: Runs pooled into the reference level.
         busy: The current run was measured on a busy machine: the change is
             not judged (never significant).
+        unjudged: Why else the change is not judged (``no steady state``,
+            ``not comparable: CPU model … → …``), or empty.
+        differs: When not comparable, what differs in short (``CPU model``).
+        parts: Where the interval's width comes from, when known.
+        tolerance: The SLO's tolerance the severity was judged with.
+        unit: The unit of the medians.
     """
 
     reference: str
@@ -85,6 +119,11 @@ class Comparison:
     adjusted: bool = False
     reference_runs: int = 1
     busy: bool = False
+    unjudged: str = ""
+    differs: tuple[str, ...] = ()
+    parts: NoiseParts | None = None
+    tolerance: float = DEFAULT_TOLERANCE
+    unit: str = "ms"
 
     @property
     def change(self) -> float:
@@ -97,14 +136,52 @@ class Comparison:
         return self.regression.severity
 
     @property
+    def judged(self) -> bool:
+        """False when the change says nothing: a busy machine, no steady state, not comparable."""
+        return not (self.busy or self.unjudged)
+
+    @property
+    def not_comparable(self) -> bool:
+        """The two sides were measured differently (see :mod:`perfslo_tui.verdict.comparable`)."""
+        return self.unjudged.startswith("not comparable")
+
+    @property
     def significant(self) -> bool:
         """True when the change's interval excludes zero (True without an estimate).
 
-        Never True for a run measured on a busy machine.
+        Never True for a change that is not judged.
         """
-        if self.busy:
+        if not self.judged:
             return False
         return self.estimate.significant if self.estimate else True
+
+    @property
+    def raw_change(self) -> float:
+        """The change of the raw medians, ``current / reference - 1``."""
+        return self.regression.current_ms / self.regression.baseline_ms - 1.0
+
+    @property
+    def basis(self) -> str:
+        """``machine-adjusted`` (against the reference workload) or ``raw`` (medians)."""
+        return "machine-adjusted" if self.adjusted else "raw"
+
+    @property
+    def change_text(self) -> str:
+        """The change with its basis: ``+1.0% adj.`` (machine-adjusted) or ``+1.0%`` (raw medians)."""
+        return format_change(self.change) + (" adj." if self.adjusted else "")
+
+    @property
+    def raw_disagrees(self) -> bool:
+        """A machine-adjusted change whose raw medians tell another story (another severity)."""
+        if not self.adjusted:
+            return False
+        return severity_for_change(self.raw_change, self.tolerance) is not self.severity
+
+    @property
+    def medians_text(self) -> str:
+        """The raw medians the change is about: ``13.75ms → 23.76ms``."""
+        reg = self.regression
+        return f"{format_value(reg.baseline_ms, self.unit)} → {format_value(reg.current_ms, self.unit)}"
 
     @property
     def within_noise(self) -> bool:
@@ -118,12 +195,35 @@ class Comparison:
 
     @property
     def label(self) -> str:
-        """``+6.1% warning``, ``+12.0% within noise``, ``-1.0% stable``."""
-        if self.busy and self.severity is not Severity.STABLE:
+        """``+6.1% warning``, ``+12.0% adj. within noise``, ``+30.1% machine busy``, ``not comparable: …``.
+
+        ``adj.`` marks a machine-adjusted change (it differs from the ratio of
+        the raw medians; :attr:`explained` gives both).
+        """
+        if self.not_comparable:
+            return f"not comparable ({', '.join(self.differs)})" if self.differs else self.unjudged
+        if self.busy:
             kind = "machine busy"
+        elif self.unjudged:
+            kind = self.unjudged
         else:
             kind = "within noise" if self.within_noise else self.severity.value
-        return f"{format_change(self.change)} {kind}"
+        return f"{self.change_text} {kind}"
+
+    @property
+    def explained(self) -> str:
+        """The label with the raw medians it came from.
+
+        E.g. ``+1.0% adj. stable (machine-adjusted; raw medians 13.75 → 23.76 ms, +72.8%)``.
+        """
+        if self.not_comparable:
+            return f"{self.unjudged} (medians {self.medians_text})"
+        if self.adjusted:
+            return (
+                f"{self.label} (machine-adjusted; raw medians {self.medians_text}, "
+                f"{format_change(self.raw_change)})"
+            )
+        return f"{self.label} (medians {self.medians_text})"
 
     @property
     def interval(self) -> str:
@@ -215,6 +315,17 @@ class SLOResult:
             commit that confirmed or cleared a suspected regression, when the
             gate ran one; it then decides the regression instead of the
             run streak.
+        measured_run_id: The run the SLO's data comes from.
+        measured_commit: Its commit.
+        stale: The evaluated run did not measure this SLO (the data is its
+            last measurement).
+        steady: This run's steady state (what warm-up was left out of the
+            value), or None without data.
+        inconclusive: The comparison with the baseline cannot tell a
+            regression from none, and the gate's own re-runs could not
+            either; ``settle`` says what would.
+        settle: The action that would settle an inconclusive comparison,
+            computed from the measured noise.
     """
 
     name: str
@@ -270,6 +381,8 @@ class SLOResult:
         """The same SLO's result for ``metric``, if it measures it."""
         return next((r for r in self.metrics if r.metric == metric), None)
     ab_confirmation: ABConfirmation | None = None
+    steady: SteadySummary | None = None
+    settle: str = ""
 
     @property
     def busy(self) -> bool:
@@ -331,21 +444,38 @@ class SLOResult:
         return pooled.significant and severity_for_change(pooled.change, tolerance) is Severity.REGRESSION
 
     @property
+    def unjudged(self) -> str:
+        """Why this SLO's comparison with the baseline could not be judged (empty when it was).
+
+        A confirmed problem is judged whatever the latest run was like.
+        """
+        cmp = self.vs_baseline
+        if cmp is None or self.blocking:
+            return ""
+        if cmp.busy:
+            load = format_change(self.machine_load) if self.machine_load is not None else "much"
+            return f"machine busy (reference workload {load} slower)"
+        return cmp.unjudged
+
+    @property
     def needs_confirmation(self) -> bool:
         """An unconfirmed problem that more runs could confirm or clear.
 
         A violation not yet seen in enough runs, a slowdown past the
         tolerance whose interval reaches the regression threshold (a +8 %
         change with interval [+3 %, +13 %] may be a regression), or a run
-        measured on a busy machine.
+        that could not be judged because the machine was busy or the run
+        never settled (not one measured differently from the baseline:
+        another run of the same kind cannot help).
         """
         if self.violation and not self.confirmed_violation:
             return True
         cmp = self.vs_baseline
-        if cmp is None or self.confirmed_regression or self.ab_confirmation is not None:
+        if cmp is None or self.confirmed_regression or self.ab_confirmation is not None or cmp.not_comparable:
             return False
-        if cmp.busy:
-            # A busy machine hides the truth either way: only a clean run can tell.
+        if not cmp.judged:
+            # A busy machine or an unsettled run hides the truth either way:
+            # only another run can tell.
             return True
         tolerance = self.tolerance
         if cmp.change <= tolerance:
@@ -423,8 +553,12 @@ class SLOResult:
 
     @property
     def icon(self) -> str:
-        """The status icon (❔ without budget or data)."""
-        return self.budget.status.icon if self.budget else "❔"
+        """The status icon (❔ without budget or data; ⚠️ for a violation not yet confirmed)."""
+        if self.budget is None:
+            return "❔"
+        if self.violation and not self.confirmed_violation:
+            return "⚠️"
+        return self.budget.status.icon
 
     @property
     def confirmation_label(self) -> str:
@@ -456,6 +590,9 @@ class SLOResult:
             if self.violation:
                 text += f" — {self.confirmation_label}"
             lines.append(text)
+        steady = self.steady
+        if steady is not None and (steady.cut or not steady.steady):
+            lines.append(steady.message)
         cmp = self.vs_baseline
         ab = self.ab_confirmation
         if cmp is not None and ab is not None:
@@ -464,8 +601,16 @@ class SLOResult:
             lines.append(ab.message)
             if ab.action is not None:
                 lines.append(f"to settle it: {ab.action}")
-        elif cmp is not None and cmp.severity is not Severity.STABLE:
-            text = f"{cmp.label} vs baseline {short_commit(cmp.reference_commit)}"
+        elif cmp is not None and cmp.not_comparable and not self.blocking:
+            base = short_commit(cmp.reference_commit)
+            what = cmp.unjudged.removeprefix("not comparable: ")
+            lines.append(
+                f"not comparable with baseline {base} ({what}): no regression verdict; re-establish the"
+                " baseline on this setup (`perfslo baseline --establish`) or run"
+                f" `perfslo compare {base} HEAD`"
+            )
+        elif cmp is not None and (cmp.severity is not Severity.STABLE or not cmp.judged or cmp.raw_disagrees):
+            text = f"{cmp.explained} vs baseline {short_commit(cmp.reference_commit)}"
             if self.regression:
                 text += f" — {self.confirmation_label}"
             lines.append(text)
@@ -473,10 +618,18 @@ class SLOResult:
             lines.append(self.step.message)
         if self.drift is not None:
             lines.append(self.drift.message)
-        if self.busy and self.machine_load is not None:
-            lines.append(BUSY_HINT.format(load=format_change(self.machine_load)))
-        elif self.inconclusive and ab is None:  # after a compare, its own action says what to do
-            lines.append(INCONCLUSIVE_HINT)
+        # A confirmed problem stands whatever the latest run was like: no
+        # "busy" or "inconclusive" beside "confirmed (3/3 runs)".
+        if self.busy and self.machine_load is not None and not self.blocking:
+            load = format_change(self.machine_load)
+            lines.append(
+                BUSY_HINT.format(load=load)
+                if cmp is not None
+                else f"measured while the machine was busy (reference workload {load} slower)"
+            )
+        elif self.inconclusive and self.settle and not self.blocking and ab is None:
+            # After a compare, its own action says what to do.
+            lines.append(f"inconclusive: {self.settle}")
         disagreement = self.metric_disagreement
         if disagreement:
             lines.append(disagreement)
@@ -548,13 +701,20 @@ class Evaluation:
 
     @property
     def verdict(self) -> Verdict:
-        """FAILED if any SLO blocks (on any metric), WARNING if any warns, else PASSED."""
+        """FAILED if an SLO blocks (any metric), UNJUDGED if one could not be judged, WARNING, else PASSED."""
         results = self.all_results
         if any(r.blocking for r in results):
             return Verdict.FAILED
+        if any(r.unjudged for r in results):
+            return Verdict.UNJUDGED
         if any(r.warning for r in results):
             return Verdict.WARNING
         return Verdict.PASSED
+
+    @property
+    def unjudged(self) -> list[SLOResult]:
+        """Results (one per SLO and metric) whose comparison with the baseline could not be judged."""
+        return [r for r in self.all_results if r.unjudged]
 
     @property
     def budgeted(self) -> list[SLOResult]:

@@ -42,7 +42,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from perfslo_tui.runs.files import REFERENCE_SUFFIX, is_reference_name
-from perfslo_tui.verdict.nonparametric import mann_whitney_p, theil_sen
+from perfslo_tui.runs.nonparametric import mann_whitney_p, theil_sen
 
 __all__ = ["REFERENCE_SUFFIX", "is_reference_name", "mann_whitney_p", "theil_sen"]
 
@@ -82,6 +82,45 @@ BUSY_SLOWDOWN = 0.10
 # Run-to-run noise assumed for reference-adjusted levels until four clean
 # runs exist to measure it: the spread measured on the reference machine.
 ADJUSTED_PRIOR_NOISE = 0.03
+# The same for raw medians (no reference series): their run-to-run spread
+# measured at load ~3.6 on the reference machine (docs/verdicts.md, 0.046).
+RAW_PRIOR_NOISE = 0.05
+# How many successive differences the prior counts for when the noise is
+# measured from few runs: a MAD of four differences can come out at a
+# fraction of the truth by chance, and every change then looks significant
+# (a command benchmark with five runs of history raised 1 false alarm in 10
+# A/A trials at load 8).
+PRIOR_WEIGHT = 2.0
+
+
+# A pair whose log ratio sits this far above the run's typical one was
+# interrupted: on a loaded machine the scheduler takes the core away for a
+# whole time slice (4 ms and more) in the middle of a sample, and the
+# reference timed after it does not see that. Measured at load 7 on the
+# 2-vCPU machine: a third of 0.6 ms samples came out 7-20x slower; in the
+# quietest quarter of pairs they made the median's standard error 0.3-0.6
+# instead of ~0.02, so a +25 % slowdown was "within noise".
+INTERRUPTED_FACTOR = 1.5
+INTERRUPTED_MADS = 5.0
+
+
+def without_interruptions(logged: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Log values without the upward excursions of interrupted samples.
+
+    A value is dropped when it is more than ``INTERRUPTED_FACTOR`` times the
+    median *and* ``INTERRUPTED_MADS`` robust standard deviations above it. A
+    real change of the code moves every sample and drops nothing; a
+    garbage-collector pause or a descheduled sample stands alone. The median
+    changes little; its standard error stops seeing the far tail. At most
+    half the values are ever dropped.
+    """
+    if logged.size < 5:
+        return logged
+    centre = float(np.median(logged))
+    spread = float(np.median(np.abs(logged - centre))) * MAD_NORMAL_SCALE
+    limit = centre + max(math.log(INTERRUPTED_FACTOR), INTERRUPTED_MADS * spread)
+    kept = logged[logged <= limit]
+    return kept if kept.size * 2 >= logged.size else logged
 
 
 def quiet_log_ratios(
@@ -103,6 +142,13 @@ def quiet_log_ratios(
     if ratios is None:
         return None
     log_reference = np.log(np.asarray(reference, dtype=float))
+    # Interrupted samples first: their reference, timed after the
+    # interruption, may well be among the fastest.
+    clean = without_interruptions(ratios)
+    if clean.size != ratios.size:
+        limit = float(clean.max())
+        keep_clean = ratios <= limit
+        ratios, log_reference = ratios[keep_clean], log_reference[keep_clean]
     keep = log_reference <= np.quantile(log_reference, quantile)
     if int(keep.sum()) < 5:
         return ratios

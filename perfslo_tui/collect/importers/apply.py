@@ -184,7 +184,11 @@ def _write_run(
         git = git_info(root)
         if imported.branch is not None:
             git["branch"] = imported.branch
-    meta = make_metadata(timestamp_ms=imported.timestamp_ms, source=f"import:{fmt}", git=git)
+    # Only what the file says: it may have been measured on another machine.
+    fingerprint = {"producer": fmt, **imported.fingerprint}
+    meta = make_metadata(
+        timestamp_ms=imported.timestamp_ms, source=f"import:{fmt}", git=git, fingerprint=fingerprint
+    )
     meta["import"] = {
         "format": fmt,
         "file": str(path),

@@ -17,7 +17,14 @@ from typing import Any
 
 import orjson
 
-from perfslo_tui.collect.importers.base import ImportedRun, number, numbers, text_or_none, wrong_format
+from perfslo_tui.collect.importers.base import (
+    ImportedRun,
+    int_or_none,
+    number,
+    numbers,
+    text_or_none,
+    wrong_format,
+)
 from perfslo_tui.runs.files import ArtifactError
 from perfslo_tui.text import clip
 
@@ -124,4 +131,20 @@ def parse(path: Path, document: Any) -> ImportedRun:
     run.commit = text_or_none(document.get("commit_hash"))
     date = document.get("date")
     run.timestamp_ms = max(started) if started else (date if isinstance(date, int) else None)
+    run.fingerprint = _fingerprint(document)
     return run
+
+
+def _fingerprint(document: dict[str, Any]) -> dict[str, Any]:
+    """What asv's machine ``params`` say about where it ran."""
+    params = document.get("params") if isinstance(document.get("params"), dict) else {}
+    assert isinstance(params, dict)
+    found: dict[str, Any] = {
+        "producer": "asv",
+        "runtime": "python",
+        "runtime_version": text_or_none(params.get("python")) or text_or_none(document.get("python")),
+        "cpu_model": text_or_none(params.get("cpu")),
+        "cpu_count": int_or_none(params.get("num_cpu")),
+        "os": text_or_none(params.get("os")),
+    }
+    return {key: value for key, value in found.items() if value is not None}

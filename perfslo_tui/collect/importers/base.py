@@ -54,6 +54,9 @@ class ImportedRun:
         branch: The source's branch, or None.
         dirty: The source's dirty flag, or None.
         notes: Things worth telling the user (skipped benchmarks and why).
+        fingerprint: How the source measured, as far as the file says
+            (runtime, CPU, OS...; see :mod:`perfslo_tui.runs.metadata`).
+            Never this machine's facts: the file may come from another.
     """
 
     samples: dict[str, list[float]] = field(default_factory=dict)
@@ -65,6 +68,7 @@ class ImportedRun:
     branch: str | None = None
     dirty: bool | None = None
     notes: list[str] = field(default_factory=list)
+    fingerprint: dict[str, Any] = field(default_factory=dict)
 
     def add(self, path: Path, name: str, samples_ms: list[float], count: int | None = None) -> None:
         """Add one benchmark's raw samples (ms), refusing duplicates and bad values."""
@@ -215,6 +219,17 @@ def parse_iso_ms(value: Any) -> int | None:
     if moment.tzinfo is None:
         moment = moment.astimezone()  # pyperf records local time without an offset
     return int(moment.timestamp() * 1000)
+
+
+def int_or_none(value: Any) -> int | None:
+    """A whole number (an int, or a string of digits), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
 
 
 def text_or_none(value: Any, *unknown: str) -> str | None:

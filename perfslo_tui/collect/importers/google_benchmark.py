@@ -13,7 +13,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from perfslo_tui.collect.importers.base import UNIT_TO_MS, ImportedRun, number, parse_iso_ms, wrong_format
+from perfslo_tui.collect.importers.base import (
+    UNIT_TO_MS,
+    ImportedRun,
+    int_or_none,
+    number,
+    parse_iso_ms,
+    wrong_format,
+)
 from perfslo_tui.runs.files import ArtifactError
 from perfslo_tui.text import clip
 
@@ -84,4 +91,11 @@ def parse(path: Path, document: Any) -> ImportedRun:
         raise ArtifactError(path, "no usable benchmark results (all errors, or no time aggregates)")
     context = document["context"]
     run.timestamp_ms = parse_iso_ms(context.get("date"))
+    run.fingerprint = {"producer": "google-benchmark", "runtime": "native"}
+    version = context.get("library_version")
+    if isinstance(version, str) and version.strip():
+        run.fingerprint["producer_version"] = version.strip()
+    cpus = int_or_none(context.get("num_cpus"))
+    if cpus is not None:
+        run.fingerprint["cpu_count"] = cpus
     return run

@@ -55,4 +55,6 @@ def parse(path: Path, document: Any) -> ImportedRun:
         if median is None:
             raise ArtifactError(path, f"results/{index}: no times, median or mean")
         run.add_summary(path, name, median * 1000.0, statistic, None)
+    # hyperfine records nothing about the machine: only that it timed whole commands.
+    run.fingerprint = {"producer": "hyperfine", "runtime": "command"}
     return run

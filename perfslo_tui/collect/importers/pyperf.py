@@ -11,7 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from perfslo_tui.collect.importers.base import ImportedRun, numbers, parse_iso_ms, wrong_format
+from perfslo_tui.collect.importers.base import (
+    ImportedRun,
+    int_or_none,
+    numbers,
+    parse_iso_ms,
+    text_or_none,
+    wrong_format,
+)
 from perfslo_tui.runs.files import ArtifactError
 from perfslo_tui.text import clip
 
@@ -78,4 +85,19 @@ def parse(path: Path, document: Any) -> ImportedRun:
         why = f" ({'; '.join(run.notes)})" if run.notes else ""
         raise ArtifactError(path, f"no time benchmarks in this pyperf file{why}")
     run.timestamp_ms = latest
+    run.fingerprint = _fingerprint(document, common)
     return run
+
+
+def _fingerprint(document: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
+    """What pyperf records about where it ran (``python_version``, ``cpu_model_name``...)."""
+    found: dict[str, Any] = {"producer": "pyperf", "producer_version": text_or_none(document.get("version"))}
+    implementation = text_or_none(meta.get("python_implementation"))
+    found["runtime"] = {"cpython": "python", None: None}.get(implementation, implementation)
+    version = text_or_none(meta.get("python_version"))
+    found["runtime_version"] = version.split()[0] if version else None
+    found["cpu_model"] = text_or_none(meta.get("cpu_model_name"))
+    found["cpu_count"] = int_or_none(meta.get("cpu_count"))
+    platform = text_or_none(meta.get("platform"))
+    found["os"] = " ".join(platform.split("-")[:2]) if platform else None
+    return {key: value for key, value in found.items() if value is not None}

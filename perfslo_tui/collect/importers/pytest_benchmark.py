@@ -13,6 +13,7 @@ from typing import Any
 
 from perfslo_tui.collect.importers.base import (
     ImportedRun,
+    int_or_none,
     number,
     numbers,
     parse_iso_ms,
@@ -76,4 +77,26 @@ def parse(path: Path, document: Any) -> ImportedRun:
         dirty = commit_info.get("dirty")
         run.dirty = dirty if isinstance(dirty, bool) else None
     run.timestamp_ms = parse_iso_ms(document.get("datetime"))
+    run.fingerprint = _fingerprint(document)
     return run
+
+
+def _fingerprint(document: dict[str, Any]) -> dict[str, Any]:
+    """What pytest-benchmark's ``machine_info`` says about where it ran."""
+    found: dict[str, Any] = {
+        "producer": "pytest-benchmark",
+        "producer_version": text_or_none(document.get("version")),
+    }
+    info = document.get("machine_info")
+    if isinstance(info, dict):
+        implementation = text_or_none(info.get("python_implementation"))
+        lowered = implementation.lower() if implementation else None
+        found["runtime"] = "python" if lowered == "cpython" else lowered
+        found["runtime_version"] = text_or_none(info.get("python_version"))
+        cpu = info.get("cpu") if isinstance(info.get("cpu"), dict) else {}
+        assert isinstance(cpu, dict)
+        found["cpu_model"] = text_or_none(cpu.get("brand_raw")) or text_or_none(info.get("processor"))
+        found["cpu_count"] = int_or_none(cpu.get("count"))
+        system, release = text_or_none(info.get("system")), text_or_none(info.get("release"))
+        found["os"] = " ".join(part for part in (system, release) if part) or None
+    return {key: value for key, value in found.items() if value}
