@@ -615,7 +615,7 @@ class PerfSLOApp(App[int]):
     @work(thread=True, exclusive=True, group="baseline", exit_on_error=False)
     def _establish(self, run_id: str) -> None:
         try:
-            path, kept, run = establish_baseline(self.config, self.config.artifacts_dir / run_id)
+            path, kept, run, _carried = establish_baseline(self.config, self.config.artifacts_dir / run_id)
         except (ArtifactError, OSError, ValueError) as exc:
             self.post_message(BaselineDone(f"✗ baseline not set: {printable(str(exc), 200)}", False))
             return

@@ -43,7 +43,9 @@ def against_baseline(context: SLOContext, frame: pl.DataFrame, levels: RecentLev
     judged = [r for r in levels.runs[-confirm:] if r.commit == this.commit]
     pool = baseline_pool(context, frame, levels.ref_by_run, judged)
     quiet_pool = [r for r in pool if not is_busy(r, levels.quiet)] or pool
-    reference = Reference("baseline", quiet_pool, baseline.commit, baseline.source_run)
+    # An SLO kept from an earlier baseline has its own commit and run.
+    base_commit = baseline.commit_of(context.series)
+    reference = Reference("baseline", quiet_pool, base_commit, baseline.source_run_of(context.series))
     vs_baseline = compare(reference, [this], setting, busy=levels.busy)
     adjusted = vs_baseline.adjusted
     ref_level = float(np.mean([r.level(adjusted) for r in quiet_pool]))
@@ -54,7 +56,7 @@ def against_baseline(context: SLOContext, frame: pl.DataFrame, levels: RecentLev
         if is_busy(run, levels.quiet):
             continue
         # The baseline commit's own runs are the reference, never the regression.
-        if adjusted and run.ratios is None or run.commit == baseline.commit != this.commit:
+        if adjusted and run.ratios is None or run.commit == base_commit != this.commit:
             break
         if run.level(adjusted) - ref_level > math.log1p(context.tolerance):
             streak_runs.append(run)
@@ -63,7 +65,7 @@ def against_baseline(context: SLOContext, frame: pl.DataFrame, levels: RecentLev
     confirmation: ChangeEstimate | None = None
     if len(streak_runs) >= confirm and not levels.busy:
         group = streak_runs[:confirm][::-1]
-        pooled = compare(Reference("baseline", quiet_pool, baseline.commit, None), group, setting)
+        pooled = compare(Reference("baseline", quiet_pool, base_commit, None), group, setting)
         confirmation = pooled.estimate or ChangeEstimate(
             pooled.change, pooled.change, pooled.change, 0.0, pooled.change != 0
         )
@@ -82,19 +84,20 @@ def baseline_pool(
     baseline = context.baseline
     assert baseline is not None
     name = context.series
+    commit = baseline.commit_of(name)
     base_ref = baseline.samples.get(name + REFERENCE_SUFFIX)
     base = run_level(
-        baseline.source_run or f"baseline:{baseline.commit}",
-        baseline.commit,
+        baseline.source_run_of(name) or f"baseline:{commit}",
+        commit,
         baseline.medians[name],
         baseline.samples.get(name, ()),
         base_ref or None,
     )
     pool = [base]
-    if baseline.commit and baseline.commit != "unknown":
+    if commit and commit != "unknown":
         skip = {r.run_id for r in current} | {base.run_id}
         same = frame.filter(
-            (pl.col("commit") == baseline.commit) & ~pl.col("dirty") & ~pl.col("run_id").is_in(list(skip))
+            (pl.col("commit") == commit) & ~pl.col("dirty") & ~pl.col("run_id").is_in(list(skip))
         ).tail(max(context.history_runs - 1, 0))
         same = with_samples(same, context.samples)
         pool += [
