@@ -1,4 +1,4 @@
-"""Nothing is lost: a partial run or import keeps the other SLOs' baselines; a mismatched import is refused."""
+"""Nothing is lost: partial runs and imports keep the other SLOs' baselines; mismatched imports refused."""
 
 from __future__ import annotations
 
@@ -98,7 +98,9 @@ def test_an_imported_baseline_keeps_the_slos_it_lacks(project: Path, write: RunW
     seed = FIXTURES / "luascript" / ".perf-baseline.json"
     result = run_cli("import", "luascript-baseline", str(seed), cwd=project)
     assert result.returncode == 0, result.stderr
-    assert f"{len(SEED_MOCK_TIMINGS) - 1} SLO(s) not in the file keep their previous baseline" in result.stdout
+    assert (
+        f"{len(SEED_MOCK_TIMINGS) - 1} SLO(s) not in the file keep their previous baseline" in result.stdout
+    )
     baseline = read_baseline(project / "artifacts" / ".perf-baseline.json")
     assert baseline is not None
     assert baseline.medians["transpile-simple"] == 0.013

@@ -30,7 +30,7 @@ from tests.conftest import BASE_MS, SEED_MOCK_TIMINGS, make_run, run_cli
 
 # Writes one run into $PERFSLO_ARTIFACTS: the SLOs named by --slo arguments,
 # else $PERFSLO_SLO, else all; prints what it did and what it was given.
-SCRIPT = '''\
+SCRIPT = """\
 import json, os, sys
 from pathlib import Path
 from perfslo_tui.runs.files import build_run_document, write_run
@@ -52,7 +52,7 @@ path = write_run(folder, build_run_document(samples, meta))
 print("argv", json.dumps(sys.argv[1:]))
 print("env", os.environ.get("PERFSLO_SLO", "<unset>"))
 print("wrote", path.name)
-'''
+"""
 
 PY = sys.executable
 
@@ -173,7 +173,10 @@ def test_the_reproduce_line_is_the_users_command_and_it_runs(bench_project: Path
     command = f"{PY} bench.py --slo {{slo}} 2>&1 | tee bench.log > /dev/null && echo done"
     configure(bench_project, command)
     config = load_config(start=bench_project)
-    assert reproduce_commands(config) == f"{PY} bench.py 2>&1 | tee bench.log > /dev/null && echo done\nperfslo check"
+    assert (
+        reproduce_commands(config)
+        == f"{PY} bench.py 2>&1 | tee bench.log > /dev/null && echo done\nperfslo check"
+    )
     make_run(bench_project / "artifacts", SEED_MOCK_TIMINGS, ts_ms=BASE_MS)
     report = run_cli("check", "--format", "markdown", cwd=bench_project).stdout
     block = report.split("```", 2)[1] if "```" in report else ""

@@ -296,6 +296,38 @@ def _stop_group(process: subprocess.Popen[bytes]) -> None:
     process.wait()
 
 
+def run_in_terminal(config: Config, slo: str | None = None) -> int:
+    """Run the bench command with its output on this terminal (``perfslo bench``).
+
+    It runs in its own process group, so Ctrl-C stops the whole benchmark.
+
+    Returns:
+        Its exit code.
+
+    Raises:
+        BenchCommandError: When no command is configured or it cannot start.
+    """
+    command = build_command(config, slo)
+    try:
+        process = subprocess.Popen(
+            command,
+            shell=True,
+            cwd=config.root,
+            env=command_env(config, slo),
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise BenchCommandError(f"cannot start bench command {command!r}: {reason}") from None
+    try:
+        return _wait(process, None)
+    except BaseException:
+        signal_group(process.pid)
+        process.wait()
+        raise
+
+
 def reproduce_commands(config: Config) -> str:
     """The commands that reproduce a gate run locally: the benchmarks, then the check."""
     if not config.bench_command:
