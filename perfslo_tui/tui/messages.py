@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
+from perfslo_tui.config import Config
 from perfslo_tui.runs.history import RunHistory
 from perfslo_tui.tui.runner import RunOutcome
 from perfslo_tui.verdict.model import Evaluation
@@ -64,3 +65,15 @@ class BaselineDone(Message):
     text: str
     ok: bool
 
+
+
+@dataclass(eq=False)
+class ConfigReloaded(Message):
+    """The config file changed and was read again: the new config, or why it cannot be used."""
+
+    config: Config | None
+    error: str
+
+    def can_replace(self, message: Message) -> bool:
+        """Only the latest reading matters."""
+        return isinstance(message, ConfigReloaded)

@@ -32,7 +32,12 @@ from perfslo_tui.verdict.rules import (
 from perfslo_tui.verdict.stats import BUSY_SLOWDOWN, ChangeEstimate, DriftEstimate
 
 METRIC_LABELS = {"time": "time", "instructions": "instructions", "peak_memory": "peak memory"}
-INCONCLUSIVE_HINT = "inconclusive: increase PERF_ITERATIONS or stabilise the machine"
+INCONCLUSIVE_HINT = (
+    "inconclusive: take more samples (environment variable PERF_ITERATIONS, default 100) "
+    "or stabilise the machine"
+)
+# A command SLO (timed whole by `perfslo run`) takes its sample count from the config.
+COMMAND_INCONCLUSIVE_HINT = "inconclusive: raise the SLO's `runs` in the config or stabilise the machine"
 BUSY_HINT = "inconclusive: the machine was busy while measuring (reference workload {load} slower); re-run"
 
 
@@ -137,6 +142,7 @@ class TrendPoint:
     ts_ms: int
     commit: str
     median: float
+    dirty: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -419,7 +425,8 @@ class SLOResult:
         if self.busy and self.machine_load is not None:
             lines.append(BUSY_HINT.format(load=format_change(self.machine_load)))
         elif self.inconclusive:
-            lines.append(INCONCLUSIVE_HINT)
+            command = self.config is not None and self.config.command is not None
+            lines.append(COMMAND_INCONCLUSIVE_HINT if command else INCONCLUSIVE_HINT)
         disagreement = self.metric_disagreement
         if disagreement:
             lines.append(disagreement)
