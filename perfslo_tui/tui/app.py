@@ -288,7 +288,9 @@ class PerfSLOApp(App[int]):
         noun = "SLO" if self.hidden_count == 1 else "SLOs"
         text.append(f"{self.hidden_count} more {noun} ({', '.join(parts)}): ", style="bold yellow")
         upcoming = VIEWS[(VIEWS.index(self.view_mode) + 1) % len(VIEWS)]
-        hint = f"↑↓ scroll, v {upcoming} view, / filters"
+        hint = "↑↓ scroll, / filters"
+        if not self.layout_choice.rows:
+            hint = f"↑↓ scroll, v {upcoming} view, / filters"
         text.append(hint, style="dim")
         note.update(text)
         note.set_class(False, "hidden")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from rich.cells import cell_len
 from rich.console import Group, RenderableType
 from rich.text import Text
 
@@ -135,10 +136,16 @@ def card_body(
     return Group(*head, inline_sparkline(medians, budget, width))
 
 
+def _icon_cell(icon: str) -> str:
+    """An icon padded to two cells (✅ is two wide, ⚠ one), so the columns line up."""
+    icon = icon.replace(chr(0xFE0F), "")
+    return icon + " " * max(0, 2 - cell_len(icon))
+
+
 def row_line(result: SLOResult, stale: bool, columns: RowColumns, style: str, baseline: Text | None) -> Text:
     """One SLO on one line, in the list's columns."""
     line = Text(no_wrap=True, overflow="crop")
-    line.append(f"{result.icon.replace(chr(0xFE0F), '')} ")
+    line.append(_icon_cell(result.icon) + " ")
     name = printable(result.name, 200)
     if len(name) > columns.name:
         name = name[: max(1, columns.name - 1)] + "…"
@@ -162,10 +169,11 @@ def row_line(result: SLOResult, stale: bool, columns: RowColumns, style: str, ba
 
 def row_header(columns: RowColumns) -> Text:
     """The list's column titles, aligned with :func:`row_line`."""
-    parts = ["  " + "SLO".ljust(columns.name), "  " + "value".rjust(columns.value)]
+    parts = ["   " + "SLO".ljust(columns.name), "  " + "value".rjust(columns.value)]
     parts.append("  " + "budget".rjust(columns.percent))
     parts.append("  " + "status".ljust(columns.state))
     if columns.baseline:
         parts.append("  " + "vs baseline".ljust(columns.baseline))
-    parts.append("  trend (° older run)")
+    # The legend of ° (a value from an older run) when the trend column has room for it.
+    parts.append("  trend, ° older run" if columns.spark >= 17 else "  trend")
     return Text("".join(parts), style="bold dim", no_wrap=True, overflow="crop")

@@ -92,7 +92,7 @@ class RowColumns:
     def fixed(self) -> int:
         """Everything but the name and the sparkline, with the gaps."""
         base = self.baseline + 2 if self.baseline else 0
-        return 2 + 2 + self.value + 2 + self.percent + 2 + self.state + base + 2
+        return 3 + 2 + self.value + 2 + self.percent + 2 + self.state + base + 2
 
 
 def row_columns(width: int, longest_name: int) -> RowColumns:

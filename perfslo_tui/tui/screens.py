@@ -184,7 +184,6 @@ class DetailScreen(Screen[None]):
         if app.runner is not None and app.runner.running:
             # A command already running: its output so far, and it goes on here.
             self.output_started(app.output_lines)
-            self.toggle_output(True)
         self._ready = True
         self.data_changed()
         table.focus()
@@ -338,10 +337,11 @@ class DetailScreen(Screen[None]):
         return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
 
     def output_started(self, lines: list[str]) -> None:
-        """A bench command started: its output panel starts over with ``lines``."""
+        """A bench command started: its output panel opens and starts over with ``lines``."""
         log = self.query_one("#detail-log", Log)
         log.clear()
         log.write_lines(lines)
+        self.toggle_output(True)
 
     def output(self, lines: list[str]) -> None:
         """More output of the running bench command (shown while a command runs)."""
