@@ -299,7 +299,7 @@ class PerfMeasurement:
         return self.only is None or slo == self.only
 
     def measure(self, slo: str, ms: float) -> None:
-        """Record one sample (ms) for an SLO (nothing in a valgrind re-run, or when ``PERFSLO_SLO`` names another)."""
+        """Record one sample (ms) for an SLO (not in a valgrind re-run, nor when ``PERFSLO_SLO`` skips it)."""
         if self.recount is not None or not self.wanted(slo):
             return
         value = float(ms)
