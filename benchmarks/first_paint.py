@@ -94,7 +94,16 @@ def one_start(folder: Path) -> dict[str, float]:
                 if name not in found and mark in seen:
                     found[name] = now
         os.write(master, b"q")
-        proc.wait(timeout=30)
+        # Keep reading while it quits: a full pty buffer would block its last writes.
+        deadline = time.perf_counter() + 60
+        while proc.poll() is None and time.perf_counter() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.05)
+            if ready:
+                try:
+                    os.read(master, 65536)
+                except OSError:
+                    break
+        proc.wait(timeout=5)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
