@@ -14,7 +14,13 @@ from perfslo_tui.actions.baseline import establish_baseline
 from perfslo_tui.config import Config, load_config
 from perfslo_tui.runs.store import load_table
 from perfslo_tui.verdict.engine import evaluate
-from perfslo_tui.verdict.model import INCONCLUSIVE_HINT, Evaluation, SLOResult, Verdict
+from perfslo_tui.verdict.model import (
+    COMMAND_INCONCLUSIVE_HINT,
+    INCONCLUSIVE_HINT,
+    Evaluation,
+    SLOResult,
+    Verdict,
+)
 from perfslo_tui.verdict.rules import Severity
 from tests.conftest import BASE_MS, HOUR_MS, RunWriter, run_cli
 
@@ -171,6 +177,18 @@ def test_a_change_inside_the_run_to_run_noise_is_within_noise(
     assert result.noise is not None and result.noise > 0.05
     assert result.inconclusive and INCONCLUSIVE_HINT in result.messages()
     assert evaluation.verdict is Verdict.PASSED
+
+
+def test_an_inconclusive_command_slo_is_told_to_raise_its_runs(project: Path, write: RunWriter) -> None:
+    # The same noisy history, for an SLO timed whole by `perfslo run`: PERF_ITERATIONS does not apply.
+    (project / "perfslo.toml").write_text(f'[slos.{SLO}]\nbudget = 50.0\ncommand = "true"\n')
+    config = load_config(start=project)
+    for i in range(8):
+        write({SLO: 1.0 if i % 2 else 1.14}, ts_ms=BASE_MS + i * HOUR_MS, commit=sha(i), spread=0.02)
+    _evaluation, result = judge(project, config)
+    assert result.inconclusive
+    assert COMMAND_INCONCLUSIVE_HINT in result.messages() and INCONCLUSIVE_HINT not in result.messages()
+    assert "environment variable PERF_ITERATIONS" in INCONCLUSIVE_HINT
 
 
 def test_a_quiet_history_makes_the_same_change_significant(

@@ -79,7 +79,9 @@ def establish_baseline(
     if run_path is None:
         latest = (history if history is not None else load_history(config.artifacts_dir)).latest
         if latest is None:
-            raise ArtifactError(config.artifacts_dir, "no usable run to make the baseline from")
+            raise ArtifactError(
+                config.artifacts_dir, "no usable run to make the baseline from: run `perfslo bench` first"
+            )
         run_path = config.artifacts_dir / latest.run_id
     run = read_run(run_path)
     document = baseline_document_from_run(run)

@@ -206,6 +206,7 @@ async def test_cancel_with_no_output_says_so(project: Path, write: RunWriter) ->
     app = make_app(project, watch=False)
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot)
+        assert "  1 run  latest" in text(app.query_one("#header"))  # not "1 runs"
         assert "Cancel" not in " ".join(k.description for k in app.screen.query("FooterKey"))  # type: ignore[attr-defined]
         await pilot.press("r")
         await wait_for(pilot, lambda: app.runner is not None and app.runner.running)
