@@ -266,6 +266,15 @@ def parse_config(table: Mapping[str, Any], path: Path) -> Config:
         ConfigError: Naming the file, the key and the problem.
     """
     prefix = "tool.perfslo." if path.name == PYPROJECT_FILE else ""
+    tool = table.get("tool")
+    if not prefix and isinstance(tool, dict) and "perfslo" in tool:
+        # The pyproject.toml form pasted into a perfslo.toml: say so, not "unknown key".
+        raise ConfigError(
+            path,
+            "tool.perfslo",
+            f"{path.name} takes the keys at the top level: drop the `tool.perfslo` prefix "
+            "([tool.perfslo] -> nothing, [tool.perfslo.slos.x] -> [slos.x]); that form is for pyproject.toml",
+        )
     for key in table:
         if key not in _GLOBAL_KEYS:
             raise ConfigError(path, prefix + key, f"unknown key (known: {', '.join(sorted(_GLOBAL_KEYS))})")

@@ -31,8 +31,15 @@ def printable(text: str, limit: int = 80) -> str:
 
 
 def short_commit(commit: str | None) -> str:
-    """A commit as git shortens it (seven characters), ``?`` when unknown."""
-    return commit[:SHORT_COMMIT] if commit else "?"
+    """A commit hash as git shortens it (seven characters), ``?`` when unknown.
+
+    A word that is not a hash (``uncommitted``, ``unknown``) is kept whole.
+    """
+    if not commit:
+        return "?"
+    if len(commit) > SHORT_COMMIT and all(ch in "0123456789abcdefABCDEF" for ch in commit):
+        return commit[:SHORT_COMMIT]
+    return commit if len(commit) <= 12 else commit[:SHORT_COMMIT]
 
 
 def utc_iso(timestamp_ms: int) -> str:

@@ -103,6 +103,12 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
+def declare_slo(project: Path, name: str, budget: float = 1000.0) -> None:
+    """Add an SLO to the project's perfslo.toml (an import must match a configured SLO)."""
+    with (project / "perfslo.toml").open("a") as handle:
+        handle.write(f'\n[slos."{name}"]\nbudget = {budget}\n')
+
+
 @pytest.fixture
 def config(project: Path) -> Config:
     """The project's loaded config."""

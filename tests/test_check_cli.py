@@ -140,14 +140,16 @@ def test_no_runs_is_a_data_error(project: Path) -> None:
     result = run_cli("check", cwd=project)
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0
-    assert "no usable runs" in result.stderr and "Traceback" not in result.stderr
+    # The seed config has no bench command: the line says what is missing and what fixes it.
+    assert "no runs in artifacts/ yet, and perfslo.toml has no bench_command to make some" in result.stderr
+    assert "run `perfslo init --force`" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_missing_folder_is_a_data_error(project: Path) -> None:
     (project / "artifacts").rmdir()
     result = run_cli("check", cwd=project)
     assert result.returncode == 2
-    assert "artifacts folder does not exist" in result.stderr
+    assert "the artifacts folder artifacts/ does not exist yet" in result.stderr
 
 
 def test_a_bad_file_is_reported_and_the_rest_loads(project: Path, write: RunWriter) -> None:

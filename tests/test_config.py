@@ -134,3 +134,18 @@ def test_explicit_config_overrides_discovery(tmp_path: Path) -> None:
     config = load_config(other, start=repo)
     assert list(config.slos) == ["explicit"]
     assert config.artifacts_dir == (tmp_path / "out").resolve()
+
+
+def test_tool_perfslo_in_a_perfslo_toml_gets_a_hint_not_unknown_key(tmp_path: Path) -> None:
+    (tmp_path / "perfslo.toml").write_text(
+        '[tool.perfslo]\nartifacts_dir = "artifacts"\n\n[tool.perfslo.slos.parse]\nbudget = 1.0\n'
+    )
+    result = run_cli("check", cwd=tmp_path)
+    assert result.returncode == 2
+    [line] = result.stderr.splitlines()
+    assert line == (
+        f"perfslo: {tmp_path / 'perfslo.toml'}: tool.perfslo: perfslo.toml takes the keys at the top level: "
+        "drop the `tool.perfslo` prefix ([tool.perfslo] -> nothing, [tool.perfslo.slos.x] -> [slos.x]); "
+        "that form is for pyproject.toml"
+    )
+    assert "unknown key" not in line

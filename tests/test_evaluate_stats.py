@@ -180,6 +180,25 @@ def test_a_change_inside_the_run_to_run_noise_is_within_noise(
     assert evaluation.verdict is Verdict.PASSED
 
 
+def test_an_inconclusive_command_slo_is_never_told_about_perf_iterations(
+    project: Path, write: RunWriter
+) -> None:
+    # The same noisy history, for an SLO timed whole by `perfslo run`: PERF_ITERATIONS does not
+    # apply to it, so no advice may name it (its sample count is the SLO's `runs`).
+    (project / "perfslo.toml").write_text(f'[slos.{SLO}]\nbudget = 50.0\ncommand = "true"\n')
+    config = load_config(start=project)
+    last = None
+    for i in range(8):
+        last = write({SLO: 1.0 if i % 2 else 1.14}, ts_ms=BASE_MS + i * HOUR_MS, commit=sha(i), spread=0.02)
+    establish_baseline(config, last)
+    write({SLO: 1.12}, ts_ms=at(0), commit="2" * 40, spread=0.02)
+    _evaluation, result = judge(project, config)
+    assert result.inconclusive
+    [line] = [m for m in result.messages() if m.startswith("inconclusive:")]
+    assert "PERF_ITERATIONS" not in "\n".join(result.messages())
+    assert "perfslo compare" in line or "`runs` in the config" in line
+
+
 def test_a_quiet_history_makes_the_same_change_significant(
     project: Path, cfg: Config, write: RunWriter
 ) -> None:

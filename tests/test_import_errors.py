@@ -10,7 +10,7 @@ import pytest
 from perfslo_tui.collect.importers import FORMATS
 from perfslo_tui.runs.files import read_run
 from perfslo_tui.runs.store import load_table
-from tests.conftest import run_cli
+from tests.conftest import declare_slo, run_cli
 
 FIXTURES = Path(__file__).parent / "fixtures" / "imports"
 GBENCH = FIXTURES / "google-benchmark" / "gbench.json"
@@ -66,6 +66,7 @@ def test_a_truncated_file_is_one_line_naming_file_and_expected_format(
 
 
 def test_with_several_files_the_good_ones_still_import(project: Path, tmp_path: Path) -> None:
+    declare_slo(project, "BM_VectorSum")
     broken = tmp_path / "broken.json"
     broken.write_bytes(GBENCH.read_bytes()[:300])
     missing = tmp_path / "missing.json"
@@ -147,6 +148,7 @@ def test_not_an_object_and_bad_values(project: Path, tmp_path: Path) -> None:
 
 
 def test_imported_runs_load_into_the_store_the_views_read(project: Path) -> None:
+    declare_slo(project, "BM_VectorSum")
     result = run_cli("import", "google-benchmark", str(GBENCH), cwd=project)
     assert result.returncode == 0, result.stderr
     table = load_table(project / "artifacts").table
@@ -161,6 +163,8 @@ def test_imported_runs_load_into_the_store_the_views_read(project: Path) -> None
 def test_import_writes_where_perfslo_asks(project: Path, tmp_path: Path) -> None:
     import os
 
+    declare_slo(project, "BM_VectorSum")
+    declare_slo(project, "bench_sort.TimeSuite.time_sort")
     target = tmp_path / "from-env"
     env = {**os.environ, "PERFSLO_ARTIFACTS": str(target)}
     result = run_cli("import", "google-benchmark", str(GBENCH), cwd=project, env=env)

@@ -24,7 +24,7 @@ from perfslo_tui.collect.importers import FORMATS
 from perfslo_tui.commands.import_cmd import FORMAT_NAMES
 from perfslo_tui.runs.files import read_baseline, read_run
 from perfslo_tui.runs.steady import steady_values
-from tests.conftest import run_cli
+from tests.conftest import declare_slo, run_cli
 
 FIXTURES = Path(__file__).parent / "fixtures" / "imports"
 
@@ -159,6 +159,7 @@ def test_pytest_benchmark_without_data_imports_the_median(
     summary = pytest_benchmark_files["saved"]
     source = orjson.loads(summary.read_bytes())
     assert all("data" not in b["stats"] for b in source["benchmarks"])
+    declare_slo(project, "test_sort")
     out = do_import(project, "pytest-benchmark", summary)
     assert "no raw samples in the file for 2 benchmark(s)" in out.stdout
     [path] = written_runs(project)
@@ -218,6 +219,7 @@ def test_pyperf_gzip_file(project: Path, pyperf_file: Path, tmp_path: Path) -> N
 
     packed = tmp_path / "pyperf.json.gz"
     packed.write_bytes(gzip.compress(pyperf_file.read_bytes()))
+    declare_slo(project, "sort-1000")
     do_import(project, "pyperf", packed)
     [path] = written_runs(project)
     assert sum(len(v) for v in read_run(path).samples.values()) == 12
@@ -297,6 +299,7 @@ def test_google_benchmark_repetitions_are_samples(project: Path) -> None:
 def test_google_benchmark_aggregates_only_imports_the_median(project: Path) -> None:
     file = FIXTURES / "google-benchmark" / "gbench-aggregates.json"
     source = orjson.loads(file.read_bytes())
+    declare_slo(project, "BM_VectorSum")
     do_import(project, "google-benchmark", file)
     [path] = written_runs(project)
     run = read_run(path)
@@ -324,6 +327,7 @@ def test_google_benchmark_live_from_a_tiny_cpp_program(project: Path, tmp_path: 
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
+    declare_slo(project, "BM_VectorSum")
     do_import(project, "google-benchmark", out)
     [path] = written_runs(project)
     run = read_run(path)
@@ -445,6 +449,7 @@ def test_pyperf_single_benchmark_file_and_a_memory_benchmark(project: Path, tmp_
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
     source = orjson.loads(timed.read_bytes())
+    declare_slo(project, "build-list")
     do_import(project, "pyperf", timed)
     [path] = written_runs(project)
     run = read_run(path)

@@ -145,6 +145,29 @@ def test_no_perf_test_selected_writes_nothing_and_says_so(perf_project: Path) ->
     assert "no samples collected" in result.stdout
 
 
+def test_a_collection_error_is_reported_as_such(perf_project: Path) -> None:
+    (perf_project / "test_broken.py").write_text("import no_such_module_here\n")
+    result = pytest_in(perf_project, "test_perf.py", "test_broken.py", "--perf-collect")
+    assert result.returncode == 2
+    assert runs_in(perf_project) == []
+    expected = "perfslo: no run written: pytest could not collect the tests (1 collection error, shown above)"
+    assert expected in result.stdout
+    assert "no test used the `perf` fixture" not in result.stdout
+
+
+def test_perfslo_slo_measures_only_that_slo(perf_project: Path) -> None:
+    # What perfslo sets to re-run one SLO: the other SLOs' tests still run, untimed.
+    only = {"PERFSLO_SLO": "transpile-simple"}
+    result = pytest_in(perf_project, "test_perf.py", "--perf-collect", env=only)
+    assert result.returncode == 0, result.stdout + result.stderr
+    (path,) = runs_in(perf_project)
+    assert set(read_run(path).samples) == {"transpile-simple", "transpile-simple@ref"}
+    none = pytest_in(perf_project, "test_perf.py", "--perf-collect", env={"PERFSLO_SLO": "not-measured-here"})
+    assert none.returncode == 0
+    assert "perfslo: no samples for PERFSLO_SLO=not-measured-here: no test measured it" in none.stdout
+    assert len(runs_in(perf_project)) == 1
+
+
 def test_artifacts_folder_option(perf_project: Path, tmp_path: Path) -> None:
     elsewhere = tmp_path / "elsewhere"
     result = pytest_in(

@@ -143,5 +143,5 @@ def test_trend_without_artifacts_folder_is_a_clear_error(project: Path) -> None:
     (project / "artifacts").rmdir()
     result = run_cli("trend", cwd=project)
     assert result.returncode == 2
-    assert "artifacts folder does not exist" in result.stderr
+    assert "the artifacts folder artifacts/ does not exist yet" in result.stderr
     assert "Traceback" not in result.stderr

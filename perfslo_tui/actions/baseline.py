@@ -1,14 +1,24 @@
-"""Establishing a baseline: the core operation behind the CLI and the TUI's ``b``."""
+"""Establishing a baseline: the core operation behind the CLI and the TUI's ``b``.
+
+Nothing is lost: a run that lacks some SLOs (a one-SLO re-run) becomes the
+baseline of the SLOs it measured, and every other SLO keeps its baseline from
+the previous one, marked with the commit and run it came from.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from perfslo_tui.config import Config
 from perfslo_tui.runs.files import (
     ArtifactError,
+    Baseline,
     RunFile,
     baseline_document_from_run,
+    is_reference_name,
+    keep_missing_slos,
     read_run,
     write_baseline,
 )
@@ -16,10 +26,42 @@ from perfslo_tui.runs.history import RunHistory
 from perfslo_tui.runs.store import load_history
 
 
+@dataclass(frozen=True, slots=True)
+class BaselinePlan:
+    """Where each SLO's baseline comes from if a run becomes the baseline.
+
+    Attributes:
+        from_run: SLOs the run measured: their baseline becomes this run.
+        kept: SLOs the run did not measure, with the commit their current
+            baseline comes from (they keep it).
+    """
+
+    from_run: list[str] = field(default_factory=list)
+    kept: dict[str, str] = field(default_factory=dict)
+
+
+def plan_baseline(measured: Collection[str], current: Baseline | None) -> BaselinePlan:
+    """Which SLOs a run would set and which keep their current baseline.
+
+    Args:
+        measured: The series the run holds (``@ref`` companions are ignored).
+        current: The baseline in place, if any.
+    """
+    names = sorted(n for n in measured if not is_reference_name(n))
+    kept: dict[str, str] = {}
+    if current is not None:
+        for name in current.medians:
+            if name not in measured and not is_reference_name(name):
+                kept[name] = current.commit_of(name)
+    return BaselinePlan(names, dict(sorted(kept.items())))
+
+
 def establish_baseline(
     config: Config, run_path: Path | None = None, history: RunHistory | None = None
-) -> tuple[Path, Path | None, RunFile]:
+) -> tuple[Path, Path | None, RunFile, dict[str, str]]:
     """Make a run (default: the latest) the baseline, keeping the old one.
+
+    SLOs the run did not measure keep their entry from the previous baseline.
 
     Args:
         config: The config (for the artifacts folder).
@@ -28,7 +70,8 @@ def establish_baseline(
             reading the folder again.
 
     Returns:
-        ``(baseline path, where the previous baseline was kept or None, the run)``.
+        ``(baseline path, where the previous baseline was kept or None, the
+        run, {SLO kept from the previous baseline: its commit})``.
 
     Raises:
         ArtifactError: When the run cannot be read or there is none.
@@ -36,9 +79,12 @@ def establish_baseline(
     if run_path is None:
         latest = (history if history is not None else load_history(config.artifacts_dir)).latest
         if latest is None:
-            raise ArtifactError(config.artifacts_dir, "no usable run to make the baseline from")
+            raise ArtifactError(
+                config.artifacts_dir, "no usable run to make the baseline from: run `perfslo bench` first"
+            )
         run_path = config.artifacts_dir / latest.run_id
     run = read_run(run_path)
     document = baseline_document_from_run(run)
-    path, kept = write_baseline(config.artifacts_dir, document)
-    return path, kept, run
+    kept = keep_missing_slos(document, config.baseline_path)
+    path, kept_file = write_baseline(config.artifacts_dir, document)
+    return path, kept_file, run, {n: c for n, c in kept.items() if not is_reference_name(n)}

@@ -1,9 +1,16 @@
 """The project's bench command: building it and running it to completion.
 
 The only command perfslo ever runs is the one in the project's own config
-(``bench_command``), optionally narrowed to one SLO through a ``{slo}``
-placeholder. The SLO name is shell-quoted when substituted, so a name read
-from a run file can never inject shell syntax.
+(``bench_command``), **as written**: perfslo never re-tokenises or re-quotes
+the user's shell text, so redirections, pipes, ``&&``, quotes and ``sh -c``
+mean what they say. To run one SLO, perfslo sets ``PERFSLO_SLO=<name>`` in
+the command's environment (``perfslo run``, the pytest ``perf`` fixture and
+:class:`~perfslo_tui.collect.measure.PerfMeasurement` honour it) and, if the
+command has a ``{slo}`` placeholder, puts the shell-quoted name there. For a
+full run the placeholder's own word goes (with the option word right before
+it, ``--slo {slo}``); every other character of the command stays as it is.
+The SLO name is shell-quoted when substituted, so a name read from a run file
+can never inject shell syntax.
 """
 
 from __future__ import annotations
@@ -24,6 +31,10 @@ from perfslo_tui.actions.process import signal_group
 from perfslo_tui.config import Config
 
 SLO_PLACEHOLDER = "{slo}"
+SLO_ENV = "PERFSLO_SLO"
+# Characters that end a shell word outside quotes (besides whitespace).
+_OPERATORS = set(";&|<>()")
+_QUOTES = "'\""
 
 
 class BenchCommandError(Exception):
@@ -31,15 +42,22 @@ class BenchCommandError(Exception):
 
 
 def supports_single_slo(config: Config) -> bool:
-    """True when the bench command can run one SLO (has ``{slo}``)."""
-    return bool(config.bench_command and SLO_PLACEHOLDER in config.bench_command)
+    """True when a bench command is configured: one SLO is always passed on.
+
+    The SLO reaches the command as ``$PERFSLO_SLO`` (and in ``{slo}`` when the
+    command has the placeholder); a command that reads neither runs everything.
+    """
+    return bool(config.bench_command)
 
 
 def build_command(config: Config, slo: str | None = None) -> str:
-    """The shell command to run: all SLOs, or only ``slo`` when supported.
+    """The shell command to run: all SLOs, or only ``slo``.
 
-    Without ``slo`` a ``{slo}`` placeholder is removed along with the option
-    word right before it when that word starts with ``-`` (``--slo {slo}``).
+    Without ``slo`` a ``{slo}`` placeholder's own word is removed along with
+    the option word right before it when that word starts with ``-``
+    (``--slo {slo}``); nothing else of the user's text changes. With ``slo``
+    the placeholder becomes the shell-quoted name. Pass the name in the
+    environment too: :func:`command_env`.
 
     Raises:
         BenchCommandError: When no bench command is configured.
@@ -52,15 +70,79 @@ def build_command(config: Config, slo: str | None = None) -> str:
         return command
     if slo is not None:
         return substitute_slo(command, slo)
-    words = shlex.split(command)
-    kept: list[str] = []
-    for word in words:
-        if word == SLO_PLACEHOLDER:
-            if kept and kept[-1].startswith("-"):
-                kept.pop()
-            continue
-        kept.append(word.replace(SLO_PLACEHOLDER, ""))
-    return shlex.join(kept)
+    return without_placeholder(command)
+
+
+def _word_span(text: str, index: int) -> tuple[int, int]:
+    """The span of the shell word around ``index``: no whitespace, no operator."""
+    start = index
+    while start > 0 and not text[start - 1].isspace() and text[start - 1] not in _OPERATORS:
+        start -= 1
+    end = index
+    while end < len(text) and not text[end].isspace() and text[end] not in _OPERATORS:
+        end += 1
+    return start, end
+
+
+def _unquoted(word: str) -> str:
+    return "".join(ch for ch in word if ch not in _QUOTES)
+
+
+def _strip_pairs(before: str, after: str) -> str:
+    """Quote characters around a removed placeholder, with matched pairs dropped.
+
+    ``'{slo}'`` leaves nothing; in ``sh -c 'bench {slo}'`` the closing quote
+    belongs to the outer string and stays.
+    """
+    while before and after and before[-1] == after[0]:
+        before, after = before[:-1], after[1:]
+    return before + after
+
+
+def without_placeholder(command: str) -> str:
+    """``command`` with each ``{slo}`` word (and its option word) cut out of the text.
+
+    Works on the text itself, never on a re-tokenised copy: ``node b.js --slo
+    {slo} > out`` becomes ``node b.js > out``, ``sh -c 'b.py --slo {slo}'``
+    becomes ``sh -c 'b.py'``.
+    """
+    text = command
+    while SLO_PLACEHOLDER in text:
+        index = text.index(SLO_PLACEHOLDER)
+        start, end = _word_span(text, index)
+        word = text[start:end]
+        before = word[: index - start]
+        after = word[index - start + len(SLO_PLACEHOLDER) :]
+        keep = ""
+        if _unquoted(word) == SLO_PLACEHOLDER:
+            keep = _strip_pairs(before, after)
+            # The option word right before it (``--slo {slo}``) goes too.
+            gap = start
+            while gap > 0 and text[gap - 1] in " \t":
+                gap -= 1
+            if gap < start and gap > 0 and text[gap - 1] not in _OPERATORS:
+                prev_start, prev_end = _word_span(text, gap - 1)
+                previous = text[prev_start:prev_end]
+                core = previous.lstrip(_QUOTES)
+                balanced = previous.count("'") % 2 == 0 and previous.count('"') % 2 == 0
+                if core.startswith("-") and "=" not in core and balanced:
+                    start = prev_start
+        else:
+            # ``--slo={slo}``, ``"--filter=^{slo}$"``: the whole word, but a quote
+            # that opens or closes an outer string stays.
+            keep = "".join(ch for ch in word if ch in _QUOTES)
+            keep = "" if keep.count("'") % 2 == 0 and keep.count('"') % 2 == 0 else keep
+        # The blank before the cut goes with it, so no double space is left.
+        cut = start
+        while cut > 0 and text[cut - 1] in " \t":
+            cut -= 1
+        if cut == 0:
+            end_blank = end
+            while end_blank < len(text) and text[end_blank] in " \t":
+                end_blank += 1
+            end = end_blank
+        text = text[:cut] + keep + text[end:]
+    return text
 
 
 def substitute_slo(template: str, slo: str) -> str:
@@ -92,15 +174,20 @@ def substitute_slo(template: str, slo: str) -> str:
     return "".join(out)
 
 
-def command_env(config: Config) -> dict[str, str]:
+def command_env(config: Config, slo: str | None = None) -> dict[str, str]:
     """Environment for the bench command: ours, where to write runs, our interpreter first.
 
     The folder of the Python running perfslo goes first on ``PATH`` (as
     ``npm run`` does with ``node_modules/.bin``): a command such as
     ``python -m mybench`` or ``perfslo run`` then runs in the same virtual
     environment as perfslo, even when that environment is not activated.
+    ``PERFSLO_SLO`` names the one SLO to run, and is absent for a full run
+    (also when perfslo itself was started with it).
     """
     env = dict(os.environ)
+    env.pop(SLO_ENV, None)
+    if slo is not None:
+        env[SLO_ENV] = slo
     interpreter_dir = os.path.dirname(sys.executable)
     if interpreter_dir:
         env["PATH"] = os.pathsep.join([interpreter_dir, env.get("PATH", "")]).rstrip(os.pathsep)
@@ -160,7 +247,7 @@ def run_to_completion(
             command,
             shell=True,
             cwd=config.root,
-            env={**command_env(config), **(extra_env or {})},
+            env={**command_env(config, slo), **(extra_env or {})},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -231,6 +318,38 @@ def _stop_group(process: subprocess.Popen[bytes]) -> None:
     """SIGKILL the command's process group, then reap the command."""
     signal_group(process.pid)
     process.wait()
+
+
+def run_in_terminal(config: Config, slo: str | None = None) -> int:
+    """Run the bench command with its output on this terminal (``perfslo bench``).
+
+    It runs in its own process group, so Ctrl-C stops the whole benchmark.
+
+    Returns:
+        Its exit code.
+
+    Raises:
+        BenchCommandError: When no command is configured or it cannot start.
+    """
+    command = build_command(config, slo)
+    try:
+        process = subprocess.Popen(
+            command,
+            shell=True,
+            cwd=config.root,
+            env=command_env(config, slo),
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise BenchCommandError(f"cannot start bench command {command!r}: {reason}") from None
+    try:
+        return _wait(process, None)
+    except BaseException:
+        signal_group(process.pid)
+        process.wait()
+        raise
 
 
 def reproduce_commands(config: Config) -> str:

@@ -33,6 +33,11 @@ a pair see the same speed, so the evaluation compares medians of the ratio
 reference machine this cut the run-to-run spread of a run's level from ~18 %
 to ~3.4 % (see ``docs/verdicts.md``). The raw samples stay the SLO's value for
 budgets; only comparisons between runs use the ratio.
+
+When the environment variable ``PERFSLO_SLO`` names an SLO (perfslo sets it
+to re-run one SLO), every other SLO is skipped: ``bench`` calls its function
+once without timing it, ``loop`` runs its body once, ``measure`` and ``time``
+record nothing.
 """
 
 from __future__ import annotations
@@ -375,9 +380,16 @@ class PerfMeasurement:
         # requested benchmark runs, nothing is written.
         self.recount = count_request()
 
+        # perfslo re-running one SLO names it here; the others are skipped.
+        self.only: str | None = os.environ.get("PERFSLO_SLO") or None
+
+    def wanted(self, slo: str) -> bool:
+        """False for an SLO that ``PERFSLO_SLO`` leaves out of this run."""
+        return self.only is None or slo == self.only
+
     def measure(self, slo: str, ms: float) -> None:
-        """Record one sample (milliseconds) for an SLO (nothing in a valgrind re-run)."""
-        if self.recount is not None:
+        """Record one sample (ms) for an SLO (not in a valgrind re-run, nor when ``PERFSLO_SLO`` skips it)."""
+        if self.recount is not None or not self.wanted(slo):
             return
         value = float(ms)
         if not value > 0 or value != value or value == float("inf"):
@@ -442,6 +454,9 @@ class PerfMeasurement:
             raise ValueError(f"{slo}: SLO names ending in {REFERENCE_SUFFIX!r} are reserved")
         if self.recount is not None:
             return  # a valgrind re-run counts only bench() calls: the body never runs here
+        if not self.wanted(slo):
+            yield 0
+            return
         count = iterations if iterations is not None else iterations_from_env()
         if count < 1:
             raise ValueError(f"iterations must be at least 1, got {count}")
@@ -526,6 +541,9 @@ class PerfMeasurement:
             # runs (count_callable ends the process there); the rest are skipped.
             if "instructions" in metrics:
                 count_callable(fn, key)
+            return BenchResult([], 0, 0)
+        if not self.wanted(slo):
+            fn()  # still exercised, as without collection; not measured
             return BenchResult([], 0, 0)
         result = bench(fn, **options) if "time" in metrics else BenchResult([], 0, 0)
         if "time" in metrics:

@@ -193,7 +193,22 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         return
     measured = perf_session._measurement
     if measured is None or not (measured.samples or measured.metric_samples):
-        terminalreporter.write_line("perfslo: no samples collected (no test used the `perf` fixture)")
+        # Say why: a collection error is not "no test used the fixture".
+        errors = terminalreporter.stats.get("error", [])
+        collect_errors = [r for r in errors if isinstance(r, pytest.CollectReport)]
+        only = os.environ.get("PERFSLO_SLO")
+        if collect_errors:
+            count = len(collect_errors)
+            terminalreporter.write_line(
+                f"perfslo: no run written: pytest could not collect the tests ({count} collection "
+                f"error{'s' if count != 1 else ''}, shown above)"
+            )
+        elif exitstatus == pytest.ExitCode.INTERRUPTED:
+            terminalreporter.write_line("perfslo: no run written: the test session was interrupted")
+        elif only:
+            terminalreporter.write_line(f"perfslo: no samples for PERFSLO_SLO={only}: no test measured it")
+        else:
+            terminalreporter.write_line("perfslo: no samples collected (no test used the `perf` fixture)")
         return
     from perfslo_tui.runs.steady import steady_values
     from perfslo_tui.runs.summary import summarize

@@ -60,11 +60,13 @@ def run(args: argparse.Namespace) -> int:
             print(f"perfslo: {printable(str(path), 300)}: {printable(reason, 300)}", file=sys.stderr)
         if config.artifacts_dir.exists() and not config.artifacts_dir.is_dir():
             raise UsageError(f"{config.artifacts_dir}: the artifacts path is a file, not a folder")
-        if not config.artifacts_dir.is_dir():
-            raise UsageError(
-                f"{config.artifacts_dir}: artifacts folder does not exist (run your benchmarks first)"
-            )
-        raise UsageError(f"{config.artifacts_dir}: no usable runs (run your benchmarks first)")
+        if history.errors:
+            count = len(history.errors)
+            raise UsageError(f"{config.artifacts_dir}: no usable runs ({count} unusable file(s) above)")
+        from perfslo_tui.actions.next_step import next_step
+
+        step = next_step(config, history)
+        raise UsageError(step.line() if step is not None else f"{config.artifacts_dir}: no usable runs")
     for path, reason in sorted(history.errors.items()):
         # File names and reasons are untrusted: one escaped line per file.
         print(f"perfslo: warning: skipped {printable(str(path), 300)}: {printable(reason, 300)}",

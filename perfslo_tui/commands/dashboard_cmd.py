@@ -27,9 +27,10 @@ def run(args: argparse.Namespace) -> int:
 
     config = load_context(args)
     if not config.artifacts_dir.is_dir():
-        raise UsageError(
-            f"{config.artifacts_dir}: artifacts folder does not exist (run your benchmarks first)"
-        )
+        from perfslo_tui.actions.next_step import next_step
+
+        step = next_step(config, None)
+        raise UsageError(step.line() if step is not None else f"{config.artifacts_dir}: no such folder")
     history = load_history(config)
     for path, reason in sorted(history.errors.items()):
         print(f"perfslo: warning: skipped {_safe(str(path))}: {_safe(reason)}", file=sys.stderr)

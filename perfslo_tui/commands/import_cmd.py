@@ -47,7 +47,15 @@ def run(args: argparse.Namespace) -> int:
     failed = 0
     for path in args.files:
         try:
-            outcome = import_file(args.format, path, artifacts, config.rename, config.root, force=args.force)
+            outcome = import_file(
+                args.format,
+                path,
+                artifacts,
+                config.rename,
+                config.root,
+                force=args.force,
+                configured=list(config.slos),
+            )
         except ArtifactError as exc:
             print(f"perfslo: {printable(str(exc), 400)}", file=sys.stderr)
             failed += 1

@@ -1,8 +1,9 @@
 """``perfslo run``: measure the SLOs that have a ``command``, write one run.
 
-With ``bench_command = "perfslo run --slo {slo}"`` in the config, a project in
-any language gets the whole loop (check, confirm re-runs, TUI re-runs)
-without writing Python: every SLO is a command perfslo times itself.
+With ``bench_command = "perfslo run"`` in the config, a project in any
+language gets the whole loop (check, confirm re-runs, TUI re-runs) without
+writing Python: every SLO is a command perfslo times itself. Without
+``--slo``, ``$PERFSLO_SLO`` (set by perfslo to re-run one SLO) picks the SLO.
 """
 
 from __future__ import annotations
@@ -71,6 +72,16 @@ def run(args: argparse.Namespace) -> int:
             if not slo.command:
                 raise UsageError(f"{where}: slos.{printable(name, 80)} has no `command` to run")
             chosen.append(slo)
+    elif os.environ.get("PERFSLO_SLO"):
+        # perfslo re-runs one SLO: the name comes in the environment.
+        wanted = os.environ["PERFSLO_SLO"]
+        chosen = [slo for slo in with_command if slo.name == wanted]
+        if not chosen:
+            print(
+                f"perfslo run: PERFSLO_SLO={printable(wanted, 80)} is not an SLO with a `command` "
+                f"in {where}: nothing to measure"
+            )
+            return 0
     else:
         chosen = with_command
     if not chosen:

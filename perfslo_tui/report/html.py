@@ -6,6 +6,12 @@ Content-Security-Policy (``default-src 'none'``, the script allowed by its
 hash) makes the browser refuse anything else. The page is rendered by jinja2
 with autoescaping, so names and commits read from run files are text, never
 markup. Everything shown comes from the :class:`~perfslo_tui.verdict.engine.Evaluation`.
+
+It reads right in any browser: status icons are inline SVG (no emoji font
+needed), time axes get distinct labels at round times, a long pause between
+runs is drawn as a gap in the line, runs with uncommitted changes are hollow
+points, and the banner says what the evaluation found (an unconfirmed
+violation on a busy machine is not "drift").
 """
 
 from __future__ import annotations
@@ -26,29 +32,42 @@ from perfslo_tui.report.common import (
     budget_cell,
     headline,
     percent_cell,
-    status_cell,
     value_cell,
 )
-from perfslo_tui.report.trend_file import indicator, trend_note, window_start_ms
+from perfslo_tui.report.trend_file import trend_note, window_start_ms
 from perfslo_tui.runs.files import metric_series
 from perfslo_tui.text import format_change, format_ms, format_value, printable, short_commit, utc_iso
-from perfslo_tui.verdict.model import Comparison, Evaluation, SLOResult
-from perfslo_tui.verdict.rules import BudgetStatus, budget_status, tolerance_band, violation_threshold
+from perfslo_tui.verdict.model import Comparison, Evaluation, SLOResult, Verdict
+from perfslo_tui.verdict.rules import (
+    BudgetStatus,
+    Severity,
+    budget_status,
+    tolerance_band,
+    violation_threshold,
+)
 from perfslo_tui.verdict.trends import DAY_MS
 
 CHART_W = 560
 CHART_H = 190
 PAD_L, PAD_R, PAD_T, PAD_B = 56, 14, 10, 24
+HOUR_MS = 3_600_000
+MINUTE_MS = 60_000
+# A pause between runs longer than this many times the usual spacing (and at
+# least an hour) is drawn as a gap, not as a line across it.
+GAP_FACTOR = 3.0
+MAX_X_TICKS = 6
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 @dataclass(frozen=True, slots=True)
 class ChartPoint:
-    """One run's median on the chart."""
+    """One run's median on the chart (``dirty``: measured with uncommitted changes)."""
 
     x: float
     y: float
     css: str
     label: str
+    dirty: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +118,7 @@ def nice_ticks(low: float, high: float, count: int = 4) -> list[float]:
 
 def _time_label(ts_ms: int, span_ms: int) -> str:
     iso = utc_iso(ts_ms)
-    months = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-    day = f"{months[int(iso[5:7]) - 1]} {int(iso[8:10])}"
+    day = f"{MONTHS[int(iso[5:7]) - 1]} {int(iso[8:10])}"
     # Labels as fine as the span needs: seconds within an hour, hours within two days.
     if span_ms < 3_600_000:
         return iso[11:19]
@@ -112,6 +130,69 @@ def _time_label(ts_ms: int, span_ms: int) -> str:
 def _tick(value: float, unit: str) -> str:
     """An axis label: the number alone for times (the axis says ms), with its unit otherwise."""
     return format_ms(value) if unit == "ms" else format_value(value, unit)
+
+
+# Tick steps from a minute to a month, each with how its labels read.
+_TICK_STEPS: tuple[tuple[int, str], ...] = (
+    (MINUTE_MS, "minute"),
+    (2 * MINUTE_MS, "minute"),
+    (5 * MINUTE_MS, "minute"),
+    (10 * MINUTE_MS, "minute"),
+    (15 * MINUTE_MS, "minute"),
+    (30 * MINUTE_MS, "minute"),
+    (HOUR_MS, "hour"),
+    (2 * HOUR_MS, "hour"),
+    (3 * HOUR_MS, "hour"),
+    (6 * HOUR_MS, "hour"),
+    (12 * HOUR_MS, "hour"),
+    (DAY_MS, "day"),
+    (2 * DAY_MS, "day"),
+    (7 * DAY_MS, "day"),
+    (14 * DAY_MS, "day"),
+)
+
+
+def time_ticks(t0: int, t1: int) -> list[tuple[int, str]]:
+    """Round times between ``t0`` and ``t1`` (UTC ms) with distinct labels, at most :data:`MAX_X_TICKS`.
+
+    Days are labelled ``Nov 28``; times of day ``06:00`` (with the day on the
+    first tick and where the day changes); under a minute, ``12:01:05``.
+    """
+    span = t1 - t0
+    if span <= 0:
+        return [(t0, utc_iso(t0)[11:19] + " UTC")]
+    step, unit = next(((s, u) for s, u in _TICK_STEPS if span / s <= MAX_X_TICKS - 1), _TICK_STEPS[-1])
+    if span < MINUTE_MS:
+        return [(t0, utc_iso(t0)[11:19]), (t1, utc_iso(t1)[11:19])]
+    first = -(-t0 // step) * step
+    if first + step > t1:
+        # Fewer than two round times in the span: its two ends, labelled in full.
+        return [(t0, f"{_time_label(t0, span)}"), (t1, f"{_time_label(t1, span)}")]
+    ticks: list[tuple[int, str]] = []
+    last_day = ""
+    for ts in range(first, t1 + 1, step):
+        iso = utc_iso(ts)
+        day = f"{MONTHS[int(iso[5:7]) - 1]} {int(iso[8:10])}"
+        if unit == "day":
+            label = day
+        else:
+            label = iso[11:16] if day == last_day else f"{day} {iso[11:16]}"
+        last_day = day
+        ticks.append((ts, label))
+    return ticks
+
+
+def series_path(points: Sequence[ChartPoint], times: Sequence[int]) -> str:
+    """The SVG path through the points, broken where the runs paused for long (a gap, not a line)."""
+    if not points:
+        return ""
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    usual = float(np.median(gaps)) if gaps else 0.0
+    limit = max(GAP_FACTOR * usual, HOUR_MS)
+    parts = [f"M{points[0].x},{points[0].y}"]
+    for point, gap in zip(points[1:], gaps, strict=True):
+        parts.append(f"{'M' if gap > limit else 'L'}{point.x},{point.y}")
+    return " ".join(parts)
 
 
 def build_chart(result: SLOResult, baseline_ms: float | None) -> Chart:
@@ -176,13 +257,12 @@ def build_chart(result: SLOResult, baseline_ms: float | None) -> Chart:
             css = budget_status(point.median, spec.budget, spec.tolerance).status.value.lower()
         when = utc_iso(point.ts_ms)[:16].replace("T", " ")
         label = f"{format_value(point.median, unit)} · {short_commit(point.commit)} · {when} UTC"
-        chart.points.append(ChartPoint(round(x_of(point.ts_ms), 2), round(y_of(point.median), 2), css, label))
-    chart.path = "M" + " L".join(f"{p.x},{p.y}" for p in chart.points)
-    if span > 0:
-        stops = [t0 + span * i // 4 for i in range(5)]
-        chart.x_ticks = [(x_of(ts), _time_label(ts, span)) for ts in stops]
-    else:
-        chart.x_ticks = [(x_of(t0), _time_label(t0, 0))]
+        if point.dirty:
+            label += " · dirty (uncommitted changes)"
+        x, y = round(x_of(point.ts_ms), 2), round(y_of(point.median), 2)
+        chart.points.append(ChartPoint(x, y, css, label, point.dirty))
+    chart.path = series_path(chart.points, [p.ts_ms for p in trend])
+    chart.x_ticks = [(x_of(ts), label) for ts, label in time_ticks(t0, t1)]
     if result.step is not None:
         chart.step = (round(x_of(result.step.ts_ms), 2), result.step.message)
     if result.drift is not None and span > 0:
@@ -221,6 +301,7 @@ class CardView:
     vs_previous: str
     messages: list[str]
     chart: Chart
+    icon: str = "nodata"
 
 
 def _css(result: SLOResult) -> str:
@@ -250,23 +331,81 @@ def _card(result: SLOResult, evaluation: Evaluation) -> CardView:
     if result.budget is not None:
         # The bar spans 0–120 % of the budget; the marks sit at 100 % and at the violation line.
         bar = min(result.budget.percent_of_budget, 120.0) / 120.0 * 100.0
+    status_css = result.status.value.lower() if result.status is not None else "nodata"
+    note = trend_note(result)
+    status = result.state_label
+    if result.violation and not result.confirmed_violation:
+        status += f" (unconfirmed {result.violation_streak}/{result.confirm_runs})"
     return CardView(
         result=result,
         name=printable(result.display_name, 140),
         css=_css(result),
-        status_css=result.status.value.lower() if result.status is not None else "nodata",
+        status_css=status_css,
         value=value_cell(result),
         budget=budget_cell(result),
         percent=percent_cell(result),
         bar=round(bar, 2),
-        status=status_cell(result),
-        indicator=indicator(result),
-        note=trend_note(result),
+        # Words only: the icon is drawn as SVG beside them (no emoji font needed).
+        status=status,
+        indicator=f"{percent_cell(result)} {note}" if result.budget is not None else note,
+        note=note,
         vs_baseline=_cmp_text(result.vs_baseline),
         vs_previous=_cmp_text(result.vs_previous),
         messages=[printable(m, 300) for m in result.messages()],
         chart=build_chart(result, baseline_ms),
+        icon=status_css,
     )
+
+
+def banner(evaluation: Evaluation) -> tuple[str, str, str]:
+    """The banner's icon, headline and action line, from what the evaluation found.
+
+    WARNING is spelled out: unconfirmed violations (and whether the machine
+    was busy), slowdowns against the baseline, drift over the budget, SLOs
+    without data; "drift" is said only when an SLO is in its drift band.
+    """
+    if evaluation.run is None:
+        return "nodata", "No runs yet", "Run the benchmarks, then make this page again."
+    verdict = evaluation.verdict
+    if verdict is Verdict.PASSED:
+        return "pass", "PASSED: All SLOs within budget", ""
+    if verdict is Verdict.FAILED:
+        confirmed = evaluation.blocking
+        kinds = []
+        if any(r.confirmed_violation for r in confirmed):
+            kinds.append("budget violations")
+        if any(r.confirmed_regression for r in confirmed):
+            kinds.append("regressions against the baseline")
+        return "violation", f"FAILED: confirmed {' and '.join(kinds)}", action_line(verdict)
+    if verdict is Verdict.UNJUDGED:
+        return "nodata", headline(verdict, evaluation).removeprefix("❔ "), action_line(verdict, evaluation)
+    warnings = evaluation.warnings
+    parts: list[str] = []
+    unconfirmed = [r for r in warnings if r.violation and not r.confirmed_violation]
+    if unconfirmed:
+        text = f"{len(unconfirmed)} unconfirmed budget violation{'s' if len(unconfirmed) != 1 else ''}"
+        if all(r.busy for r in unconfirmed):
+            text += " measured on a busy machine"
+        parts.append(text)
+    slower = [
+        r
+        for r in warnings
+        if r not in unconfirmed
+        and r.vs_baseline is not None
+        and r.vs_baseline.effective_severity in (Severity.WARNING, Severity.REGRESSION)
+    ]
+    if slower:
+        parts.append(f"{len(slower)} slower than the baseline (unconfirmed)")
+    drifting = [r for r in warnings if r.status is BudgetStatus.DRIFT]
+    if drifting:
+        parts.append(f"performance drift: {len(drifting)} over budget within the tolerance band")
+    missing = [r for r in warnings if r.stats is None]
+    if missing:
+        parts.append(f"{len(missing)} without data in this run")
+    action = action_line(verdict)
+    if any(r.needs_confirmation for r in evaluation.slos):
+        action += " · re-run to confirm or clear: perfslo check --confirm 3"
+    return "drift", "WARNING: " + "; ".join(parts or ["see the SLOs below"]), action
 
 
 def _environment() -> jinja2.Environment:
@@ -317,12 +456,14 @@ def render_html(evaluation: Evaluation, generated_ms: int | None = None, history
     drifting = [c for c in cards if c.result.drift is not None]
     start = window_start_ms(evaluation)
     template = _environment().get_template("dashboard.html.j2")
+    icon, title, action = banner(evaluation)
     return template.render(
         evaluation=evaluation,
         verdict=evaluation.verdict,
-        verdict_css=evaluation.verdict.value.lower(),
-        headline=headline(evaluation.verdict, evaluation),
-        action=action_line(evaluation.verdict, evaluation),
+        verdict_css=evaluation.verdict.value.lower() if evaluation.run is not None else "nodata",
+        verdict_icon=icon,
+        headline=title,
+        action=action,
         run=evaluation.run,
         baseline=evaluation.baseline,
         cards=cards,

@@ -53,9 +53,9 @@ from perfslo_tui.atomic import atomic_write_bytes
 from perfslo_tui.config import Config
 from perfslo_tui.runs.files import ArtifactError, metric_series, read_json
 from perfslo_tui.runs.metadata import now_ms
-from perfslo_tui.text import format_percent, utc_iso
+from perfslo_tui.text import format_change, format_percent, utc_iso
 from perfslo_tui.verdict.model import Evaluation, SLOResult, TrendPoint, finite_or_none
-from perfslo_tui.verdict.rules import violation_threshold
+from perfslo_tui.verdict.rules import Severity, violation_threshold
 from perfslo_tui.verdict.trends import DAY_MS
 
 TREND_FILE = "perf-trend.json"
@@ -98,8 +98,18 @@ def trend_note(result: SLOResult) -> str:
     parts = [x.message for x in (result.step, result.drift) if x is not None]
     if parts:
         return "; ".join(parts)
+    trend = result.trend
+    if len(trend) < 4:
+        return f"too few runs for a trend ({len(trend)} of 4)"
     if not has_trend(result):
-        return "too few runs for a trend"
+        minutes = (trend[-1].ts_ms - trend[0].ts_ms) / 60_000
+        return f"{len(trend)} runs within {minutes:.0f} min: too short a span for a trend (1 hour)"
+    # "steady" only when the latest run says so too: not beside a jump.
+    if result.busy:
+        return "latest run measured on a busy machine: not judged"
+    latest = result.vs_previous
+    if latest is not None and not latest.within_noise and latest.effective_severity is not Severity.STABLE:
+        return f"latest run {format_change(latest.change)} vs the previous (one run, not yet a step)"
     return "steady"
 
 

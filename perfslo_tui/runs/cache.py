@@ -221,6 +221,9 @@ def load(artifacts_dir: Path, schema: Mapping[str, Any]) -> tuple[Snapshot | Non
     return Snapshot(table, files, errors, digests, scanned_ns), None
 
 
+GITIGNORE = b"# Created by perfslo: a cache of the run files, never the source of truth.\n*\n"
+
+
 def save(artifacts_dir: Path, snapshot: Snapshot) -> str | None:
     """Write a snapshot atomically; return the problem if it could not be written.
 
@@ -241,6 +244,10 @@ def save(artifacts_dir: Path, snapshot: Snapshot) -> str | None:
     }
     try:
         folder.mkdir(exist_ok=True)
+        ignore = folder / ".gitignore"
+        if not ignore.exists():
+            # As .pytest_cache does: the cache keeps itself out of git.
+            atomic_write_bytes(ignore, GITIGNORE, durable=False)
         try:
             index_path = folder / INDEX_FILE
             previous = orjson.loads(index_path.read_bytes()).get("data") if index_path.is_file() else None

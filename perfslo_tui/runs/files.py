@@ -131,6 +131,9 @@ class Baseline:
             unknown).
         steady: Per SLO with samples, their steady state (an ``@ref``
             series has its SLO's).
+        slo_commits: Per SLO whose baseline came from another run than the
+            rest (kept from a previous baseline), that run's commit.
+        slo_source_runs: The same SLOs' source runs.
     """
 
     path: Path
@@ -141,6 +144,16 @@ class Baseline:
     samples: Mapping[str, Sequence[float]]
     fingerprint: Mapping[str, Any] = field(default_factory=dict)
     steady: Mapping[str, SteadySummary] = field(default_factory=dict)
+    slo_commits: Mapping[str, str] = field(default_factory=dict)
+    slo_source_runs: Mapping[str, str | None] = field(default_factory=dict)
+
+    def commit_of(self, name: str) -> str:
+        """The commit an SLO's baseline was measured at."""
+        return self.slo_commits.get(name, self.commit)
+
+    def source_run_of(self, name: str) -> str | None:
+        """The run an SLO's baseline came from, if known."""
+        return self.slo_source_runs[name] if name in self.slo_source_runs else self.source_run
 
 
 @functools.cache
@@ -508,15 +521,21 @@ def parse_baseline(path: Path, document: Any) -> Baseline:
         state = states[name]
         steady[name] = SteadySummary(state.kind, state.steady_from, state.count, state.change)
         medians[name] = float(np.median(values[steady_cut(state) :]))
+    commit = str(document.get("commit") or "unknown")
+    source_run = document.get("source_run")
+    # An SLO kept from an earlier baseline records its own origin.
+    own = {name: body for name, body in slos.items() if "commit" in body or "source_run" in body}
     return Baseline(
         path=path,
         established=str(document["established"]),
-        commit=str(document.get("commit") or "unknown"),
-        source_run=document.get("source_run"),
+        commit=commit,
+        source_run=source_run,
         medians=medians,
         samples=samples,
         fingerprint=clean_fingerprint(document.get("fingerprint")),
         steady=steady,
+        slo_commits={name: str(body.get("commit") or commit) for name, body in own.items()},
+        slo_source_runs={name: body.get("source_run", source_run) for name, body in own.items()},
     )
 
 
@@ -560,6 +579,40 @@ def baseline_document_from_run(run: RunFile, established_ms: int | None = None) 
     if run.fingerprint:
         document["fingerprint"] = dict(run.fingerprint)
     return document
+
+
+def keep_missing_slos(document: dict[str, Any], previous_path: Path) -> dict[str, str]:
+    """Carry over the previous baseline's SLOs that ``document`` lacks, with their origin.
+
+    A run that measured only some SLOs (a one-SLO re-run, an import of part of
+    a suite) must not take the others' baselines away: each missing SLO keeps
+    its previous entry, marked with the commit and run it came from.
+
+    Args:
+        document: The new baseline document; its ``slos`` gains the kept entries.
+        previous_path: The current baseline file (may be missing or unusable,
+            then nothing is kept).
+
+    Returns:
+        Per kept SLO, the commit its baseline comes from.
+    """
+    try:
+        previous = read_json(previous_path)
+    except (ArtifactError, OSError):
+        return {}
+    if not isinstance(previous, dict) or schema_problem(previous, "baseline") is not None:
+        return {}
+    slos = document["slos"]
+    kept: dict[str, str] = {}
+    for name, body in previous["slos"].items():
+        if name in slos:
+            continue
+        entry = dict(body)
+        entry.setdefault("commit", str(previous.get("commit") or "unknown"))
+        entry.setdefault("source_run", previous.get("source_run"))
+        slos[name] = entry
+        kept[name] = str(entry["commit"])
+    return kept
 
 
 def write_baseline(artifacts_dir: Path, document: Mapping[str, Any]) -> tuple[Path, Path | None]:

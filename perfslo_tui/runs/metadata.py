@@ -23,6 +23,9 @@ import orjson
 
 from perfslo_tui.text import utc_iso
 
+# The commit of a run measured before the repository's first commit.
+UNBORN_COMMIT = "uncommitted"
+
 
 def _git(args: list[str], cwd: Path) -> str | None:
     try:
@@ -50,12 +53,20 @@ def git_info(cwd: Path | None = None) -> dict[str, Any]:
         or env.get("GITHUB_REF_NAME")
         or env.get("CI_COMMIT_REF_NAME")
     )
+    head = _git(["rev-parse", "HEAD"], where)
+    # A repository before its first commit: the work tree is all uncommitted
+    # changes, so the run is named and marked as such (never "unknown").
+    unborn = head is None and _git(["rev-parse", "--is-inside-work-tree"], where) == "true"
     if not commit:
-        commit = _git(["rev-parse", "HEAD"], where) or "unknown"
+        commit = head or (UNBORN_COMMIT if unborn else "unknown")
     if not branch:
-        branch = _git(["rev-parse", "--abbrev-ref", "HEAD"], where) or "unknown"
+        branch = (
+            _git(["symbolic-ref", "--short", "HEAD"], where)
+            if unborn
+            else _git(["rev-parse", "--abbrev-ref", "HEAD"], where)
+        ) or "unknown"
     status = _git(["status", "--porcelain", "--untracked-files=no"], where)
-    return {"commit": commit, "branch": branch, "dirty": bool(status)}
+    return {"commit": commit, "branch": branch, "dirty": bool(status) or (unborn and commit == UNBORN_COMMIT)}
 
 
 # The fingerprint's fields and their JSON types (the schema says the same).

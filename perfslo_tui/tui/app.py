@@ -32,26 +32,35 @@ from textual.reactive import var
 from textual.widgets import Footer, Input, Log, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from perfslo_tui.actions.baseline import establish_baseline
-from perfslo_tui.actions.bench import BenchCommandError, build_command, command_env, supports_single_slo
+from perfslo_tui.actions.baseline import establish_baseline, plan_baseline
+from perfslo_tui.actions.bench import BenchCommandError, build_command, command_env
+from perfslo_tui.actions.next_step import next_step
 from perfslo_tui.config import Config, ConfigError, load_config
 from perfslo_tui.runs.files import ArtifactError
 from perfslo_tui.runs.history import RunHistory
 from perfslo_tui.runs.store import RunStore
 from perfslo_tui.text import printable, short_commit
-from perfslo_tui.tui.messages import BaselineDone, CommandFinished, CommandOutput, StoreUpdated, WatchState
+from perfslo_tui.tui.card_lines import row_header
+from perfslo_tui.tui.config_watch import watch_config
+from perfslo_tui.tui.layout import VIEWS, Layout, choose_layout, row_columns
+from perfslo_tui.tui.messages import (
+    BaselineDone,
+    CommandFinished,
+    CommandOutput,
+    ConfigReloaded,
+    StoreUpdated,
+    WatchState,
+)
 from perfslo_tui.tui.runner import CommandRunner
-from perfslo_tui.tui.screens import ConfirmScreen, DetailScreen, HelpScreen
+from perfslo_tui.tui.screens import ConfirmScreen, DetailScreen, HelpScreen, baseline_question
 from perfslo_tui.tui.watcher import watch_folder
 from perfslo_tui.tui.widgets import ErrorsPanel, HeaderBar, RegressionPanel, SLOCard
 from perfslo_tui.verdict.engine import evaluate
 from perfslo_tui.verdict.model import METRIC_LABELS, Evaluation, SLOResult
 
 SORTS = ("status", "name", "budget")
-CARD_WIDTH = 34
-CARD_HEIGHT = 12
-CARD_HEIGHT_MAX = 18
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+OUTPUT_LINES = 5000
 
 
 def _sort_key(mode: str) -> Callable[[SLOCard], tuple[object, ...]]:
@@ -71,6 +80,14 @@ def _sort_key(mode: str) -> Callable[[SLOCard], tuple[object, ...]]:
         return (-pct, card.slo_name)
 
     return {"status": by_status, "name": by_name, "budget": by_budget}[mode]
+
+
+class CardsScroll(VerticalScroll):
+    """The card area: a new size lays the cards out again."""
+
+    def on_resize(self) -> None:
+        """The overview chooses the card size for the space it has now."""
+        self.app.call_after_refresh(self.app._layout_cards)  # type: ignore[attr-defined]
 
 
 class FilterInput(Input):
@@ -105,10 +122,12 @@ class PerfSLOApp(App[int]):
     BINDINGS = [
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Keys"),
+        Binding("escape", "clear_filter", "Clear filter"),
         Binding("slash", "filter", "Filter"),
         Binding("s", "cycle_sort", "Sort"),
+        Binding("v", "cycle_view", "View"),
         Binding("r", "rerun", "Re-run"),
-        Binding("x", "cancel_run", "Cancel run"),
+        Binding("x", "cancel_run", "Cancel"),
         Binding("o", "toggle_log", "Output"),
         Binding("b", "baseline", "Baseline"),
         Binding("m", "cycle_metric", "Metric", show=False),
@@ -120,17 +139,34 @@ class PerfSLOApp(App[int]):
     missing_dir = var(False, init=False)
     watching = var(False, init=False)
     sort_mode = var(SORTS[0], init=False)
+    view_mode = var(VIEWS[0], init=False)
     filter_text = var("", init=False)
     session_run_id: var[str | None] = var(None, init=False)
     # Which metric the cards show: time, or instruction counts / peak memory
     # for the SLOs that measure them.
     metric = var("time", init=False)
+    config_error = var("", init=False)
 
-    def __init__(self, config: Config, now: Callable[[], float] = time.time, watch: bool = True) -> None:
+    def __init__(
+        self,
+        config: Config,
+        now: Callable[[], float] = time.time,
+        watch: bool = True,
+        config_file: Path | None = None,
+        config_start: Path | None = None,
+        artifacts_override: Path | None = None,
+    ) -> None:
         super().__init__()
         self.config = config
         self.now = now
         self.watch_enabled = watch
+        # How the config was found, to find it again when it changes on disk.
+        self.config_file = config_file
+        self.config_start = config_start or config.root
+        self.artifacts_override = artifacts_override
+        self.layout_choice = Layout("cards", 2, 12)
+        self.hidden_count = 0
+        self.output_lines: list[str] = []
         self.store = RunStore(config.artifacts_dir)
         self.cards: dict[str, SLOCard] = {}
         self.updates = 0
@@ -147,6 +183,7 @@ class PerfSLOApp(App[int]):
         self._queued = False
         self._evaluated: Evaluation | None = None
         self._seq = 0
+        self._stop_config_watch = asyncio.Event()
 
     @property
     def errors(self) -> dict[Path, str]:
@@ -160,8 +197,12 @@ class PerfSLOApp(App[int]):
         yield HeaderBar(now=lambda: self.now(), id="header")
         yield FilterInput(placeholder="filter SLOs by name", id="filter", classes="hidden")
         with Horizontal(id="body"):
-            with VerticalScroll(id="cards-scroll"):
-                yield Container(id="cards")
+            with Vertical(id="main"):
+                yield Static(id="empty", classes="hidden")
+                yield Static(id="list-header", classes="hidden")
+                with CardsScroll(id="cards-scroll"):
+                    yield Container(id="cards")
+                yield Static(id="hidden-note", classes="hidden")
             with Vertical(id="side"):
                 with VerticalScroll(id="regressions-box"):
                     yield RegressionPanel(id="regressions")
@@ -169,10 +210,10 @@ class PerfSLOApp(App[int]):
                     yield ErrorsPanel(id="errors")
         yield Log(id="log", max_lines=5000, classes="hidden")
         yield Static(id="status")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        """Load the folder, start the watcher and the header clock."""
+        """Load the folder, start the watchers and the header clock."""
         self.query_one("#regressions-box").border_title = "regressions vs baseline"
         self.query_one("#errors-box").border_title = "load errors"
         self.query_one("#log").border_title = "bench command output (o hides)"
@@ -180,26 +221,79 @@ class PerfSLOApp(App[int]):
         self.request_refresh()
         if self.watch_enabled:
             self._watch()
+            self._watch_config()
         self.set_interval(1.0, self._tick)
+        scroll = self.query_one("#cards-scroll", VerticalScroll)
+        self.watch(scroll, "scroll_y", lambda _y: self._update_hidden_note(), init=False)
 
     def on_resize(self, event: Resize) -> None:
         """Lay the cards out again for the new size."""
         self.call_after_refresh(self._layout_cards)
 
     def _layout_cards(self) -> None:
-        """As many columns as fit; taller cards (bigger sparklines) when there is room."""
+        """Fit every SLO when possible: the card size and columns, or one line each (tui/layout.py)."""
         scroll = self.query_one("#cards-scroll", VerticalScroll)
         grid = self.query_one("#cards", Container)
+        header = self.query_one("#list-header", Static)
         width, height = scroll.size
         if not width:
             return
-        columns = max(1, (width - 2) // CARD_WIDTH)
-        count = max(1, sum(1 for card in self.cards.values() if card.display))
-        rows = -(-count // columns)
-        card_height = max(CARD_HEIGHT, min(CARD_HEIGHT_MAX, height // rows))
-        if grid.styles.grid_size_columns != columns:
-            grid.styles.grid_size_columns = columns
-        grid.styles.grid_rows = str(card_height)
+        visible = [card for card in self.cards.values() if card.display]
+        # The list's column titles take a line of the card area.
+        choice = choose_layout(len(visible), width, height, self.view_mode)
+        if choice.rows and header.has_class("hidden"):
+            height -= 1
+        elif not choice.rows and not header.has_class("hidden"):
+            height += 1
+        choice = choose_layout(len(visible), width, height, self.view_mode)
+        self.layout_choice = choice
+        columns = None
+        if choice.rows:
+            longest = max((len(printable(c.slo_name, 200)) for c in visible), default=8)
+            # Grid padding 1 + card padding 1 on each side, and room for a scrollbar.
+            columns = row_columns(width - 6, longest)
+            header.update(row_header(columns))
+        header.set_class(not choice.rows, "hidden")
+        for card in self.cards.values():
+            card.set_row_columns(columns)
+        grid.set_class(choice.rows, "-rows")
+        if grid.styles.grid_size_columns != choice.columns:
+            grid.styles.grid_size_columns = choice.columns
+        grid.styles.grid_rows = str(choice.height)
+        self.call_after_refresh(self._update_hidden_note)
+
+    def _update_hidden_note(self) -> None:
+        """Say how many SLOs are off screen, and how to see them."""
+        scroll = self.query_one("#cards-scroll", VerticalScroll)
+        note = self.query_one("#hidden-note", Static)
+        top = scroll.scroll_y
+        bottom = top + scroll.scrollable_content_region.height
+        above = below = 0
+        for card in self.visible_cards():
+            region = card.virtual_region
+            if region.y < top:
+                above += 1
+            elif region.y + region.height > bottom:
+                below += 1
+        self.hidden_count = above + below
+        if not self.hidden_count:
+            note.set_class(True, "hidden")
+            return
+        text = Text(no_wrap=True, overflow="ellipsis")
+        parts = []
+        if above:
+            parts.append(f"▲ {above} above")
+        if below:
+            parts.append(f"▼ {below} below")
+        noun = "SLO" if self.hidden_count == 1 else "SLOs"
+        text.append(f"{self.hidden_count} more {noun} ({', '.join(parts)}): ", style="bold yellow")
+        upcoming = VIEWS[(VIEWS.index(self.view_mode) + 1) % len(VIEWS)]
+        hint = "↑↓ scroll, / filters"
+        if not self.layout_choice.rows:
+            hint = f"↑↓ scroll, v {upcoming} view, / filters"
+        text.append(hint, style="dim")
+        note.update(text)
+        note.set_class(False, "hidden")
 
     def _tick(self) -> None:
         # The header lives on the base screen; while a drill-down, help or
@@ -217,6 +311,7 @@ class PerfSLOApp(App[int]):
     def _extra_line(self) -> str:
         parts = [f"watching {printable(self._folder_label(), 60)}" if self.watching else self._folder_label()]
         parts.append(f"sort: {self.sort_mode}")
+        parts.append(f"view: {self.view_mode}")
         if self.metric != "time":
             parts.append(f"showing {METRIC_LABELS[self.metric]} (m)")
         if self.filter_text:
@@ -230,15 +325,26 @@ class PerfSLOApp(App[int]):
         self._apply_sort()
         self._update_header()
 
+    def watch_view_mode(self) -> None:
+        """Another view: lay the overview out again."""
+        self._layout_cards()
+        self._update_header()
+
     def watch_filter_text(self) -> None:
-        """A new filter: show the matching cards, say so in the header."""
+        """A new filter: show the matching cards and panel rows, say so in the header."""
         self._apply_filter()
         self._update_header()
+        self.query_one(RegressionPanel).show(self.evaluation, self.filter_text)
+        self.refresh_bindings()
 
     def watch_evaluation(self) -> None:
         """A new evaluation: the header's verdict and the regression panel follow it."""
         self._update_header()
-        self.query_one(RegressionPanel).show(self.evaluation)
+        self.query_one(RegressionPanel).show(self.evaluation, self.filter_text)
+
+    def watch_config_error(self) -> None:
+        """An edit made the config invalid (or valid again)."""
+        self._update_header()
 
     def watch_metric(self) -> None:
         """Another metric: every card shows it where its SLO measures it."""
@@ -282,7 +388,9 @@ class PerfSLOApp(App[int]):
 
     def _update_header(self) -> None:
         banner = ""
-        if self.missing_dir:
+        if self.config_error:
+            banner = f"✗ {printable(self.config_error, 300)} (still using the last good config)"
+        elif self.missing_dir:
             banner = (
                 f"artifacts folder {printable(str(self.config.artifacts_dir), 80)} does not exist: "
                 "waiting for it to appear (press r to run the benchmarks)"
@@ -379,6 +487,7 @@ class PerfSLOApp(App[int]):
         self._apply_filter()
         self._apply_sort()
         self._layout_cards()
+        self._update_empty()
         errors = dict(message.history.errors)
         self.query_one("#errors-box").set_class(not errors, "hidden")
         self.query_one(ErrorsPanel).show(errors, self.config.artifacts_dir)
@@ -389,6 +498,25 @@ class PerfSLOApp(App[int]):
             # After the cards are laid out: focusing scrolls to the focused
             # card, and a layout still pending would move it again.
             self.call_after_refresh(self._show_top)
+
+    def _update_empty(self) -> None:
+        """With nothing to show yet, say what is missing and what fixes it (actions/next_step.py)."""
+        box = self.query_one("#empty", Static)
+        step = next_step(self.config, self.history)
+        if step is None:
+            box.set_class(True, "hidden")
+            return
+        text = Text()
+        text.append("Nothing to show yet\n", style="bold")
+        text.append(printable(step.missing, 300), style="yellow")
+        text.append("\n→ ")
+        if step.key is not None:
+            text.append(f"press {step.key}", style="bold cyan")
+        else:
+            text.append(f"run `{step.fix}` in a terminal", style="bold cyan")
+            text.append(" (this monitor picks up the config when it is written)", style="dim")
+        box.update(text)
+        box.set_class(False, "hidden")
 
     def _show_top(self) -> None:
         """Focus the first card and show the grid from its top."""
@@ -418,6 +546,64 @@ class PerfSLOApp(App[int]):
     def on_watch_state(self, message: WatchState) -> None:
         """Show whether the folder is being watched."""
         self.watching = message.watching
+
+    # ------------------------------------------------------- config reload
+
+    def _config_folder(self) -> Path:
+        if self.config_file is not None:
+            return self.config_file.parent
+        if self.config.path is not None:
+            return self.config.path.parent
+        return self.config_start
+
+    @work(exclusive=True, group="config-watch", exit_on_error=False)
+    async def _watch_config(self) -> None:
+        names = [self.config_file.name] if self.config_file is not None else None
+        folder = self._config_folder()
+        if names is None:
+            await watch_config(folder, self._stop_config_watch, self._reload_config)
+        else:
+            await watch_config(folder, self._stop_config_watch, self._reload_config, names)
+
+    @work(thread=True, exclusive=True, group="config", exit_on_error=False)
+    def _reload_config(self) -> None:
+        """Read the config again (a thread: it is file I/O); the app applies it."""
+        try:
+            config = load_config(self.config_file, start=self.config_start)
+        except ConfigError as exc:
+            self.post_message(ConfigReloaded(None, str(exc)))
+            return
+        if self.artifacts_override is not None:
+            config = config.with_artifacts_dir(self.artifacts_override)
+        self.post_message(ConfigReloaded(config, ""))
+
+    def on_config_reloaded(self, message: ConfigReloaded) -> None:
+        """Use the new config; an invalid one is reported and the last good one kept."""
+        if message.config is None:
+            self.config_error = message.error
+            self._set_status(Text(f"✗ config not reloaded: {printable(message.error, 300)}", style="red"))
+            return
+        self.config_error = ""
+        config, old = message.config, self.config
+        if config == old:
+            return
+        self.config = config
+        if config.artifacts_dir != old.artifacts_dir:
+            self.store = RunStore(config.artifacts_dir)
+            self._evaluated = None
+            if self.watch_enabled:
+                self._stop_watch.set()
+                self._stop_watch = asyncio.Event()
+                self._watch()
+        old_folder = old.path.parent if old.path else self.config_start
+        if self.watch_enabled and self._config_folder() != old_folder:
+            self._stop_config_watch.set()
+            self._stop_config_watch = asyncio.Event()
+            self._watch_config()
+        where = printable(str(config.path), 200) if config.path else "defaults (no config file)"
+        self._set_status(Text(f"✓ config reloaded from {where}", style="green"))
+        self.refresh_bindings()
+        self.request_refresh()
 
     # --------------------------------------------------- cards: navigation
 
@@ -463,6 +649,15 @@ class PerfSLOApp(App[int]):
         box.remove_class("hidden")
         box.focus()
 
+    def action_clear_filter(self) -> None:
+        """Esc on the overview: clear a kept filter."""
+        self.query_one("#filter", FilterInput).value = ""
+        self.filter_text = ""
+
+    def action_cycle_view(self) -> None:
+        """Next view: auto (fit every SLO) → list (one line each) → cards (full cards)."""
+        self.view_mode = VIEWS[(VIEWS.index(self.view_mode) + 1) % len(VIEWS)]
+
     def action_close_filter(self) -> None:
         """Hide the filter box (the filter stays unless it was cleared)."""
         self.query_one("#filter", FilterInput).add_class("hidden")
@@ -486,22 +681,35 @@ class PerfSLOApp(App[int]):
     # ---------------------------------------------------------- re-run
 
     def action_rerun(self, slo: str | None = None) -> None:
-        """Run the bench command (one SLO when given and the command supports it)."""
+        """Run the bench command as written; one SLO goes in ``PERFSLO_SLO`` (and ``{slo}``)."""
         if self.runner is not None and self.runner.running:
             self.notify("the bench command is already running (x cancels it)", severity="warning")
             return
-        narrow = slo if slo is not None and supports_single_slo(self.config) else None
+        if not self.config.bench_command:
+            step = next_step(self.config, None)
+            if self.config.path is None and step is not None:
+                self._set_status(Text(f"✗ {step.missing}: run `{step.fix}`", style="red"))
+            else:
+                where = self.config.path.name if self.config.path else "the config"
+                message = f"✗ no bench_command in {where}: add one (perfslo init proposes one)"
+                self._set_status(Text(message, style="red"))
+            return
         try:
-            command = build_command(self.config, narrow)
+            command = build_command(self.config, slo)
         except BenchCommandError as exc:
             self._set_status(Text(f"✗ {exc}", style="red"))
             return
-        runner = CommandRunner(command, self.config.root, command_env(self.config))
+        runner = CommandRunner(command, self.config.root, command_env(self.config, slo))
         self.runner = runner
+        shown = f"PERFSLO_SLO={printable(slo, 80)} " if slo is not None else ""
+        self.output_lines = [f"$ {shown}{printable(command, 500)}"]
         log = self.query_one("#log", Log)
         log.clear()
-        log.write_line(f"$ {printable(command, 500)}")
+        log.write_lines(self.output_lines)
+        for screen in self._detail_screens():
+            screen.output_started(self.output_lines)
         self._show_log(True)
+        self.refresh_bindings()
         self._run_started = time.monotonic()
         self._spin_timer = self.set_interval(0.1, self._spin_status)
         self._spin_status()
@@ -531,9 +739,16 @@ class PerfSLOApp(App[int]):
         text.append(f"  {elapsed:.0f}s  x cancels, o shows/hides output", style="dim")
         self._set_status(text)
 
+    def _detail_screens(self) -> list[DetailScreen]:
+        return [screen for screen in self.screen_stack if isinstance(screen, DetailScreen)]
+
     def on_command_output(self, message: CommandOutput) -> None:
-        """Append the command's output to the log panel."""
+        """Append the command's output to the log panels (the overview's and a drill-down's)."""
+        self.output_lines.extend(message.lines)
+        del self.output_lines[:-OUTPUT_LINES]
         self.query_one("#log", Log).write_lines(message.lines)
+        for screen in self._detail_screens():
+            screen.output(message.lines)
 
     def on_command_finished(self, message: CommandFinished) -> None:
         """Show how the command ended; on failure, its exit code and tail."""
@@ -541,23 +756,31 @@ class PerfSLOApp(App[int]):
         timer = getattr(self, "_spin_timer", None)
         if timer is not None:
             timer.stop()
-        log = self.query_one("#log", Log)
+        lines: list[str]
         if outcome.ok:
             text = Text("✓ bench command finished (exit 0): its runs arrive via the folder", style="green")
-            log.write_line("[perfslo] exit 0")
+            lines = ["[perfslo] exit 0"]
         else:
             word = "cancelled" if outcome.cancelled else "failed"
             text = Text(no_wrap=True, overflow="ellipsis")
             text.append(f"✗ bench command {word}, exit {outcome.returncode}", style="bold red")
-            last = [line for line in outcome.tail if line.strip()][-1:]
-            if last:
+            tail = [line for line in outcome.tail if line.strip()]
+            if tail:
                 text.append(": ")
-                text.append(last[0])
-            log.write_line(f"[perfslo] {word}, exit {outcome.returncode}; last lines:")
-            log.write_lines([f"  {line}" for line in outcome.tail[-5:]])
+                text.append(tail[-1])
+                lines = [f"[perfslo] {word}, exit {outcome.returncode}; last lines:"]
+                lines += [f"  {line}" for line in tail[-5:]]
+            else:
+                lines = [f"[perfslo] {word}, exit {outcome.returncode} (it printed nothing)"]
+                text.append(" (it printed nothing)", style="dim")
             self._show_log(True)
+        self.output_lines.extend(lines)
+        self.query_one("#log", Log).write_lines(lines)
+        for screen in self._detail_screens():
+            screen.output(lines)
         self.last_outcome_text = text
         self._set_status(text)
+        self.refresh_bindings()
         # The new run arrives through the watcher; a refresh here also covers
         # a session without a watcher (tests of static screens).
         self.request_refresh()
@@ -571,7 +794,10 @@ class PerfSLOApp(App[int]):
             self.notify("no bench command is running")
 
     def action_toggle_log(self) -> None:
-        """Show or hide the bench command's output."""
+        """Show or hide the bench command's output (in the drill-down: its own panel)."""
+        if isinstance(self.screen, DetailScreen):
+            self.screen.toggle_output()
+            return
         self._show_log(self.query_one("#log", Log).has_class("hidden"))
 
     def _show_log(self, visible: bool) -> None:
@@ -581,6 +807,8 @@ class PerfSLOApp(App[int]):
 
     def _set_status(self, text: Text) -> None:
         self.query_one("#status", Static).update(text)
+        for screen in self._detail_screens():
+            screen.set_status(text)
 
     # --------------------------------------------------------- baseline
 
@@ -598,12 +826,9 @@ class PerfSLOApp(App[int]):
             run_id = ev.run.run_id
         info = self.history.run(run_id) if self.history is not None else None
         commit = info.commit if info is not None else "?"
-        question = Text()
-        question.append("Make run ")
-        question.append(printable(run_id, 80), style="bold")
-        question.append(" (commit ")
-        question.append(printable(short_commit(commit), 12), style="bold")
-        question.append(") the baseline?\nThe current baseline is kept in baselines/.")
+        measured = self.history.measured(run_id) if self.history is not None else set()
+        plan = plan_baseline(measured, self.history.baseline if self.history is not None else None)
+        question = baseline_question(run_id, short_commit(commit), plan)
         chosen = run_id
 
         def answered(yes: bool | None) -> None:
@@ -615,11 +840,14 @@ class PerfSLOApp(App[int]):
     @work(thread=True, exclusive=True, group="baseline", exit_on_error=False)
     def _establish(self, run_id: str) -> None:
         try:
-            path, kept, run = establish_baseline(self.config, self.config.artifacts_dir / run_id)
+            path, kept, run, carried = establish_baseline(self.config, self.config.artifacts_dir / run_id)
         except (ArtifactError, OSError, ValueError) as exc:
             self.post_message(BaselineDone(f"✗ baseline not set: {printable(str(exc), 200)}", False))
             return
-        self.post_message(BaselineDone(f"✓ baseline set from {printable(run.run_id, 80)}", True))
+        text = f"✓ baseline set from {printable(run.run_id, 80)}"
+        if carried:
+            text += f"; {len(carried)} SLO(s) not in it kept their baseline"
+        self.post_message(BaselineDone(text, True))
 
     def on_baseline_done(self, message: BaselineDone) -> None:
         """Report the baseline result and reload."""
@@ -629,9 +857,14 @@ class PerfSLOApp(App[int]):
     # ------------------------------------------------------------- misc
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Filter and sort belong to the overview: hidden (and inactive) elsewhere."""
-        if action in ("filter", "cycle_sort") and len(self.screen_stack) > 1:
+        """Show only keys that do something here: overview keys on the overview, Esc with a filter."""
+        overview = len(self.screen_stack) <= 1
+        if action in ("filter", "cycle_sort", "cycle_view") and not overview:
             return False
+        if action == "clear_filter":
+            return overview and bool(self.filter_text)
+        if action == "cancel_run":
+            return self.runner is not None and self.runner.running
         return True
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -652,6 +885,7 @@ class PerfSLOApp(App[int]):
 
     def _stop_everything(self) -> None:
         self._stop_watch.set()
+        self._stop_config_watch.set()
         if self.runner is not None:
             self.runner.kill()
         for screen in self.screen_stack:
@@ -668,31 +902,29 @@ class PerfSLOApp(App[int]):
         return self.shown(found) if found is not None else None
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``perfslo-tui`` command line."""
-    parser = argparse.ArgumentParser(
-        prog="perfslo-tui", description="Live terminal monitor of the project's performance SLOs."
-    )
-    parser.add_argument("--artifacts", type=Path, help="the artifacts folder (default: from the config)")
-    parser.add_argument(
-        "--config", type=Path, help="the config file (default: found from the current directory)"
-    )
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``perfslo-tui``: config errors are one line on stderr and exit 2."""
-    args = build_parser().parse_args(argv)
+def prepare(args: argparse.Namespace) -> tuple[PerfSLOApp | None, str | None]:
+    """The app for parsed ``perfslo-tui`` arguments, or the one-line config error."""
     try:
         config = load_config(args.config)
     except ConfigError as exc:
-        print(f"perfslo-tui: {exc}", file=sys.stderr)
+        return None, str(exc)
+    artifacts = args.artifacts.resolve() if args.artifacts is not None else None
+    if artifacts is not None:
+        config = config.with_artifacts_dir(artifacts)
+    config_file = args.config.resolve() if args.config is not None else None
+    app = PerfSLOApp(config, config_file=config_file, config_start=Path.cwd(), artifacts_override=artifacts)
+    return app, None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``perfslo-tui`` without the early first line (see ``tui/launch.py``)."""
+    from perfslo_tui.tui.launch import build_parser
+
+    app, error = prepare(build_parser().parse_args(argv))
+    if app is None:
+        print(f"perfslo-tui: {error}", file=sys.stderr)
         return 2
-    if args.artifacts is not None:
-        config = config.with_artifacts_dir(args.artifacts.resolve())
-    app = PerfSLOApp(config)
-    result = app.run()
-    return result or 0
+    return app.run() or 0
 
 
 if __name__ == "__main__":

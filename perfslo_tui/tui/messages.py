@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from perfslo_tui.actions.compare import CompareProgress, CompareResult
+from perfslo_tui.config import Config
 from perfslo_tui.runs.history import RunHistory
 from perfslo_tui.tui.runner import RunOutcome
 from perfslo_tui.verdict.model import Evaluation
@@ -85,3 +86,15 @@ class CompareFinished(Message):
     result: CompareResult | None
     error: str | None = None
     cancelled: bool = False
+
+
+@dataclass(eq=False)
+class ConfigReloaded(Message):
+    """The config file changed and was read again: the new config, or why it cannot be used."""
+
+    config: Config | None
+    error: str
+
+    def can_replace(self, message: Message) -> bool:
+        """Only the latest reading matters."""
+        return isinstance(message, ConfigReloaded)

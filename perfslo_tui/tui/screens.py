@@ -11,10 +11,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, DataTable, Footer, Static
+from textual.widgets import Button, DataTable, Footer, Log, Static
 from textual.worker import get_current_worker
 from textual_plotext import PlotextPlot
 
+from perfslo_tui.actions.baseline import BaselinePlan
 from perfslo_tui.report.common import budget_cell, value_cell
 from perfslo_tui.runs.files import metric_series
 from perfslo_tui.runs.history import RunHistory, RunInfo
@@ -43,20 +44,55 @@ HISTORY_ROWS = 15
 KEYS: list[tuple[str, str, str]] = [
     ("←↓↑→ / h j k l", "overview", "move between cards"),
     ("Enter / click", "overview", "open the selected SLO (drill-down)"),
-    ("/", "overview", "filter SLOs by name (Enter keeps it, Esc clears it)"),
+    ("/", "overview", "filter SLOs by name (Enter keeps it; Esc clears it, also later)"),
     ("s", "overview", "cycle the sort: status, name, % of budget"),
-    ("r", "anywhere", "re-run the bench command (only this SLO in the drill-down, if {slo} is configured)"),
+    ("v", "overview", "cycle the view: auto (fits every SLO), list (one line each), cards"),
+    (
+        "r",
+        "anywhere",
+        "re-run the bench command as written; in the drill-down only that SLO: "
+        "PERFSLO_SLO=<name> is set (and {slo} filled in), so it can always narrow",
+    ),
     ("x", "anywhere", "cancel the running bench command (drill-down: or the running compare)"),
     ("o", "anywhere", "show or hide the bench command's output"),
-    ("b", "anywhere", "make the latest run (drill-down: the selected run) the baseline, after confirming"),
+    (
+        "b",
+        "anywhere",
+        "make the latest run (drill-down: the selected run) the baseline, after confirming; "
+        "SLOs it lacks keep theirs",
+    ),
     ("m", "anywhere", "switch the metric shown: time, instruction counts, peak memory (where measured)"),
     ("c", "drill-down", "did my edit help? compare the working tree (uncommitted edits) against HEAD, "
      "measured side by side; the estimate updates live (x or Esc cancels)"),
     ("C", "drill-down", "the same against the baseline's commit"),
     ("Esc", "drill-down", "back to the overview"),
     ("?", "anywhere", "this help"),
-    ("q", "anywhere", "quit (stops the watcher and any running command)"),
+    ("q", "anywhere", "quit (stops the watchers and any running command)"),
 ]
+
+
+def baseline_question(run_id: str, commit: str, plan: BaselinePlan) -> Text:
+    """The confirmation for ``b``: which SLOs the run sets and which keep their baseline, from where."""
+    question = Text()
+    question.append("Make run ")
+    question.append(printable(run_id, 80), style="bold")
+    question.append(" (commit ")
+    question.append(printable(commit, 12), style="bold")
+    question.append(") the baseline?")
+    if plan.kept:
+        question.append(f"\nFrom this run: {len(plan.from_run)} SLO(s): ")
+        question.append(
+            ", ".join(printable(n, 40) for n in plan.from_run[:6]) + ("…" if len(plan.from_run) > 6 else "")
+        )
+        by_commit: dict[str, list[str]] = {}
+        for name, origin in plan.kept.items():
+            by_commit.setdefault(origin, []).append(printable(name, 40))
+        for origin, names in sorted(by_commit.items()):
+            shown = printable(short_commit(origin), 12)
+            question.append(f"\nNot in this run, kept from the baseline at {shown}: ", style="yellow")
+            question.append(", ".join(names[:6]) + ("…" if len(names) > 6 else ""))
+    question.append("\nThe current baseline file is kept in baselines/.")
+    return question
 
 
 def comparison_line(title: str, cmp: Comparison | None) -> Text:
@@ -129,6 +165,7 @@ class DetailScreen(LiveCompare, Screen[None]):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     BINDINGS = [
         Binding("escape", "back", "Back"),
+        # Always offered: the SLO reaches the command as PERFSLO_SLO (and {slo}).
         Binding("r", "rerun", "Re-run SLO"),
         Binding("b", "baseline", "Baseline←row"),
         Binding("c", "compare('HEAD')", "Compare vs HEAD"),
@@ -162,16 +199,22 @@ class DetailScreen(LiveCompare, Screen[None]):
             with VerticalScroll(id="analysis-box"):
                 yield Static(id="analysis")
         yield ComparePanel(id="compare")
+        yield Log(id="detail-log", max_lines=5000, classes="hidden")
         yield Static(id="detail-status")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         """Build the table's columns and show the data."""
         table = self.query_one("#runs", DataTable)
         for label in ("commit", "branch", "UTC", "median", "% budget", "status", "vs prev"):
             table.add_column(label, key=label)
-        self.query_one("#runs-box").border_title = "recent runs"
+        self.query_one("#runs-box").border_title = "recent runs (* dirty: uncommitted changes)"
         self.query_one("#analysis-box").border_title = "analysis"
+        self.query_one("#detail-log").border_title = "bench command output (o hides)"
+        app = self.perf_app
+        if app.runner is not None and app.runner.running:
+            # A command already running: its output so far, and it goes on here.
+            self.output_started(app.output_lines)
         self._ready = True
         self.data_changed()
         table.focus()
@@ -297,8 +340,12 @@ class DetailScreen(LiveCompare, Screen[None]):
                 if r.vs_previous is not None:
                     cmp = r.vs_previous
                     change = Text(cmp.label, style=SEVERITY_STYLE[cmp.effective_severity])
+            commit = safe(short_commit(row.commit), 12)
+            if row.dirty:
+                commit.append("*", style="bold yellow")
+                commit.stylize("yellow")
             table.add_row(
-                safe(short_commit(row.commit), 12),
+                commit,
                 safe(row.branch, 24),
                 Text(utc_iso(row.ts_ms)[5:16].replace("T", " ")),
                 median,
@@ -319,6 +366,31 @@ class DetailScreen(LiveCompare, Screen[None]):
         if not table.row_count:
             return None
         return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+
+    def output_started(self, lines: list[str]) -> None:
+        """A bench command started: its output panel opens and starts over with ``lines``."""
+        log = self.query_one("#detail-log", Log)
+        log.clear()
+        log.write_lines(lines)
+        self.toggle_output(True)
+
+    def output(self, lines: list[str]) -> None:
+        """More output of the running bench command (shown while a command runs)."""
+        log = self.query_one("#detail-log", Log)
+        log.write_lines(lines)
+        if log.has_class("hidden") and self.perf_app.runner is not None and self.perf_app.runner.running:
+            self.toggle_output(True)
+
+    def toggle_output(self, visible: bool | None = None) -> None:
+        """Show or hide the output panel (``o``)."""
+        log = self.query_one("#detail-log", Log)
+        show = log.has_class("hidden") if visible is None else visible
+        log.set_class(not show, "hidden")
+        self.set_class(show, "-log-open")
+
+    def set_status(self, text: Text) -> None:
+        """The status line: the running command's progress, then how it ended."""
+        self.query_one("#detail-status", Static).update(text)
 
     def action_back(self) -> None:
         """Back to the overview (a running compare is cancelled)."""

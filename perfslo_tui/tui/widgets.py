@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from rich.console import Group, RenderableType
+from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual.binding import Binding
@@ -23,8 +23,9 @@ from textual.widget import Widget
 from textual.widgets import Static
 from textual_plotext.plot import Plot
 
-from perfslo_tui.report.common import budget_cell, value_cell
-from perfslo_tui.text import format_percent, printable, short_commit
+from perfslo_tui.text import printable, short_commit
+from perfslo_tui.tui.card_lines import card_body, row_line
+from perfslo_tui.tui.layout import RowColumns
 from perfslo_tui.verdict.model import Comparison, Evaluation, SLOResult, Verdict
 from perfslo_tui.verdict.rules import BudgetStatus, Severity
 
@@ -183,9 +184,14 @@ class SLOCard(Widget, can_focus=True):
     DEFAULT_CSS = """
     SLOCard {
         height: 100%;
-        min-height: 12;
+        min-height: 1;
         border: round $panel-lighten-2;
         padding: 0 1;
+    }
+    SLOCard.-row, SLOCard.-row.-pass, SLOCard.-row.-drift, SLOCard.-row.-violation { border: none; }
+    SLOCard.-row:focus, SLOCard.-row:focus.-pass, SLOCard.-row:focus.-drift, SLOCard.-row:focus.-violation {
+        border: none;
+        background: $accent 40%;
     }
     SLOCard:focus { border: round $accent; background: $boost; }
     SLOCard.-pass { border: round $success; }
@@ -225,6 +231,7 @@ class SLOCard(Widget, can_focus=True):
         self.result: SLOResult | None = None
         self.stale = False
         self.renders = 0
+        self.row_columns: RowColumns | None = None
         self._had_focus = False
         if result is not None:
             self.set_result(result, stale)
@@ -276,50 +283,36 @@ class SLOCard(Widget, can_focus=True):
             self.focus()
             self._had_focus = True
 
+    def set_row_columns(self, columns: RowColumns | None) -> None:
+        """Show the card as one line in these columns (None: as a card)."""
+        if columns != self.row_columns:
+            self.row_columns = columns
+            self.set_class(columns is not None, "-row")
+            self.refresh()
+
     def render(self) -> RenderableType:
         """The card's lines (only called when the card is visible and dirty)."""
         self.renders += 1
         result = self.result
-        width = max(1, self.content_size.width)
         if result is None:
             return safe(self.slo_name, style="bold")
-        status = result.status
-        style = STATUS_STYLE[status]
-        title = Text(no_wrap=True, overflow="ellipsis")
-        title.append(f"{glyph(result.icon)} ")
-        title.append(printable(result.name, 80), style="bold")
-        description = safe(result.description or " ", style="dim")
-        if self.stale and result.trend:
-            # Say so instead of the description: this value is not from the latest run.
-            description = Text("not in the latest run; last at ", style="yellow")
-            description.no_wrap = True
-            description.overflow = "ellipsis"
-            description.append(printable(short_commit(result.trend[-1].commit), 12), style="bold yellow")
-        value = Text(no_wrap=True, overflow="ellipsis")
-        value.append(value_cell(result), style="bold")
-        value.append("  budget ", style="dim")
-        value.append(budget_cell(result))
-        state = Text(no_wrap=True, overflow="ellipsis")
-        if result.budget is not None:
-            state.append(format_percent(result.budget.percent_of_budget), style=f"bold {style}")
-            state.append(" of budget  ", style="dim")
-        state.append(result.state_label, style=f"bold {style}")
-        if result.confirmation_label:
-            state.append(f" {result.confirmation_label}", style="dim")
+        style = STATUS_STYLE[result.status]
+        if self.row_columns is not None:
+            base = comparison_text("", result.vs_baseline, compact=True) if result.vs_baseline else None
+            return row_line(result, self.stale, self.row_columns, style, base)
+        width = max(1, self.content_size.width)
         changes = comparison_text("prev", result.vs_previous, compact=True)
         changes.append("  ")
         changes.append_text(comparison_text("base", result.vs_baseline, compact=True))
         changes.no_wrap = True
         changes.overflow = "ellipsis"
-        session = comparison_text("session", result.vs_session, compact=True)
-        if result.vs_session is None and result.stats is not None:
-            session.append(" no new run since the monitor opened", style="dim")
-        session.no_wrap = True
-        session.overflow = "ellipsis"
         budget = result.spec.budget if result.spec is not None else None
-        spark_height = max(1, self.content_size.height - 6)
-        spark = sparkline_text([p.median for p in result.trend], budget, width, spark_height)
-        return Group(title, description, value, state, changes, session, spark)
+        medians = [p.median for p in result.trend]
+
+        def plot(lines: int) -> RenderableType:
+            return sparkline_text(medians, budget, width, lines)
+
+        return card_body(result, self.stale, width, max(1, self.content_size.height), style, changes, plot)
 
 
 # ----------------------------------------------------------------- header
@@ -358,11 +351,14 @@ class HeaderBar(Static):
         ev = self.evaluation
         if ev is None:
             line.append("loading…", style="dim")
+        elif ev.run is None:
+            # Nothing was judged: never a verdict without a run.
+            line.append(" no runs yet ", style="bold reverse")
         else:
             verdict = ev.verdict
             style = f"bold reverse {VERDICT_STYLE[verdict]}"
             line.append(f" {glyph(verdict.icon)} {verdict.value} ", style=style)
-            line.append(f"  {ev.run_count} runs", style="bold")
+            line.append(f"  {ev.run_count} run{'' if ev.run_count == 1 else 's'}", style="bold")
             if ev.run is not None:
                 run = ev.run
                 line.append("  latest ", style="dim")
@@ -372,6 +368,7 @@ class HeaderBar(Static):
                 if run.dirty:
                     line.append(" (dirty)", style="yellow")
                 line.append(f"  {format_age(self.now() - run.ts_ms / 1000)}", style="dim")
+        if ev is not None and ev.run is not None:
             if ev.baseline is not None:
                 line.append("  baseline ", style="dim")
                 line.append(printable(short_commit(ev.baseline.commit), 12))
@@ -379,7 +376,7 @@ class HeaderBar(Static):
                 line.append("  no baseline", style="dim yellow")
         second = Text(no_wrap=True, overflow="ellipsis")
         if self.banner:
-            second.append(self.banner, style="bold yellow")
+            second.append(self.banner, style="bold red" if self.banner.startswith("✗") else "bold yellow")
         else:
             second.append(self.extra, style="dim")
         both = Text("\n").join([line, second])
@@ -391,13 +388,21 @@ class HeaderBar(Static):
 # ----------------------------------------------------------------- panels
 
 
-def regression_table(evaluation: Evaluation | None, width: int) -> RenderableType:
-    """SLOs by severity against the baseline: change, severity, since which commit, and this session."""
+def regression_table(evaluation: Evaluation | None, width: int, needle: str = "") -> RenderableType:
+    """SLOs by severity against the baseline: change, severity, since which commit, and this session.
+
+    Names are never clipped while the panel has room: the session column,
+    then the since column, go first when the width is short.
+    """
     if evaluation is None:
         return Text("loading…", style="dim")
     rows = [r for r in evaluation.slos if r.stats is not None]
     if not rows:
-        return Text("no runs yet: press r to run the benchmarks", style="dim")
+        return Text("no runs yet", style="dim")
+    if needle:
+        rows = [r for r in rows if needle.lower() in r.name.lower()]
+        if not rows:
+            return Text(f"no SLO matches the filter {printable(needle, 40)!r}", style="dim")
 
     def key(r: SLOResult) -> tuple[int, float, str]:
         cmp = r.vs_baseline
@@ -406,17 +411,31 @@ def regression_table(evaluation: Evaluation | None, width: int) -> RenderableTyp
         return (cmp.effective_severity.rank, cmp.change, r.name)
 
     rows.sort(key=key, reverse=True)
-    table = Table(box=None, padding=(0, 1), expand=True, show_edge=False, header_style="bold dim")
-    table.add_column("SLO", ratio=1, min_width=10, no_wrap=True, overflow="ellipsis")
+    names = [printable(r.name, 60) for r in rows]
+    changes = [r.vs_baseline.label if r.vs_baseline else "no baseline" for r in rows]
+    name_width = 2 + max(len(n) for n in names)
+    change_width = max(len("vs baseline"), *(len(c) for c in changes))
+    since_width = 12
+    session_width = max(
+        [len("session")] + [len(comparison_text("", r.vs_session, compact=True).plain) for r in rows]
+    )
+    # Columns are two spaces apart (padding 1 on each side, none at the edges).
+    show_since = width >= name_width + change_width + since_width + 4
+    show_session = show_since and width >= name_width + change_width + since_width + session_width + 6
+    table = Table(
+        box=None, padding=(0, 1), pad_edge=False, expand=False, show_edge=False, header_style="bold dim"
+    )
+    table.add_column("SLO", no_wrap=True, overflow="ellipsis", min_width=min(name_width, 12))
     table.add_column("vs baseline", no_wrap=True)
-    table.add_column("since", no_wrap=True)
-    if width >= 56:
+    if show_since:
+        table.add_column("since", no_wrap=True)
+    if show_session:
         table.add_column("session", no_wrap=True)
-    for r in rows:
+    for r, shown in zip(rows, names, strict=True):
         cmp = r.vs_baseline
         name = Text(no_wrap=True, overflow="ellipsis")
         name.append(f"{change_icon(r)} ")
-        name.append(printable(r.name, 60))
+        name.append(shown)
         if cmp is None:
             change = Text("no baseline", style="dim")
             since = Text("")
@@ -431,15 +450,17 @@ def regression_table(evaluation: Evaluation | None, width: int) -> RenderableTyp
                 since.append(" step", style="dim")
             else:
                 since.append(printable(short_commit(cmp.reference_commit), 12), style="dim")
-        cells: list[RenderableType] = [name, change, since]
-        if width >= 56:
+        cells: list[RenderableType] = [name, change]
+        if show_since:
+            cells.append(since)
+        if show_session:
             cells.append(comparison_text("", r.vs_session, compact=True))
         table.add_row(*cells)
     return table
 
 
 class RegressionPanel(Static):
-    """The regression panel: every SLO with data, worst first against the baseline."""
+    """The regression panel: every SLO with data (the filter applies), worst first against the baseline."""
 
     DEFAULT_CSS = """
     RegressionPanel { height: auto; }
@@ -447,17 +468,19 @@ class RegressionPanel(Static):
 
     shown: RenderableType = ""
     evaluation: Evaluation | None = None
+    needle: str = ""
 
-    def show(self, evaluation: Evaluation | None) -> None:
-        """Redraw from an evaluation."""
+    def show(self, evaluation: Evaluation | None, needle: str = "") -> None:
+        """Redraw from an evaluation, with the overview's name filter."""
         self.evaluation = evaluation
-        self.shown = regression_table(evaluation, self.size.width or 80)
+        self.needle = needle
+        self.shown = regression_table(evaluation, self.size.width or 80, needle)
         self.update(self.shown)
 
     def on_resize(self) -> None:
-        """The session column comes and goes with the width."""
+        """The since and session columns come and go with the width."""
         if self.evaluation is not None:
-            self.show(self.evaluation)
+            self.show(self.evaluation, self.needle)
 
 
 class ErrorsPanel(Static):

@@ -61,7 +61,10 @@ def against_baseline(context: SLOContext, frame: pl.DataFrame, levels: RecentLev
     fingerprint = context.baseline_fingerprint
     pool = baseline_pool(context, frame, levels.ref_by_run, judged)
     quiet_pool = [r for r in pool if levels.judgeable(r)] or pool
-    reference = Reference("baseline", quiet_pool, baseline.commit, baseline.source_run, fingerprint)
+    # An SLO kept from an earlier baseline has its own commit and run.
+    base_commit = baseline.commit_of(context.series)
+    source_run = baseline.source_run_of(context.series)
+    reference = Reference("baseline", quiet_pool, base_commit, source_run, fingerprint)
     vs_baseline = compare(reference, [this], setting, busy=levels.busy)
     if vs_baseline.not_comparable:
         # Measured differently from the baseline: no streak, no confirmation.
@@ -76,7 +79,7 @@ def against_baseline(context: SLOContext, frame: pl.DataFrame, levels: RecentLev
         if not levels.judgeable(run):
             continue
         # The baseline commit's own runs are the reference, never the regression.
-        if adjusted and run.ratios is None or run.commit == baseline.commit != this.commit:
+        if adjusted and run.ratios is None or run.commit == base_commit != this.commit:
             break
         if not comparable(run.fingerprint, fingerprint):
             break
@@ -89,14 +92,15 @@ def against_baseline(context: SLOContext, frame: pl.DataFrame, levels: RecentLev
     # like: a busy or unsettled run after them never undoes a confirmation.
     if len(streak_runs) >= confirm:
         group = streak_runs[:confirm][::-1]
-        pool_reference = Reference("baseline", quiet_pool, baseline.commit, None, fingerprint)
+        pool_reference = Reference("baseline", quiet_pool, base_commit, None, fingerprint)
         pooled = compare(pool_reference, group, setting)
         confirmation = pooled.estimate or ChangeEstimate(
             pooled.change, pooled.change, pooled.change, 0.0, pooled.change != 0
         )
     settle = ""
     if vs_baseline.judged and len(streak_runs) < confirm:
-        settle = settle_action(vs_baseline, confirm, short_commit(baseline.commit))
+        command = context.slo is not None and context.slo.command is not None
+        settle = settle_action(vs_baseline, confirm, short_commit(base_commit), command=command)
     return BaselineFindings(vs_baseline, len(streak_runs), confirmation, settle)
 
 
@@ -112,11 +116,12 @@ def baseline_pool(
     baseline = context.baseline
     assert baseline is not None
     name = context.series
+    commit = baseline.commit_of(name)
     base_ref = baseline.samples.get(name + REFERENCE_SUFFIX)
     state = baseline.steady.get(name)
     base = run_level(
-        baseline.source_run or f"baseline:{baseline.commit}",
-        baseline.commit,
+        baseline.source_run_of(name) or f"baseline:{commit}",
+        commit,
         baseline.medians[name],
         baseline.samples.get(name, ()),
         base_ref or None,
@@ -125,10 +130,10 @@ def baseline_pool(
         fingerprint=context.baseline_fingerprint,
     )
     pool = [base]
-    if baseline.commit and baseline.commit != "unknown":
+    if commit and commit != "unknown":
         skip = {r.run_id for r in current} | {base.run_id}
         same = frame.filter(
-            (pl.col("commit") == baseline.commit) & ~pl.col("dirty") & ~pl.col("run_id").is_in(list(skip))
+            (pl.col("commit") == commit) & ~pl.col("dirty") & ~pl.col("run_id").is_in(list(skip))
         ).tail(max(context.history_runs - 1, 0))
         same = with_samples(same, context.samples)
         rows = same.select(LEVEL_COLUMNS).iter_rows(named=True)

@@ -302,7 +302,8 @@ def _recent_levels(context: SLOContext, frame: pl.DataFrame, ref_frame: pl.DataF
         baseline = context.baseline
         if baseline is not None:
             # A superset of _baseline_pool's pick: it skips at most confirm + 1 of these.
-            same = frame.filter((pl.col("commit") == baseline.commit) & ~pl.col("dirty")).tail(
+            commit = baseline.commit_of(context.series)
+            same = frame.filter((pl.col("commit") == commit) & ~pl.col("dirty")).tail(
                 context.history_runs + context.confirm + 1
             )
             wanted = wanted | pl.col("run_id").is_in(same["run_id"].implode())

@@ -241,6 +241,7 @@ class TrendPoint:
     ts_ms: int
     commit: str
     median: float
+    dirty: bool = False
 
 
 @dataclass(frozen=True, slots=True)

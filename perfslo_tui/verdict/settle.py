@@ -41,13 +41,16 @@ MAX_RERUNS = 10
 MAX_ITERATIONS = 5000
 
 
-def settle_action(cmp: Comparison, confirm: int, base: str) -> str:
+def settle_action(cmp: Comparison, confirm: int, base: str, command: bool = False) -> str:
     """What would settle an inconclusive comparison with the baseline, or ``""`` when it is not.
 
     Args:
         cmp: The judged run against the baseline.
         confirm: The gate's ``confirm_runs``.
         base: The baseline's short commit (for the ``perfslo compare`` advice).
+        command: The SLO is a command timed whole by ``perfslo run``: its
+            sample count is the SLO's ``runs`` in the config, not
+            ``PERF_ITERATIONS``.
 
     Returns:
         The text after ``inconclusive:``, or an empty string when the
@@ -80,7 +83,8 @@ def settle_action(cmp: Comparison, confirm: int, base: str) -> str:
             needed = math.ceil(parts.samples * parts.current_se**2 / se_target_sq)
             if needed <= MAX_ITERATIONS:
                 count = max(needed, parts.samples + 1)
-                return f"{what} raise PERF_ITERATIONS to {count} (the run's own samples are too few)"
+                knob = "the SLO's `runs` in the config" if command else "PERF_ITERATIONS"
+                return f"{what} raise {knob} to {count} (the run's own samples are too few)"
     runs = math.ceil(per_run / room)
     noise = f"run-to-run noise ±{math.expm1(parts.run_noise):.1%}"
     if runs <= MAX_RERUNS:

@@ -49,15 +49,15 @@ def trend_points(frame: pl.DataFrame, window_start: int) -> tuple[TrendPoint, ..
     """
     # The frame is sorted by time: the window is its tail from a binary search.
     start = int(frame.get_column("ts_ms").search_sorted(window_start, side="left"))
-    window = frame.select("run_id", "ts_ms", "commit", "median").slice(start)
+    window = frame.select("run_id", "ts_ms", "commit", "median", "dirty").slice(start)
     if window.height > TREND_MAX_POINTS:
         older = window.height - STEP_WINDOW
         picks = np.unique(np.linspace(0, older - 1, TREND_MAX_POINTS - STEP_WINDOW).round().astype(np.int64))
         window = window[np.concatenate([picks, np.arange(older, window.height)])]
-    columns = [window.get_column(name).to_list() for name in ("run_id", "ts_ms", "commit", "median")]
+    columns = [window.get_column(name).to_list() for name in ("run_id", "ts_ms", "commit", "median", "dirty")]
     return tuple(
-        TrendPoint(str(run_id), int(ts), str(commit), float(median))
-        for run_id, ts, commit, median in zip(*columns, strict=True)
+        TrendPoint(str(run_id), int(ts), str(commit), float(median), bool(dirty))
+        for run_id, ts, commit, median, dirty in zip(*columns, strict=True)
     )
 
 

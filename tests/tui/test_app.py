@@ -178,8 +178,13 @@ async def test_only_changed_and_visible_cards_render(project: Path, write: RunWr
         await pilot.pause(0.1)
         rendered = {name: c.renders for name, c in app.cards.items()}
         on_screen = [name for name, count in rendered.items() if count]
-        # Only what is on screen was drawn: 57 cards do not fit in 40 rows.
-        assert 0 < len(on_screen) < 20
+        # Only what is on screen was drawn: 57 SLOs do not fit in 40 rows, even one line each.
+        assert app.layout_choice.rows
+        assert 0 < len(on_screen) < 40
+        # And what does not fit says how many it is (the note's own line may hide one drawn row).
+        assert 0 <= app.hidden_count - (len(app.cards) - len(on_screen)) <= 1
+        note = str(app.query_one("#hidden-note").render())
+        assert f"{app.hidden_count} more SLOs (▼ {app.hidden_count} below)" in note
         # A refresh that changes nothing draws nothing.
         updates = app.updates
         app.request_refresh()
@@ -313,7 +318,7 @@ async def test_markup_in_names_is_shown_literally(project: Path, write: RunWrite
         assert name in text_of(card.render(), 60)
         assert name in text_of(app.query_one(RegressionPanel).shown, 120)
         # The commit is cut to 7 characters, literally: "[red]c[".
-        assert "latest [red]c[ on main" in text_of(app.query_one(HeaderBar).build(), 200)
+        assert "latest [red]c[/] on main" in text_of(app.query_one(HeaderBar).build(), 200)
         assert "perf-[b]x[_b]-1795000000002.json" in text_of(app.query_one(ErrorsPanel).shown, 200)
         card.focus()
         await pilot.press("enter")

@@ -173,5 +173,5 @@ async def test_no_bench_command_is_a_clear_message(project: Path, write: RunWrit
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot)
         await pilot.press("r")
-        assert "no bench_command configured" in status_text(app)
+        assert "no bench_command in perfslo.toml: add one (perfslo init proposes one)" in status_text(app)
         assert app.runner is None

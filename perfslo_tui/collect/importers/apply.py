@@ -10,8 +10,9 @@ confirmation streaks and noise.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,11 @@ import orjson
 from perfslo_tui.collect.importers.base import ImportedBaseline, ImportedRun, load_document
 from perfslo_tui.collect.importers.registry import FORMATS
 from perfslo_tui.runs.files import (
+    BASELINE_NAME,
     BASELINE_SCHEMA_VERSION,
     ArtifactError,
     build_run_document,
+    keep_missing_slos,
     write_baseline,
     write_run,
 )
@@ -83,6 +86,35 @@ def apply_rename(path: Path, names: list[str], rename: Mapping[str, str]) -> dic
     return mapping
 
 
+def check_matches(path: Path, mapping: Mapping[str, str], configured: Collection[str]) -> list[str]:
+    """Refuse an import none of whose names is a configured SLO; return the unmatched names.
+
+    Such an import would be accepted silently and compare nothing: say which
+    names came, which SLOs are configured, and how ``rename`` maps one to the
+    other. With no SLO configured at all there is nothing to match.
+
+    Raises:
+        ArtifactError: When SLOs are configured and no imported name is one.
+    """
+    if not configured or not mapping:
+        return []
+    targets = list(mapping.values())
+    unmatched = [name for name in targets if name not in configured]
+    if len(unmatched) < len(targets):
+        return unmatched
+    sources = list(mapping)
+    slos = sorted(configured)
+    shown = ", ".join(repr(clip(n, 30)) for n in sources[:3]) + (", …" if len(sources) > 3 else "")
+    source = sources[0]
+    guess = difflib.get_close_matches(source, slos, n=1, cutoff=0.0)
+    example = f'[rename] "{clip(source, 30)}" = "{clip(guess[0] if guess else slos[0], 30)}"'
+    raise ArtifactError(
+        path,
+        f"none of its {len(sources)} benchmark name(s) ({shown}) is a configured SLO; "
+        f"map them in the config's rename table, e.g. {example}",
+    )
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -114,6 +146,7 @@ def import_file(
     rename: Mapping[str, str],
     root: Path,
     force: bool = False,
+    configured: Collection[str] = (),
 ) -> ImportOutcome:
     """Import one file of format ``fmt`` into the artifacts folder.
 
@@ -124,12 +157,15 @@ def import_file(
         rename: Source benchmark name -> SLO name (the config's ``rename``).
         root: The project folder, for git metadata when the file has none.
         force: Import even when the same bytes were imported before.
+        configured: The configured SLO names: an import that matches none of
+            them is refused (with the ``rename`` hint).
 
     Returns:
         What was written.
 
     Raises:
-        ArtifactError: When the file is unreadable or not of that format.
+        ArtifactError: When the file is unreadable, not of that format, or
+            matches no configured SLO.
         OSError: On write errors (nothing partial is left behind).
     """
     spec = FORMATS[fmt]
@@ -137,8 +173,8 @@ def import_file(
     imported = spec.parse(path, document)
     sha = _sha256(path)
     if isinstance(imported, ImportedBaseline):
-        return _write_baseline(fmt, path, imported, artifacts_dir, rename, sha)
-    return _write_run(fmt, path, imported, artifacts_dir, rename, root, sha, force)
+        return _write_baseline(fmt, path, imported, artifacts_dir, rename, sha, configured)
+    return _write_run(fmt, path, imported, artifacts_dir, rename, root, sha, force, configured)
 
 
 def _write_run(
@@ -150,8 +186,10 @@ def _write_run(
     root: Path,
     sha: str,
     force: bool,
+    configured: Collection[str],
 ) -> ImportOutcome:
     mapping = apply_rename(path, list(imported.samples), rename)
+    unmatched = check_matches(path, mapping, configured)
     renamed = {src: dst for src, dst in mapping.items() if src != dst}
     samples = {mapping[name]: values for name, values in imported.samples.items()}
     summary_only = {mapping[name]: stat for name, stat in imported.summary_only.items()}
@@ -203,9 +241,15 @@ def _write_run(
         written = write_run(artifacts_dir, document)
     except ValueError as exc:  # the schema refused it: say which file it came from
         raise ArtifactError(path, str(exc)) from None
-    return ImportOutcome(
-        path, fmt, "run", written, len(samples), total, renamed, summary_only, list(imported.notes)
-    )
+    notes = list(imported.notes) + _unmatched_note(unmatched)
+    return ImportOutcome(path, fmt, "run", written, len(samples), total, renamed, summary_only, notes)
+
+
+def _unmatched_note(unmatched: list[str]) -> list[str]:
+    if not unmatched:
+        return []
+    shown = ", ".join(clip(n, 40) for n in unmatched[:5]) + (", …" if len(unmatched) > 5 else "")
+    return [f"{len(unmatched)} name(s) match no configured SLO (shown without a budget): {shown}"]
 
 
 def _write_baseline(
@@ -215,8 +259,10 @@ def _write_baseline(
     artifacts_dir: Path,
     rename: Mapping[str, str],
     sha: str,
+    configured: Collection[str],
 ) -> ImportOutcome:
     mapping = apply_rename(path, list(imported.slos), rename)
+    unmatched = check_matches(path, mapping, configured)
     renamed = {src: dst for src, dst in mapping.items() if src != dst}
     slos = {mapping[name]: dict(body) for name, body in imported.slos.items()}
     document: dict[str, Any] = {
@@ -232,20 +278,27 @@ def _write_baseline(
     }
     if imported.timestamp_ms is not None:
         document["timestamp_unix"] = imported.timestamp_ms
+    # SLOs the imported file does not have keep their current baseline.
+    carried = keep_missing_slos(document, artifacts_dir / BASELINE_NAME)
     try:
         written, kept = write_baseline(artifacts_dir, document)
     except ValueError as exc:
         raise ArtifactError(path, str(exc)) from None
-    summary = {name: "median" for name in slos}
+    summary = {name: "median" for name in slos if name not in carried}
+    notes = list(imported.notes) + _unmatched_note(unmatched)
+    carried_slos = [n for n in carried if not n.endswith("@ref")]
+    if carried_slos:
+        shown = ", ".join(clip(n, 40) for n in carried_slos[:5]) + (", …" if len(carried_slos) > 5 else "")
+        notes.append(f"{len(carried_slos)} SLO(s) not in the file keep their previous baseline: {shown}")
     return ImportOutcome(
         path,
         fmt,
         "baseline",
         written,
-        len(slos),
+        len(slos) - len(carried),
         0,
         renamed,
         summary,
-        list(imported.notes),
+        notes,
         kept_baseline=kept,
     )
