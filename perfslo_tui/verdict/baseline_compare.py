@@ -18,6 +18,7 @@ from perfslo_tui.runs.history import with_samples
 from perfslo_tui.verdict.context import RecentLevels, SLOContext
 from perfslo_tui.verdict.levels import NoiseSetting, Reference, RunLevel, compare, is_busy, run_level
 from perfslo_tui.verdict.model import Comparison
+from perfslo_tui.verdict.rules import Severity, severity_for_change
 from perfslo_tui.verdict.stats import REFERENCE_SUFFIX, ChangeEstimate
 
 
@@ -28,6 +29,7 @@ class BaselineFindings:
     comparison: Comparison | None = None
     streak: int = 0
     confirmation: ChangeEstimate | None = None
+    improvement: ChangeEstimate | None = None
 
 
 def against_baseline(context: SLOContext, frame: pl.DataFrame, levels: RecentLevels) -> BaselineFindings:
@@ -67,7 +69,49 @@ def against_baseline(context: SLOContext, frame: pl.DataFrame, levels: RecentLev
         confirmation = pooled.estimate or ChangeEstimate(
             pooled.change, pooled.change, pooled.change, 0.0, pooled.change != 0
         )
-    return BaselineFindings(vs_baseline, len(streak_runs), confirmation)
+    improvement = _improvement(context, levels, quiet_pool, setting, ref_level, adjusted)
+    return BaselineFindings(vs_baseline, len(streak_runs), confirmation, improvement)
+
+
+def _improvement(
+    context: SLOContext,
+    levels: RecentLevels,
+    quiet_pool: list[RunLevel],
+    setting: NoiseSetting,
+    ref_level: float,
+    adjusted: bool,
+) -> ChangeEstimate | None:
+    """The pooled change of every clean run since the baseline, when all improved on it.
+
+    Walking back from the evaluated run, every clean run down to the
+    baseline's own commit (or the start of the recent runs) must be faster
+    than the baseline by more than the tolerance; at least ``confirm`` of
+    them, and their pooled change a significant improvement.
+    """
+    baseline = context.baseline
+    assert baseline is not None
+    this = levels.this
+    if levels.busy or this.commit == baseline.commit:
+        return None
+    threshold = math.log1p(-context.tolerance)
+    since: list[RunLevel] = []
+    for run in reversed(levels.runs):
+        if is_busy(run, levels.quiet):
+            continue
+        if run.commit == baseline.commit:
+            break
+        if adjusted and run.ratios is None or run.level(adjusted) - ref_level > threshold:
+            return None
+        since.append(run)
+    if len(since) < context.confirm:
+        return None
+    pooled = compare(Reference("baseline", quiet_pool, baseline.commit, None), since[::-1], setting)
+    estimate = pooled.estimate
+    if estimate is None or not estimate.significant or severity_for_change(
+        estimate.change, context.tolerance
+    ) is not Severity.IMPROVED:
+        return None
+    return estimate
 
 
 def baseline_pool(

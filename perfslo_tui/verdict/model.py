@@ -21,6 +21,7 @@ from perfslo_tui.runs.files import Baseline
 from perfslo_tui.runs.history import RunInfo
 from perfslo_tui.runs.summary import SampleStats
 from perfslo_tui.text import format_change, format_value, short_commit
+from perfslo_tui.verdict.goals import REBASELINE_COMMAND, BaselineAge, TargetProgress, target_progress
 from perfslo_tui.verdict.rules import (
     DEFAULT_TOLERANCE,
     BudgetCheck,
@@ -207,6 +208,12 @@ class SLOResult:
         machine_load: How much slower the reference workload ran in this
             run than at the machine's quiet level (0.34 is 34 % slower), or
             None without a reference series.
+        target_streak: Consecutive runs (ending here) at or under the
+            metric's target (0 without a target).
+        improvement: The pooled change of every clean run since the
+            baseline, when each was faster (smaller) than the baseline by
+            more than the tolerance, at least ``confirm_runs`` of them, and
+            the pooled change is a significant improvement; else None.
     """
 
     name: str
@@ -232,6 +239,19 @@ class SLOResult:
     stale: bool = False
     spec: MetricBudget | None = None
     also: tuple[SLOResult, ...] = ()
+    target_streak: int = 0
+    improvement: ChangeEstimate | None = None
+
+    @property
+    def target_progress(self) -> TargetProgress | None:
+        """Progress toward the metric's target, or None without a target or data."""
+        spec = self.spec
+        if spec is None:
+            return None
+        value = self.value_ms
+        return target_progress(
+            spec.metric, spec.unit, spec.target, spec.budget, value, self.target_streak, self.confirm_runs
+        )
 
     @property
     def metric(self) -> str:
@@ -471,6 +491,8 @@ class Evaluation:
         history_version: The version of the history it was made from.
         session_run_id: The session's reference run, if any.
         config: The config it was made with (None for one built by hand).
+        baseline_age: How old the baseline is at the evaluated run, if
+            there are both.
     """
 
     run: RunInfo | None
@@ -483,6 +505,40 @@ class Evaluation:
     history_version: int = 0
     session_run_id: str | None = None
     config: Config | None = field(default=None, compare=False, repr=False)
+    baseline_age: BaselineAge | None = None
+
+    @property
+    def improvements(self) -> list[SLOResult]:
+        """Results improved against the baseline in every clean run since it, confirmed."""
+        return [r for r in self.all_results if r.improvement is not None]
+
+    @property
+    def rebaseline_advice(self) -> str:
+        """Why and how to re-establish the baseline after confirmed improvements, or empty.
+
+        Never while any result is slower than the baseline: a new baseline
+        would make that slowdown the reference.
+        """
+        improved = self.improvements
+        if not improved:
+            return ""
+        slower = [
+            r
+            for r in self.all_results
+            if r.vs_baseline is not None
+            and r.vs_baseline.effective_severity in (Severity.WARNING, Severity.REGRESSION)
+        ]
+        if slower:
+            return ""
+        parts = [
+            f"{r.display_name} {format_change(r.improvement.change)}"
+            for r in improved
+            if r.improvement is not None
+        ]
+        return (
+            f"improved in every run since the baseline ({', '.join(parts)}): re-establish it "
+            f"(`{REBASELINE_COMMAND}`) so later changes are measured from the new level"
+        )
 
     @property
     def all_results(self) -> list[SLOResult]:
