@@ -23,10 +23,13 @@ import numpy as np
 from perfslo_tui import __version__
 from perfslo_tui.report.common import (
     action_line,
+    baseline_age_text,
     budget_cell,
+    goal_lines,
     headline,
     percent_cell,
     status_cell,
+    target_line,
     value_cell,
 )
 from perfslo_tui.report.trend_file import indicator, trend_note, window_start_ms
@@ -221,6 +224,7 @@ class CardView:
     vs_previous: str
     messages: list[str]
     chart: Chart
+    target: str = ""
 
 
 def _css(result: SLOResult) -> str:
@@ -265,6 +269,7 @@ def _card(result: SLOResult, evaluation: Evaluation) -> CardView:
         vs_previous=_cmp_text(result.vs_previous),
         messages=[printable(m, 300) for m in result.messages()],
         chart=build_chart(result, baseline_ms),
+        target=target_line(result),
     )
 
 
@@ -324,6 +329,9 @@ def render_html(evaluation: Evaluation, generated_ms: int | None = None, history
         action=action_line(evaluation.verdict),
         run=evaluation.run,
         baseline=evaluation.baseline,
+        baseline_age=baseline_age_text(evaluation),
+        baseline_stale=evaluation.baseline_age is not None and evaluation.baseline_age.stale,
+        goals=goal_lines(evaluation),
         cards=cards,
         problems=problems,
         analysed=analysed,

@@ -16,12 +16,15 @@ import numpy as np
 
 from perfslo_tui.report.common import (
     action_line,
+    baseline_age_text,
     budget_cell,
+    goal_lines,
     headline,
     percent_cell,
     problem_lines,
     sparkline,
     status_cell,
+    target_line,
     value_cell,
 )
 from perfslo_tui.report.trend_file import has_trend
@@ -153,14 +156,17 @@ def render_markdown(evaluation: Evaluation, reproduce: str = "perfslo check") ->
         )
         base = evaluation.baseline
         if base is not None:
-            out.append(
-                f"Baseline: commit {md_code(base.commit[:12])}, established {md_escape(base.established, 30)}"
-            )
+            age = baseline_age_text(evaluation)
+            age = f" ({md_escape(age, 60)})" if age else ""
+            established = md_escape(base.established, 30)
+            out.append(f"Baseline: commit {md_code(base.commit[:12])}, established {established}{age}")
         else:
             out.append("Baseline: none yet (`perfslo baseline --establish`)")
     out.append("")
     for line in problem_lines(evaluation):
         out.append(f"**{md_escape(line, 500)}**  ")
+    for line in goal_lines(evaluation):
+        out.append(f"{md_escape(line, 500)}  ")
     out.append(f"Passing budgets: {evaluation.passing}/{len(evaluation.budgeted)}")
     action = action_line(verdict)
     if action:
@@ -177,6 +183,14 @@ def render_markdown(evaluation: Evaluation, reproduce: str = "perfslo check") ->
                 f"{percent_cell(r)} | {md_escape(status_cell(r))} | {_change_cell(r.vs_baseline)} | "
                 f"{_trend_cell(r)} |"
             )
+        out.append("")
+    targets = [(r, target_line(r)) for r in evaluation.all_results]
+    targets = [(r, line) for r, line in targets if line]
+    if targets:
+        out.append("### Targets")
+        out.append("")
+        for r, line in targets:
+            out.append(f"- **{md_escape(r.display_name, 70)}**: {md_escape(line, 200)}")
         out.append("")
     problems = [r for r in evaluation.all_results if r.blocking or r.warning]
     if problems:

@@ -147,6 +147,8 @@ class PerfSLOApp(App[int]):
         self._queued = False
         self._evaluated: Evaluation | None = None
         self._seq = 0
+        # (SLO, metric) whose target was met in this session: celebrated once.
+        self.celebrated: set[tuple[str, str]] = set()
 
     @property
     def errors(self) -> dict[Path, str]:
@@ -385,10 +387,27 @@ class PerfSLOApp(App[int]):
         for screen in self.screen_stack:
             if isinstance(screen, DetailScreen):
                 screen.data_changed()
+        self._celebrate_targets(message.evaluation, announce=not first)
         if first and self.screen is self.screen_stack[0]:
             # After the cards are laid out: focusing scrolls to the focused
             # card, and a layout still pending would move it again.
             self.call_after_refresh(self._show_top)
+
+    def _celebrate_targets(self, evaluation: Evaluation, announce: bool) -> None:
+        """A notification the first time a run confirms a target (once per SLO and metric).
+
+        Targets already met when the monitor opens are not news: they are
+        only remembered.
+        """
+        for result in evaluation.all_results:
+            progress = result.target_progress
+            key = (result.name, result.metric)
+            if progress is None or not progress.newly_met or key in self.celebrated:
+                continue
+            self.celebrated.add(key)
+            if announce:
+                text = f"{printable(result.display_name, 60)}: {progress.celebration}"
+                self.notify(text, title="target met", timeout=12)
 
     def _show_top(self) -> None:
         """Focus the first card and show the grid from its top."""

@@ -293,10 +293,14 @@ class SLOCard(Widget, can_focus=True):
             session.append(" no new run since the monitor opened", style="dim")
         session.no_wrap = True
         session.overflow = "ellipsis"
+        lines = [title, description, value, state, changes, session]
+        progress = result.target_progress
+        if progress is not None:
+            lines.insert(4, safe(progress.progress, 200, style="cyan"))
         budget = result.spec.budget if result.spec is not None else None
-        spark_height = max(1, self.content_size.height - 6)
+        spark_height = max(1, self.content_size.height - len(lines))
         spark = sparkline_text([p.median for p in result.trend], budget, width, spark_height)
-        return Group(title, description, value, state, changes, session, spark)
+        return Group(*lines, spark)
 
 
 # ----------------------------------------------------------------- header
@@ -352,6 +356,9 @@ class HeaderBar(Static):
             if ev.baseline is not None:
                 line.append("  baseline ", style="dim")
                 line.append(printable(short_commit(ev.baseline.commit), 12))
+                age = ev.baseline_age
+                if age is not None and age.short:
+                    line.append(f" ({age.short})", style="bold yellow" if age.stale else "dim")
             else:
                 line.append("  no baseline", style="dim yellow")
         second = Text(no_wrap=True, overflow="ellipsis")
