@@ -129,7 +129,8 @@ def plan_rewrite(path: Path, changes: Sequence[BudgetChange]) -> Rewrite:
     try:
         parse_config(_perfslo_table(expected, path), path)
     except ConfigError as exc:
-        raise RewriteError(path, f"the new budgets would make the config invalid ({exc.problem})") from None
+        problem = f"{exc.key}: {exc.problem}" if exc.key else exc.problem
+        raise RewriteError(path, f"the new budgets would make the config invalid ({problem})") from None
     diff = "".join(
         difflib.unified_diff(
             text.splitlines(keepends=True),
@@ -214,7 +215,13 @@ def _set(table: Any, change: BudgetChange) -> bool:
     item.trivia.comment_ws = spacing
     if previous is not None:
         table[change.key] = item
-    else:
+        return True
+    # After the table's last key, not at its very end: blank lines and
+    # comments that end a table belong to what follows.
+    keys = [key.key for key, _value in table.value.body if key is not None]
+    try:
+        table.value._insert_after(keys[-1], change.key, item)
+    except (AttributeError, IndexError, KeyError):  # no key yet, or another tomlkit
         table.add(change.key, item)
     return True
 
@@ -259,8 +266,15 @@ def _table(document: Any, path: Path, slo: str) -> Any:
         table = root["slos"][slo]
     except (KeyError, TypeError):
         raise RewriteError(path, f"no table for SLO {slo!r}: not rewritten") from None
-    if not hasattr(table, "item"):
-        raise RewriteError(path, f"SLO {slo!r} is not a table: not rewritten")
+    from tomlkit.items import InlineTable, Table
+
+    if not isinstance(table, Table | InlineTable):
+        raise RewriteError(
+            path,
+            f"SLO {slo!r} is written with dotted keys ({slo}.budget = …) spread over its parent table, "
+            "which tomlkit cannot change in place: not rewritten (apply the suggested budgets by hand, "
+            f"or give it its own [slos.{slo}] table)",
+        )
     return table
 
 

@@ -29,7 +29,6 @@ from perfslo_tui.report.common import (
     headline,
     percent_cell,
     status_cell,
-    target_line,
     value_cell,
 )
 from perfslo_tui.report.trend_file import indicator, trend_note, window_start_ms
@@ -269,7 +268,8 @@ def _card(result: SLOResult, evaluation: Evaluation) -> CardView:
         vs_previous=_cmp_text(result.vs_previous),
         messages=[printable(m, 300) for m in result.messages()],
         chart=build_chart(result, baseline_ms),
-        target=target_line(result),
+        # The card shows the % of budget already: only the progress.
+        target=result.target_progress.summary if result.target_progress is not None else "",
     )
 
 

@@ -218,6 +218,10 @@ class PerfSLOApp(App[int]):
 
     def _extra_line(self) -> str:
         parts = [f"watching {printable(self._folder_label(), 60)}" if self.watching else self._folder_label()]
+        age = self.evaluation.baseline_age if self.evaluation is not None else None
+        if age is not None and age.stale:
+            # The first line is full at 80 columns: a stale baseline is said here too.
+            parts.insert(0, f"⚠ baseline {age.short} old: b re-establishes it")
         parts.append(f"sort: {self.sort_mode}")
         if self.metric != "time":
             parts.append(f"showing {METRIC_LABELS[self.metric]} (m)")

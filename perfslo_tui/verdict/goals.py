@@ -84,14 +84,18 @@ class TargetProgress:
         return f"{target} met in this run ({seen}/{self.confirm_runs} runs)"
 
     @property
+    def summary(self) -> str:
+        """The progress; a confirmed target adds what to do next (for views that show the % of budget)."""
+        if self.confirmed:
+            return f"{self.progress}; tighten the budget to keep the gain (`{BUDGETS_COMMAND}`)"
+        return self.progress
+
+    @property
     def line(self) -> str:
         """``85.0% of budget · target 1.0ms: 0.15ms to go``; a confirmed target adds what to do next."""
-        text = self.progress
         if self.budget is not None and self.budget > 0:
-            text = f"{format_percent(100.0 * self.value / self.budget)} of budget · {text}"
-        if self.confirmed:
-            text += f"; tighten the budget to keep the gain (`{BUDGETS_COMMAND}`)"
-        return text
+            return f"{format_percent(100.0 * self.value / self.budget)} of budget · {self.summary}"
+        return self.summary
 
     @property
     def celebration(self) -> str:
@@ -170,7 +174,8 @@ class BaselineAge:
         """``12d · 34 commits`` for the header (narrow)."""
         parts: list[str] = []
         if self.days is not None:
-            parts.append(f"{self.days:.0f}d" if self.days >= 1 else f"{max(1.0, self.days * 24):.0f}h")
+            hours = self.days * 24
+            parts.append(f"{self.days:.0f}d" if self.days >= 1 else f"{hours:.0f}h" if hours >= 1 else "<1h")
         if self.commits is not None:
             parts.append(f"{self.commits} commits")
         return " · ".join(parts)
