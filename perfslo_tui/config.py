@@ -13,9 +13,12 @@ Example::
     bench_command = "python -m mybench --slo {slo}"
     trend_days = 30
     confirm_runs = 3
+    baseline_max_age_days = 30     # warn when the baseline is older
+    baseline_max_commits = 200     # ... or this many commits behind
 
     [tool.perfslo.slos.transpile-simple]
     budget = 0.85          # ms
+    target = 0.7           # ms: a goal under the budget (target_instructions, target_mb)
     tolerance = 0.05       # ±5 %
     description = "Single var declaration"
 
@@ -46,6 +49,8 @@ _GLOBAL_KEYS = {
     "keep_runs",
     "history_runs",
     "instructions_timeout",
+    "baseline_max_age_days",
+    "baseline_max_commits",
     "slos",
     "rename",
 }
@@ -61,7 +66,13 @@ _SLO_KEYS = {
     "tolerance_instructions",
     "budget_mb",
     "tolerance_memory",
+    "target",
+    "target_instructions",
+    "target_mb",
 }
+# Each metric's budget and target keys in an SLO's table (``budget`` is time in ms).
+BUDGET_KEYS = {"time": "budget", "instructions": "budget_instructions", "peak_memory": "budget_mb"}
+TARGET_KEYS = {"time": "target", "instructions": "target_instructions", "peak_memory": "target_mb"}
 # What an SLO can measure, and the unit of each metric's samples and budget.
 METRIC_UNITS = {"time": "ms", "instructions": "instructions", "peak_memory": "MB"}
 # Instruction counts repeat to ~0.01 % on the same code, but a process's
@@ -79,11 +90,14 @@ class MetricBudget:
         budget: The budget in the metric's unit (ms, instructions per call,
             MB), or None when the metric is measured without a budget.
         tolerance: The tolerance as a fraction.
+        target: A goal under the budget in the same unit (``target``,
+            ``target_instructions``, ``target_mb``), or None.
     """
 
     metric: str
     budget: float | None
     tolerance: float
+    target: float | None = None
 
     @property
     def unit(self) -> str:
@@ -128,6 +142,9 @@ class SLOConfig:
         tolerance_instructions: The tolerance on instruction counts.
         budget_mb: The peak-memory budget in MB, if any.
         tolerance_memory: The tolerance on peak memory.
+        target_ms: The time target (``target``) in ms, if any.
+        target_instructions: The instruction target, if any.
+        target_mb: The peak-memory target in MB, if any.
     """
 
     name: str
@@ -142,15 +159,20 @@ class SLOConfig:
     tolerance_instructions: float = DEFAULT_INSTRUCTIONS_TOLERANCE
     budget_mb: float | None = None
     tolerance_memory: float = DEFAULT_TOLERANCE
+    target_ms: float | None = None
+    target_instructions: float | None = None
+    target_mb: float | None = None
 
     def metric_budgets(self) -> tuple[MetricBudget, ...]:
         """Each metric this SLO measures with its budget, the default one first."""
         time_budget = self.budget_ms if "time" in self.metrics else None
         instructions = self.budget_instructions
         budgets = {
-            "time": MetricBudget("time", time_budget, self.tolerance),
-            "instructions": MetricBudget("instructions", instructions, self.tolerance_instructions),
-            "peak_memory": MetricBudget("peak_memory", self.budget_mb, self.tolerance_memory),
+            "time": MetricBudget("time", time_budget, self.tolerance, self.target_ms),
+            "instructions": MetricBudget(
+                "instructions", instructions, self.tolerance_instructions, self.target_instructions
+            ),
+            "peak_memory": MetricBudget("peak_memory", self.budget_mb, self.tolerance_memory, self.target_mb),
         }
         return tuple(budgets[m] for m in self.metrics)
 
@@ -177,6 +199,10 @@ class Config:
         rename: Source benchmark name -> SLO name, for importers.
         instructions_timeout: Seconds one instruction count may take under
             valgrind before it is refused or stopped.
+        baseline_max_age_days: Warn when the baseline was established more
+            than this many days before the evaluated run (None: never).
+        baseline_max_commits: Warn when the evaluated run's commit is more
+            than this many commits after the baseline's (None: never).
     """
 
     path: Path | None
@@ -191,6 +217,8 @@ class Config:
     history_runs: int = 20
     rename: Mapping[str, str] = field(default_factory=dict)
     instructions_timeout: float = 300.0
+    baseline_max_age_days: float | None = None
+    baseline_max_commits: int | None = None
 
     @property
     def baseline_path(self) -> Path:
@@ -290,6 +318,8 @@ def parse_config(table: Mapping[str, Any], path: Path) -> Config:
     history_runs = _get_int(table, "history_runs", 20, path, prefix, minimum=2)
     timeout_key = prefix.rstrip(".")
     instructions_timeout = _positive(table, "instructions_timeout", path, timeout_key, "a number of seconds")
+    max_age = _positive(table, "baseline_max_age_days", path, timeout_key, "a number of days")
+    max_commits = _get_int(table, "baseline_max_commits", 0, path, prefix, minimum=1) or None
     rename_raw = _get(table, "rename", dict, {}, path, prefix)
     rename: dict[str, str] = {}
     for source, target in rename_raw.items():
@@ -312,6 +342,8 @@ def parse_config(table: Mapping[str, Any], path: Path) -> Config:
         keep_runs=keep_runs,
         history_runs=history_runs,
         instructions_timeout=instructions_timeout or 300.0,
+        baseline_max_age_days=max_age,
+        baseline_max_commits=max_commits,
         rename=rename,
     )
 
@@ -337,6 +369,7 @@ def _parse_slo(name: str, body: Any, path: Path, key: str) -> SLOConfig:
             raise ConfigError(
                 path, f"{key}.{extra}", f'set, but the SLO does not measure {metric} (add it to `metric`)'
             )
+    targets = _parse_targets(body, path, key, metrics, budget, budget_instructions, budget_mb)
     description = body.get("description", "")
     if not isinstance(description, str):
         raise ConfigError(path, f"{key}.description", "must be a string")
@@ -360,7 +393,43 @@ def _parse_slo(name: str, body: Any, path: Path, key: str) -> SLOConfig:
         ),
         budget_mb=budget_mb,
         tolerance_memory=_tolerance(body, "tolerance_memory", DEFAULT_TOLERANCE, path, key),
+        target_ms=targets["time"],
+        target_instructions=targets["instructions"],
+        target_mb=targets["peak_memory"],
     )
+
+
+def _parse_targets(
+    body: Mapping[str, Any],
+    path: Path,
+    key: str,
+    metrics: tuple[str, ...],
+    budget: float | None,
+    budget_instructions: float | None,
+    budget_mb: float | None,
+) -> dict[str, float | None]:
+    """Each metric's target: positive, on a metric the SLO measures, never above its budget."""
+    budgets = {"time": budget, "instructions": budget_instructions, "peak_memory": budget_mb}
+    targets: dict[str, float | None] = {}
+    for metric, name in TARGET_KEYS.items():
+        unit = METRIC_UNITS[metric]
+        target = _positive(body, name, path, key, f"a number of {unit}")
+        targets[metric] = target
+        if target is None:
+            continue
+        if metric not in metrics:
+            raise ConfigError(
+                path, f"{key}.{name}", f"set, but the SLO does not measure {metric} (add it to `metric`)"
+            )
+        limit = budgets[metric]
+        if limit is not None and target > limit:
+            raise ConfigError(
+                path,
+                f"{key}.{name}",
+                f"{target:g} {unit} is above the budget {limit:g} {unit} "
+                f"(`{BUDGET_KEYS[metric]}`): a target is a goal under the budget",
+            )
+    return targets
 
 
 def _parse_metrics(value: Any, path: Path, key: str) -> tuple[str, ...]:

@@ -19,7 +19,19 @@ from pathlib import Path
 from perfslo_tui import __version__
 from perfslo_tui.commands import UsageError
 
-COMMANDS = ("init", "check", "compare", "bench", "baseline", "run", "trend", "dashboard", "prune", "import")
+COMMANDS = (
+    "init",
+    "check",
+    "compare",
+    "bench",
+    "baseline",
+    "budgets",
+    "run",
+    "trend",
+    "dashboard",
+    "prune",
+    "import",
+)
 
 
 def add_common(parser: argparse.ArgumentParser) -> None:

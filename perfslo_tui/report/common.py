@@ -178,3 +178,38 @@ def problem_lines(evaluation: Evaluation) -> list[str]:
         details = ", ".join(f"{printable(r.display_name, 70)}: {short_reason(r)}" for r in warnings)
         lines.append(f"Warnings: {len(warnings)} ({details})")
     return lines
+
+
+def target_line(result: SLOResult) -> str:
+    """``85.0% of budget · target 1.0ms: 0.15ms to go``, or empty without a target or data."""
+    progress = result.target_progress
+    return progress.line if progress is not None else ""
+
+
+def baseline_age_text(evaluation: Evaluation) -> str:
+    """``age 12 days, 34 commits`` (at the evaluated run), or empty without a baseline."""
+    age = evaluation.baseline_age
+    if age is None:
+        return ""
+    return f"age {age.age}"
+
+
+def goal_lines(evaluation: Evaluation) -> list[str]:
+    """What the goals say about this run: targets met just now, a stale or outgrown baseline.
+
+    A target is celebrated on the run that confirmed it (``confirm_runs`` in
+    a row under it), so a gate run says it once; the baseline lines repeat
+    while they hold, since they ask for an action.
+    """
+    lines: list[str] = []
+    for result in evaluation.all_results:
+        progress = result.target_progress
+        if progress is not None and progress.newly_met:
+            lines.append(f"{printable(result.display_name, 70)}: {progress.celebration}")
+    age = evaluation.baseline_age
+    if age is not None:
+        lines.extend(f"⚠️  {line}" for line in age.warnings)
+    advice = evaluation.rebaseline_advice
+    if advice:
+        lines.append(f"↻ {printable(advice, 400)}")
+    return lines

@@ -29,7 +29,9 @@ import numpy as np
 from perfslo_tui import __version__
 from perfslo_tui.report.common import (
     action_line,
+    baseline_age_text,
     budget_cell,
+    goal_lines,
     headline,
     percent_cell,
     value_cell,
@@ -302,6 +304,7 @@ class CardView:
     messages: list[str]
     chart: Chart
     icon: str = "nodata"
+    target: str = ""
 
 
 def _css(result: SLOResult) -> str:
@@ -354,6 +357,8 @@ def _card(result: SLOResult, evaluation: Evaluation) -> CardView:
         messages=[printable(m, 300) for m in result.messages()],
         chart=build_chart(result, baseline_ms),
         icon=status_css,
+        # The card shows the % of budget already: only the progress.
+        target=result.target_progress.summary if result.target_progress is not None else "",
     )
 
 
@@ -466,6 +471,9 @@ def render_html(evaluation: Evaluation, generated_ms: int | None = None, history
         action=action,
         run=evaluation.run,
         baseline=evaluation.baseline,
+        baseline_age=baseline_age_text(evaluation),
+        baseline_stale=evaluation.baseline_age is not None and evaluation.baseline_age.stale,
+        goals=goal_lines(evaluation),
         cards=cards,
         problems=problems,
         analysed=analysed,

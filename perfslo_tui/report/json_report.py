@@ -8,7 +8,8 @@ Format (``format_version`` 1)::
       "exit_code": 0 | 1 | 3,
       "run": {"run_id", "timestamp", "timestamp_unix", "commit", "branch", "dirty"} | null,
       "run_count": int,
-      "baseline": {"commit", "established", "source_run"} | null,
+      "baseline": {"commit", "established", "source_run",
+                   "age_days" (at the run) | null, "commits_since" | null, "stale", "warnings": [str]} | null,
       "confirm_runs": int,
       "summary": {"totalViolations", "totalWarnings", "passingBudgets", "failingBudgets"},
       "violations": [{"slo", "metric", "message"}],   (what blocks: confirmed violations and regressions)
@@ -32,8 +33,11 @@ Format (``format_version`` 1)::
         "ab_confirmation": {"verdict" ("regressed"|"improved"|"same"|"unknown"), "change",
             "ci_low", "ci_high", "pairs", "base_commit", "head", "message", "action"} | null,
         "messages": [str],
+        "target": {"target", "to_go", "met", "confirmed", "newly_met", "streak", "line"} | null,
+        "improvement": {"change", "ci_low", "ci_high"} | null,
         "metrics": [the same object for each other metric of the SLO]
       }],
+      "goals": [str] (targets met in this run, a stale baseline, re-establishing it),
       "errors": [{"path", "reason"}]
     }
 """
@@ -44,7 +48,7 @@ from typing import Any
 
 import orjson
 
-from perfslo_tui.report.common import short_reason
+from perfslo_tui.report.common import goal_lines, short_reason
 from perfslo_tui.text import utc_iso
 from perfslo_tui.verdict.model import Comparison, Evaluation, SLOResult, finite_or_none
 
@@ -137,7 +141,46 @@ def slo_to_dict(result: SLOResult) -> dict[str, Any]:
         },
         "ab_confirmation": _ab_confirmation(result),
         "messages": result.messages(),
+        "target": _target(result),
+        "improvement": None
+        if result.improvement is None
+        else {
+            "change": result.improvement.change,
+            "ci_low": result.improvement.ci_low,
+            "ci_high": result.improvement.ci_high,
+        },
         "metrics": [slo_to_dict(other) for other in result.also],
+    }
+
+
+def _target(result: SLOResult) -> dict[str, Any] | None:
+    progress = result.target_progress
+    if progress is None:
+        return None
+    return {
+        "target": progress.target,
+        "to_go": progress.to_go,
+        "met": progress.met,
+        "confirmed": progress.confirmed,
+        "newly_met": progress.newly_met,
+        "streak": progress.streak,
+        "line": progress.line,
+    }
+
+
+def _baseline(evaluation: Evaluation) -> dict[str, Any] | None:
+    base = evaluation.baseline
+    if base is None:
+        return None
+    age = evaluation.baseline_age
+    return {
+        "commit": base.commit,
+        "established": base.established,
+        "source_run": base.source_run,
+        "age_days": round(age.days, 3) if age is not None and age.days is not None else None,
+        "commits_since": age.commits if age is not None else None,
+        "stale": age.stale if age is not None else False,
+        "warnings": age.warnings if age is not None else [],
     }
 
 
@@ -165,7 +208,6 @@ def _ab_confirmation(result: SLOResult) -> dict[str, Any] | None:
 def evaluation_to_dict(evaluation: Evaluation) -> dict[str, Any]:
     """The whole evaluation as a JSON-ready dict (see the module docstring)."""
     run = evaluation.run
-    base = evaluation.baseline
     return {
         "format_version": FORMAT_VERSION,
         "verdict": evaluation.verdict.value,
@@ -181,15 +223,14 @@ def evaluation_to_dict(evaluation: Evaluation) -> dict[str, Any]:
             "dirty": run.dirty,
         },
         "run_count": evaluation.run_count,
-        "baseline": None
-        if base is None
-        else {"commit": base.commit, "established": base.established, "source_run": base.source_run},
+        "baseline": _baseline(evaluation),
         "confirm_runs": evaluation.confirm_runs,
         "summary": evaluation.luascript_summary(),
         "violations": [_problem(r) for r in evaluation.blocking],
         "warnings": [_problem(r) for r in evaluation.warnings],
         "unjudged": [{"slo": r.name, "metric": r.metric, "message": r.unjudged} for r in evaluation.unjudged],
         "slos": [slo_to_dict(r) for r in evaluation.slos],
+        "goals": goal_lines(evaluation),
         "errors": [{"path": p, "reason": reason} for p, reason in evaluation.errors],
     }
 

@@ -18,13 +18,16 @@ from perfslo_tui.report.common import (
     ADJUSTED_LEGEND,
     action_line,
     any_adjusted,
+    baseline_age_text,
     budget_cell,
+    goal_lines,
     headline,
     percent_cell,
     problem_lines,
     reference_cell,
     sparkline,
     status_cell,
+    target_line,
     value_cell,
 )
 from perfslo_tui.report.trend_file import has_trend
@@ -156,14 +159,17 @@ def render_markdown(evaluation: Evaluation, reproduce: str = "perfslo check") ->
         )
         base = evaluation.baseline
         if base is not None:
-            out.append(
-                f"Baseline: commit {md_code(base.commit[:12])}, established {md_escape(base.established, 30)}"
-            )
+            age = baseline_age_text(evaluation)
+            age = f" ({md_escape(age, 60)})" if age else ""
+            established = md_escape(base.established, 30)
+            out.append(f"Baseline: commit {md_code(base.commit[:12])}, established {established}{age}")
         else:
             out.append("Baseline: none yet (`perfslo baseline --establish`)")
     out.append("")
     for line in problem_lines(evaluation):
         out.append(f"**{md_escape(line, 500)}**  ")
+    for line in goal_lines(evaluation):
+        out.append(f"{md_escape(line, 500)}  ")
     out.append(f"Passing budgets: {evaluation.passing}/{len(evaluation.budgeted)}")
     action = action_line(verdict, evaluation)
     if action:
@@ -187,6 +193,14 @@ def render_markdown(evaluation: Evaluation, reproduce: str = "perfslo check") ->
         if any_adjusted(evaluation):
             out.append(f"<sub>{md_escape(ADJUSTED_LEGEND, 300)}</sub>")
             out.append("")
+    targets = [(r, target_line(r)) for r in evaluation.all_results]
+    targets = [(r, line) for r, line in targets if line]
+    if targets:
+        out.append("### Targets")
+        out.append("")
+        for r, line in targets:
+            out.append(f"- **{md_escape(r.display_name, 70)}**: {md_escape(line, 200)}")
+        out.append("")
     problems = [r for r in evaluation.all_results if r.blocking or r.unjudged or r.warning]
     if problems:
         out.append("### Blocking, not judged and warnings")

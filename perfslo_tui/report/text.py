@@ -6,13 +6,16 @@ from perfslo_tui.report.common import (
     ADJUSTED_LEGEND,
     action_line,
     any_adjusted,
+    baseline_age_text,
     budget_cell,
     comparison_cell,
+    goal_lines,
     headline,
     percent_cell,
     problem_lines,
     reference_cell,
     status_cell,
+    target_line,
     value_cell,
 )
 from perfslo_tui.text import printable, utc_iso
@@ -41,7 +44,9 @@ def render_text(evaluation: Evaluation) -> str:
         base = evaluation.baseline
         if base is not None:
             established = printable(base.established, 30)
-            out.append(f"Baseline: commit {printable(base.commit[:12])}, established {established}")
+            age = baseline_age_text(evaluation)
+            age = f" ({age})" if age else ""
+            out.append(f"Baseline: commit {printable(base.commit[:12])}, established {established}{age}")
         else:
             out.append("Baseline: none (establish one with `perfslo baseline --establish`)")
         out.append(f"Runs in history: {evaluation.run_count}")
@@ -70,6 +75,13 @@ def render_text(evaluation: Evaluation) -> str:
         if any_adjusted(evaluation):
             out.append(ADJUSTED_LEGEND)
         out.append("")
+    targets = [(r, target_line(r)) for r in evaluation.all_results]
+    targets = [(r, line) for r, line in targets if line]
+    if targets:
+        out.append("Targets:")
+        for result, line in targets:
+            out.append(f"  {printable(result.display_name, 48)}: {line}")
+        out.append("")
     details = [(r, r.messages()) for r in evaluation.all_results]
     details = [(r, lines) for r, lines in details if lines]
     if details:
@@ -82,6 +94,10 @@ def render_text(evaluation: Evaluation) -> str:
         out.append(f"Skipped {len(evaluation.errors)} unusable file(s):")
         for path, reason in evaluation.errors:
             out.append(f"  {printable(path, 120)}: {printable(reason, 200)}")
+        out.append("")
+    goals = goal_lines(evaluation)
+    if goals:
+        out.extend(goals)
         out.append("")
     verdict = evaluation.verdict
     out.append(headline(verdict, evaluation))

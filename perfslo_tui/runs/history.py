@@ -86,6 +86,21 @@ class RunChanges:
         return not (self.changed or self.removed or self.baseline_changed)
 
 
+@dataclass(frozen=True, slots=True)
+class BaselineDistance:
+    """How far the latest run's commit is from the baseline's, counted by git.
+
+    Attributes:
+        baseline_commit: The baseline's commit.
+        commit: The commit counted to (the latest run's).
+        commits: Commits in ``commit`` that are not in ``baseline_commit``.
+    """
+
+    baseline_commit: str
+    commit: str
+    commits: int
+
+
 def _empty_errors() -> Mapping[Path, str]:
     return MappingProxyType({})
 
@@ -109,6 +124,9 @@ class RunHistory:
         version: Counts the store's refreshes that changed something; the
             evaluation uses it to reuse a previous result safely.
         previous_version: The version ``changes`` are relative to.
+        baseline_distance: Commits from the baseline's commit to the latest
+            run's, when git can tell (the folder is in a repository that has
+            both commits); counted by the loader, never by the verdict.
     """
 
     folder: Path
@@ -121,6 +139,7 @@ class RunHistory:
     missing_dir: bool = False
     version: int = 0
     previous_version: int | None = None
+    baseline_distance: BaselineDistance | None = None
 
     @property
     def run_count(self) -> int:

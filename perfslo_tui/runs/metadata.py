@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import platform
+import re
 import socket
 import subprocess
 from collections.abc import Mapping
@@ -162,6 +163,32 @@ def clean_fingerprint(raw: object) -> dict[str, Any]:
 def fingerprint_text(fingerprint: Mapping[str, Any]) -> str:
     """A fingerprint as the run table keeps it: canonical JSON, or empty when there is none."""
     return orjson.dumps(dict(fingerprint), option=orjson.OPT_SORT_KEYS).decode() if fingerprint else ""
+
+
+# A commit as run files record it; anything else (an option, a range) never reaches git.
+_COMMIT_RE = re.compile(r"[0-9a-fA-F]{4,64}")
+
+
+def commits_between(old: str, new: str, cwd: Path) -> int | None:
+    """How many commits ``new`` has that ``old`` has not (``git rev-list --count old..new``).
+
+    Args:
+        old: The older commit (the baseline's), as recorded in a file.
+        new: The newer commit (the latest run's).
+        cwd: A folder inside the repository.
+
+    Returns:
+        The count, or None outside a git repository, for a commit git does
+        not know (a shallow clone, a run from another repository) or for a
+        value that is not a commit id.
+    """
+    if not (_COMMIT_RE.fullmatch(old) and _COMMIT_RE.fullmatch(new)):
+        return None
+    where = cwd if cwd.is_dir() else cwd.parent
+    if not where.is_dir():
+        return None
+    out = _git(["rev-list", "--count", f"{old}..{new}"], where)
+    return int(out) if out is not None and out.isdigit() else None
 
 
 def host_info() -> dict[str, Any]:

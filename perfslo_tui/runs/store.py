@@ -39,8 +39,15 @@ from perfslo_tui.runs.files import (
     steady_cut,
     steady_states,
 )
-from perfslo_tui.runs.history import SERIES_ROW, RunChanges, RunHistory, runs_of, split_series
-from perfslo_tui.runs.metadata import fingerprint_text
+from perfslo_tui.runs.history import (
+    SERIES_ROW,
+    BaselineDistance,
+    RunChanges,
+    RunHistory,
+    runs_of,
+    split_series,
+)
+from perfslo_tui.runs.metadata import commits_between, fingerprint_text
 from perfslo_tui.runs.summary import summarize
 
 TABLE_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
@@ -158,6 +165,9 @@ class RunStore:
         self._scanned_ns = 0
         self._unsaved = 0  # files read from JSON or dropped since the cache was written
         self._cache_usable = False
+        # (baseline commit, latest commit) -> commits between them, or None:
+        # git runs once per pair, not at every refresh.
+        self._distances: dict[tuple[str, str], int | None] = {}
 
     @property
     def run_count(self) -> int:
@@ -337,7 +347,22 @@ class RunStore:
             missing_dir=self.missing_dir,
             version=self._version,
             previous_version=previous,
+            baseline_distance=self._baseline_distance(),
         )
+
+    def _baseline_distance(self) -> BaselineDistance | None:
+        """Commits from the baseline's commit to the latest run's (git, once per pair)."""
+        baseline = self.baseline
+        if baseline is None or self._runs.height == 0:
+            return None
+        latest = str(self._runs.get_column("commit")[-1])
+        key = (baseline.commit, latest)
+        if key not in self._distances:
+            if len(self._distances) > 256:
+                self._distances.clear()
+            self._distances[key] = commits_between(baseline.commit, latest, self.artifacts_dir)
+        commits = self._distances[key]
+        return None if commits is None else BaselineDistance(baseline.commit, latest, commits)
 
     def history(self) -> RunHistory:
         """The history as loaded so far, without looking at the folder again."""

@@ -184,6 +184,8 @@ class PerfSLOApp(App[int]):
         self._evaluated: Evaluation | None = None
         self._seq = 0
         self._stop_config_watch = asyncio.Event()
+        # (SLO, metric) whose target was met in this session: celebrated once.
+        self.celebrated: set[tuple[str, str]] = set()
 
     @property
     def errors(self) -> dict[Path, str]:
@@ -310,6 +312,10 @@ class PerfSLOApp(App[int]):
 
     def _extra_line(self) -> str:
         parts = [f"watching {printable(self._folder_label(), 60)}" if self.watching else self._folder_label()]
+        age = self.evaluation.baseline_age if self.evaluation is not None else None
+        if age is not None and age.stale:
+            # The first line is full at 80 columns: a stale baseline is said here too.
+            parts.insert(0, f"⚠ baseline {age.short} old: b re-establishes it")
         parts.append(f"sort: {self.sort_mode}")
         parts.append(f"view: {self.view_mode}")
         if self.metric != "time":
@@ -494,6 +500,7 @@ class PerfSLOApp(App[int]):
         for screen in self.screen_stack:
             if isinstance(screen, DetailScreen):
                 screen.data_changed()
+        self._celebrate_targets(message.evaluation, announce=not first)
         if first and self.screen is self.screen_stack[0]:
             # After the cards are laid out: focusing scrolls to the focused
             # card, and a layout still pending would move it again.
@@ -517,6 +524,21 @@ class PerfSLOApp(App[int]):
             text.append(" (this monitor picks up the config when it is written)", style="dim")
         box.update(text)
         box.set_class(False, "hidden")
+    def _celebrate_targets(self, evaluation: Evaluation, announce: bool) -> None:
+        """A notification the first time a run confirms a target (once per SLO and metric).
+
+        Targets already met when the monitor opens are not news: they are
+        only remembered.
+        """
+        for result in evaluation.all_results:
+            progress = result.target_progress
+            key = (result.name, result.metric)
+            if progress is None or not progress.newly_met or key in self.celebrated:
+                continue
+            self.celebrated.add(key)
+            if announce:
+                text = f"{printable(result.display_name, 60)}: {progress.celebration}"
+                self.notify(text, title="target met", timeout=12)
 
     def _show_top(self) -> None:
         """Focus the first card and show the grid from its top."""

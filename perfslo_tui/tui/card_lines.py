@@ -130,6 +130,10 @@ def card_body(
         head = [title_line(result), value_line(result, stale), state_line(result, style)]
     else:
         head = [title_line(result), short_line(result, style, stale)]
+    progress = result.target_progress
+    if progress is not None and lines >= 6:
+        # Toward the target, under the state (cards too small for it keep the budget's view).
+        head.insert(4 if lines >= 7 else 3, _line((printable(progress.progress, 200), "cyan")))
     left = lines - len(head)
     if left >= 2:
         return Group(*head, plot(left))

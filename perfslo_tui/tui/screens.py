@@ -16,7 +16,7 @@ from textual.worker import get_current_worker
 from textual_plotext import PlotextPlot
 
 from perfslo_tui.actions.baseline import BaselinePlan
-from perfslo_tui.report.common import budget_cell, value_cell
+from perfslo_tui.report.common import budget_cell, target_line, value_cell
 from perfslo_tui.runs.files import metric_series
 from perfslo_tui.runs.history import RunHistory, RunInfo
 from perfslo_tui.text import (
@@ -130,6 +130,9 @@ def analysis_text(result: SLOResult | None) -> Text:
     if result.confirmation_label:
         status.append(f"  {result.confirmation_label}", style="dim")
     parts.append(status)
+    target = target_line(result)
+    if target:
+        parts.append(safe("🎯 " + target, 300, style="cyan"))
     for message in result.messages():
         parts.append(safe("• " + message, 300))
     parts.append(Text(""))

@@ -372,6 +372,9 @@ class HeaderBar(Static):
             if ev.baseline is not None:
                 line.append("  baseline ", style="dim")
                 line.append(printable(short_commit(ev.baseline.commit), 12))
+                age = ev.baseline_age
+                if age is not None and age.short:
+                    line.append(f" ({age.short})", style="bold yellow" if age.stale else "dim")
             else:
                 line.append("  no baseline", style="dim yellow")
         second = Text(no_wrap=True, overflow="ellipsis")

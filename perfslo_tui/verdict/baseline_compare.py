@@ -28,6 +28,7 @@ from perfslo_tui.verdict.levels import (
     run_level,
 )
 from perfslo_tui.verdict.model import Comparison
+from perfslo_tui.verdict.rules import Severity, severity_for_change
 from perfslo_tui.verdict.settle import settle_action
 from perfslo_tui.verdict.stats import REFERENCE_SUFFIX, ChangeEstimate
 
@@ -43,6 +44,7 @@ class BaselineFindings:
     streak: int = 0
     confirmation: ChangeEstimate | None = None
     settle: str = ""
+    improvement: ChangeEstimate | None = None
 
 
 def against_baseline(context: SLOContext, frame: pl.DataFrame, levels: RecentLevels) -> BaselineFindings:
@@ -101,7 +103,53 @@ def against_baseline(context: SLOContext, frame: pl.DataFrame, levels: RecentLev
     if vs_baseline.judged and len(streak_runs) < confirm:
         command = context.slo is not None and context.slo.command is not None
         settle = settle_action(vs_baseline, confirm, short_commit(base_commit), command=command)
-    return BaselineFindings(vs_baseline, len(streak_runs), confirmation, settle)
+    improvement = _improvement(context, levels, quiet_pool, setting, ref_level, adjusted)
+    return BaselineFindings(vs_baseline, len(streak_runs), confirmation, settle, improvement)
+
+
+def _improvement(
+    context: SLOContext,
+    levels: RecentLevels,
+    quiet_pool: list[RunLevel],
+    setting: NoiseSetting,
+    ref_level: float,
+    adjusted: bool,
+) -> ChangeEstimate | None:
+    """The pooled change of every clean run since the baseline, when all improved on it.
+
+    Walking back from the evaluated run, every clean run down to the
+    baseline's own commit (or the start of the recent runs) must be faster
+    than the baseline by more than the tolerance; at least ``confirm`` of
+    them, and their pooled change a significant improvement.
+    """
+    baseline = context.baseline
+    assert baseline is not None
+    this = levels.this
+    base_commit = baseline.commit_of(context.series)
+    if not levels.judgeable(this) or this.commit == base_commit:
+        return None
+    threshold = math.log1p(-context.tolerance)
+    since: list[RunLevel] = []
+    for run in reversed(levels.runs):
+        if not levels.judgeable(run):
+            continue
+        if run.commit == base_commit:
+            break
+        if not comparable(run.fingerprint, context.baseline_fingerprint):
+            return None
+        if adjusted and run.ratios is None or run.level(adjusted) - ref_level > threshold:
+            return None
+        since.append(run)
+    if len(since) < context.confirm:
+        return None
+    reference = Reference("baseline", quiet_pool, base_commit, None, context.baseline_fingerprint)
+    pooled = compare(reference, since[::-1], setting)
+    estimate = pooled.estimate
+    if estimate is None or not estimate.significant or severity_for_change(
+        estimate.change, context.tolerance
+    ) is not Severity.IMPROVED:
+        return None
+    return estimate
 
 
 def baseline_pool(

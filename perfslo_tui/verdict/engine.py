@@ -31,6 +31,7 @@ from perfslo_tui.runs.steady import SteadyClass, SteadySummary
 from perfslo_tui.runs.summary import SampleStats
 from perfslo_tui.verdict.baseline_compare import against_baseline
 from perfslo_tui.verdict.context import RecentLevels, SLOContext
+from perfslo_tui.verdict.goals import baseline_age
 from perfslo_tui.verdict.levels import (
     LEVEL_COLUMNS,
     NoiseSetting,
@@ -101,7 +102,14 @@ def evaluate(
         specs = [(slo, spec) for slo in config.slos.values() for spec in slo.metric_budgets()]
         empty = [_no_data_result(slo, spec, confirm) for slo, spec in specs]
         return dataclasses.replace(base, slos=_grouped(empty))
-    base = dataclasses.replace(base, run=info, run_count=history.run_count)
+    age = baseline_age(
+        history.baseline,
+        info,
+        history.baseline_distance,
+        config.baseline_max_age_days,
+        config.baseline_max_commits,
+    )
+    base = dataclasses.replace(base, run=info, run_count=history.run_count, baseline_age=age)
     reusable = _reusable(previous, base, history) if run_id is None and only is None else {}
     # Only history up to the evaluated run counts, so an old run gets the
     # verdict it had then. The series leave the samples behind (copying
@@ -333,6 +341,14 @@ def _recent_levels(context: SLOContext, frame: pl.DataFrame, ref_frame: pl.DataF
     return RecentLevels(runs, this, quiet, clean, before, raw, ref_by_run)
 
 
+def _target_streak(medians: np.ndarray, spec: MetricBudget) -> int:
+    """Consecutive runs (ending with the latest) whose median is at or under the target."""
+    if spec.target is None:
+        return 0
+    above = np.flatnonzero(medians > spec.target * (1 + 1e-9))
+    return int(medians.size - (above[-1] + 1 if above.size else 0))
+
+
 def _violation_streak(medians: np.ndarray, spec: MetricBudget) -> int:
     """Consecutive runs (ending with the latest) whose median is in VIOLATION."""
     if spec.budget is None:
@@ -386,6 +402,7 @@ def _evaluate_slo(
     if this.speed is not None and levels.quiet is not None:
         machine_load = math.expm1(this.speed - levels.quiet)
     trend = analyse_trend(trend_points(frame, context.window_start), levels.runs, spec)
+    medians = frame["median"].to_numpy()
     return SLOResult(
         name=context.name,
         config=slo,
@@ -397,7 +414,7 @@ def _evaluate_slo(
         vs_session=vs_session,
         noise=noise_of(levels.before, this.ratios is not None and not levels.raw, context.history_runs),
         inconclusive=bool(found.settle),
-        violation_streak=_violation_streak(frame["median"].to_numpy(), spec),
+        violation_streak=_violation_streak(medians, spec),
         regression_streak=found.streak,
         confirm_runs=context.confirm,
         trend=trend.points,
@@ -411,6 +428,8 @@ def _evaluate_slo(
         spec=spec,
         steady=steady,
         settle=found.settle,
+        target_streak=_target_streak(medians, spec),
+        improvement=found.improvement,
     )
 
 

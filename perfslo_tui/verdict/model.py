@@ -26,6 +26,7 @@ from perfslo_tui.runs.steady import SteadySummary
 from perfslo_tui.runs.summary import SampleStats
 from perfslo_tui.text import format_change, format_value, short_commit
 from perfslo_tui.verdict.ab import ABConfirmation
+from perfslo_tui.verdict.goals import REBASELINE_COMMAND, BaselineAge, TargetProgress, target_progress
 from perfslo_tui.verdict.rules import (
     DEFAULT_TOLERANCE,
     BudgetCheck,
@@ -327,6 +328,12 @@ class SLOResult:
             either; ``settle`` says what would.
         settle: The action that would settle an inconclusive comparison,
             computed from the measured noise.
+        target_streak: Consecutive runs (ending here) at or under the
+            metric's target (0 without a target).
+        improvement: The pooled change of every clean run since the
+            baseline, when each was faster (smaller) than the baseline by
+            more than the tolerance, at least ``confirm_runs`` of them, and
+            the pooled change is a significant improvement; else None.
     """
 
     name: str
@@ -352,6 +359,19 @@ class SLOResult:
     stale: bool = False
     spec: MetricBudget | None = None
     also: tuple[SLOResult, ...] = ()
+    target_streak: int = 0
+    improvement: ChangeEstimate | None = None
+
+    @property
+    def target_progress(self) -> TargetProgress | None:
+        """Progress toward the metric's target, or None without a target or data."""
+        spec = self.spec
+        if spec is None:
+            return None
+        value = self.value_ms
+        return target_progress(
+            spec.metric, spec.unit, spec.target, spec.budget, value, self.target_streak, self.confirm_runs
+        )
 
     @property
     def metric(self) -> str:
@@ -682,6 +702,8 @@ class Evaluation:
         history_version: The version of the history it was made from.
         session_run_id: The session's reference run, if any.
         config: The config it was made with (None for one built by hand).
+        baseline_age: How old the baseline is at the evaluated run, if
+            there are both.
     """
 
     run: RunInfo | None
@@ -694,6 +716,40 @@ class Evaluation:
     history_version: int = 0
     session_run_id: str | None = None
     config: Config | None = field(default=None, compare=False, repr=False)
+    baseline_age: BaselineAge | None = None
+
+    @property
+    def improvements(self) -> list[SLOResult]:
+        """Results improved against the baseline in every clean run since it, confirmed."""
+        return [r for r in self.all_results if r.improvement is not None]
+
+    @property
+    def rebaseline_advice(self) -> str:
+        """Why and how to re-establish the baseline after confirmed improvements, or empty.
+
+        Never while any result is slower than the baseline: a new baseline
+        would make that slowdown the reference.
+        """
+        improved = self.improvements
+        if not improved:
+            return ""
+        slower = [
+            r
+            for r in self.all_results
+            if r.vs_baseline is not None
+            and r.vs_baseline.effective_severity in (Severity.WARNING, Severity.REGRESSION)
+        ]
+        if slower:
+            return ""
+        parts = [
+            f"{r.display_name} {format_change(r.improvement.change)}"
+            for r in improved
+            if r.improvement is not None
+        ]
+        return (
+            f"improved in every run since the baseline ({', '.join(parts)}): re-establish it "
+            f"(`{REBASELINE_COMMAND}`) so later changes are measured from the new level"
+        )
 
     @property
     def all_results(self) -> list[SLOResult]:
