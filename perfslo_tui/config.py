@@ -40,6 +40,7 @@ PYPROJECT_FILE = "pyproject.toml"
 _GLOBAL_KEYS = {
     "artifacts_dir",
     "bench_command",
+    "bench_setup",
     "trend_days",
     "confirm_runs",
     "keep_runs",
@@ -165,6 +166,9 @@ class Config:
         artifacts_dir: Where run files and the baseline live.
         bench_command: The shell command that (re)runs the benchmarks; may
             contain ``{slo}`` to run a single SLO.
+        bench_setup: The shell command that prepares a git worktree of
+            another commit for the bench command (``perfslo compare``), e.g.
+            ``npm ci`` or a venv install; ``{worktree}`` is its quoted path.
         trend_days: The trend window in days.
         confirm_runs: Consecutive runs a violation or regression must be seen
             in before it blocks the gate.
@@ -180,6 +184,7 @@ class Config:
     slos: Mapping[str, SLOConfig] = field(default_factory=dict)
     artifacts_dir: Path = Path("artifacts")
     bench_command: str | None = None
+    bench_setup: str | None = None
     trend_days: int = 30
     confirm_runs: int = 3
     keep_runs: int = 20
@@ -269,6 +274,7 @@ def parse_config(table: Mapping[str, Any], path: Path) -> Config:
     if "\x00" in artifacts:  # no OS accepts it; pathlib would raise ValueError
         raise ConfigError(path, prefix + "artifacts_dir", "must not contain a NUL character")
     bench_command = _get(table, "bench_command", str, None, path, prefix)
+    bench_setup = _get(table, "bench_setup", str, None, path, prefix)
     trend_days = _get_int(table, "trend_days", 30, path, prefix, minimum=1)
     confirm_runs = _get_int(table, "confirm_runs", 3, path, prefix, minimum=1)
     keep_runs = _get_int(table, "keep_runs", 20, path, prefix, minimum=1)
@@ -291,6 +297,7 @@ def parse_config(table: Mapping[str, Any], path: Path) -> Config:
         slos=slos,
         artifacts_dir=(root / artifacts).resolve() if artifacts else root / "artifacts",
         bench_command=bench_command,
+        bench_setup=bench_setup,
         trend_days=trend_days,
         confirm_runs=confirm_runs,
         keep_runs=keep_runs,

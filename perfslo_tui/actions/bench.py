@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -121,7 +122,17 @@ class CommandResult:
 OUTPUT_TAIL_BYTES = 64 * 1024  # kept of the command's output; the rest is read and dropped
 
 
-def run_to_completion(config: Config, slo: str | None = None, timeout: float | None = None) -> CommandResult:
+class BenchCancelled(BenchCommandError):
+    """The bench command was stopped because its caller cancelled it."""
+
+
+def run_to_completion(
+    config: Config,
+    slo: str | None = None,
+    timeout: float | None = None,
+    extra_env: Mapping[str, str] | None = None,
+    cancel: threading.Event | None = None,
+) -> CommandResult:
     """Run the bench command, wait for it, and keep the tail of its output.
 
     The command runs in its own process group (session), so a timeout or a
@@ -130,9 +141,18 @@ def run_to_completion(config: Config, slo: str | None = None, timeout: float | N
     after perfslo moved on. Its output is read as it comes and only the last
     64 KiB are kept, so a command printing gigabytes costs no memory.
 
+    Args:
+        config: The project's config (command, folder, artifacts).
+        slo: Run only this SLO, when the command has ``{slo}``.
+        timeout: Seconds the command may take.
+        extra_env: Added to (and winning over) :func:`command_env`.
+        cancel: When set while the command runs, it is stopped (a worker
+            that cannot raise in this thread uses it).
+
     Raises:
         BenchCommandError: When no command is configured, it cannot start,
-            it times out, or it exits non-zero.
+            it times out, or it exits non-zero; :class:`BenchCancelled` when
+            ``cancel`` was set.
     """
     command = build_command(config, slo)
     try:
@@ -140,7 +160,7 @@ def run_to_completion(config: Config, slo: str | None = None, timeout: float | N
             command,
             shell=True,
             cwd=config.root,
-            env=command_env(config),
+            env={**command_env(config), **(extra_env or {})},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -154,7 +174,7 @@ def run_to_completion(config: Config, slo: str | None = None, timeout: float | N
     reader = threading.Thread(target=_keep_tail, args=(process.stdout, chunks), daemon=True)
     reader.start()
     try:
-        returncode = _wait(process, timeout)
+        returncode = _wait(process, timeout, cancel)
     except subprocess.TimeoutExpired:
         _stop_group(process)
         raise BenchCommandError(f"bench command timed out after {timeout:.0f}s: {command}") from None
@@ -173,14 +193,18 @@ def run_to_completion(config: Config, slo: str | None = None, timeout: float | N
     return result
 
 
-def _wait(process: subprocess.Popen[bytes], timeout: float | None) -> int:
-    """``process.wait`` in short slices, so Ctrl-C is seen promptly.
+def _wait(
+    process: subprocess.Popen[bytes], timeout: float | None, cancel: threading.Event | None = None
+) -> int:
+    """``process.wait`` in short slices, so Ctrl-C (or ``cancel``) is seen promptly.
 
     A blocking wait is not interrupted when the signal lands on the reader
     thread, and Python runs signal handlers only in the main thread.
     """
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
+        if cancel is not None and cancel.is_set():
+            raise BenchCancelled("bench command cancelled")
         left = 0.2 if deadline is None else min(0.2, deadline - time.monotonic())
         if left <= 0:
             raise subprocess.TimeoutExpired(process.args, timeout or 0.0)
