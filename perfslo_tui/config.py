@@ -46,6 +46,7 @@ _GLOBAL_KEYS = {
     "keep_runs",
     "history_runs",
     "instructions_timeout",
+    "profile_command",
     "slos",
     "rename",
 }
@@ -61,6 +62,7 @@ _SLO_KEYS = {
     "tolerance_instructions",
     "budget_mb",
     "tolerance_memory",
+    "profile_command",
 }
 # What an SLO can measure, and the unit of each metric's samples and budget.
 METRIC_UNITS = {"time": "ms", "instructions": "instructions", "peak_memory": "MB"}
@@ -128,6 +130,8 @@ class SLOConfig:
         tolerance_instructions: The tolerance on instruction counts.
         budget_mb: The peak-memory budget in MB, if any.
         tolerance_memory: The tolerance on peak memory.
+        profile_command: The command that profiles this SLO (wins over the
+            config's ``profile_command``), with ``{output}``.
     """
 
     name: str
@@ -142,6 +146,7 @@ class SLOConfig:
     tolerance_instructions: float = DEFAULT_INSTRUCTIONS_TOLERANCE
     budget_mb: float | None = None
     tolerance_memory: float = DEFAULT_TOLERANCE
+    profile_command: str | None = None
 
     def metric_budgets(self) -> tuple[MetricBudget, ...]:
         """Each metric this SLO measures with its budget, the default one first."""
@@ -177,6 +182,9 @@ class Config:
         rename: Source benchmark name -> SLO name, for importers.
         instructions_timeout: Seconds one instruction count may take under
             valgrind before it is refused or stopped.
+        profile_command: The shell command that profiles one SLO (``{slo}``)
+            into a file (``{output}``), for benchmarks perfslo's harness does
+            not run (``node --cpu-prof``, ``py-spy record``, ``perf record``).
     """
 
     path: Path | None
@@ -191,6 +199,7 @@ class Config:
     history_runs: int = 20
     rename: Mapping[str, str] = field(default_factory=dict)
     instructions_timeout: float = 300.0
+    profile_command: str | None = None
 
     @property
     def baseline_path(self) -> Path:
@@ -275,6 +284,7 @@ def parse_config(table: Mapping[str, Any], path: Path) -> Config:
         raise ConfigError(path, prefix + "artifacts_dir", "must not contain a NUL character")
     bench_command = _get(table, "bench_command", str, None, path, prefix)
     bench_setup = _get(table, "bench_setup", str, None, path, prefix)
+    profile_command = _profile_command(table.get("profile_command"), path, prefix + "profile_command")
     trend_days = _get_int(table, "trend_days", 30, path, prefix, minimum=1)
     confirm_runs = _get_int(table, "confirm_runs", 3, path, prefix, minimum=1)
     keep_runs = _get_int(table, "keep_runs", 20, path, prefix, minimum=1)
@@ -298,6 +308,7 @@ def parse_config(table: Mapping[str, Any], path: Path) -> Config:
         artifacts_dir=(root / artifacts).resolve() if artifacts else root / "artifacts",
         bench_command=bench_command,
         bench_setup=bench_setup,
+        profile_command=profile_command,
         trend_days=trend_days,
         confirm_runs=confirm_runs,
         keep_runs=keep_runs,
@@ -334,6 +345,7 @@ def _parse_slo(name: str, body: Any, path: Path, key: str) -> SLOConfig:
     command = body.get("command")
     if command is not None and (not isinstance(command, str) or not command.strip()):
         raise ConfigError(path, f"{key}.command", "must be a non-empty string")
+    profile_command = _profile_command(body.get("profile_command"), path, f"{key}.profile_command")
     warmup = _get_int(body, "warmup", 1, path, key + ".", minimum=0)
     runs = _get_int(body, "runs", 10, path, key + ".", minimum=1)
     return SLOConfig(
@@ -351,7 +363,18 @@ def _parse_slo(name: str, body: Any, path: Path, key: str) -> SLOConfig:
         ),
         budget_mb=budget_mb,
         tolerance_memory=_tolerance(body, "tolerance_memory", DEFAULT_TOLERANCE, path, key),
+        profile_command=profile_command,
     )
+
+
+def _profile_command(value: Any, path: Path, key: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(path, key, "must be a non-empty string")
+    if "{output}" not in value:
+        raise ConfigError(path, key, "must contain {output}: the file (or folder) the profiler writes")
+    return value
 
 
 def _parse_metrics(value: Any, path: Path, key: str) -> tuple[str, ...]:

@@ -41,6 +41,7 @@ from typing import Any
 
 from perfslo_tui.collect.instructions import count_callable, count_request
 from perfslo_tui.collect.memory import peak_memory_mb
+from perfslo_tui.collect.profiler import harness_profiler
 from perfslo_tui.config import METRIC_UNITS, Config, load_config
 from perfslo_tui.runs.files import (
     REFERENCE_SUFFIX,
@@ -285,10 +286,13 @@ class PerfMeasurement:
         # Set when this process is perfslo's re-run under valgrind: only the
         # requested benchmark runs, nothing is written.
         self.recount = count_request()
+        # Set when perfslo asked this process to profile one SLO (PERFSLO_PROFILE):
+        # that SLO runs under cProfile, the others are skipped, nothing is recorded.
+        self.profiling = harness_profiler(reference_work) if self.recount is None else None
 
     def measure(self, slo: str, ms: float) -> None:
-        """Record one sample (milliseconds) for an SLO (nothing in a valgrind re-run)."""
-        if self.recount is not None:
+        """Record one sample (milliseconds) for an SLO (nothing in a valgrind re-run or a profile)."""
+        if self.recount is not None or self.profiling is not None:
             return
         value = float(ms)
         if not value > 0 or value != value or value == float("inf"):
@@ -316,7 +320,14 @@ class PerfMeasurement:
 
     @contextlib.contextmanager
     def time(self, slo: str) -> Iterator[None]:
-        """Time the ``with`` block once and record it as one sample."""
+        """Time the ``with`` block once and record it as one sample (profile it, when asked)."""
+        if self.profiling is not None:
+            if self.profiling.wants(slo):
+                with self.profiling.block():
+                    yield
+            else:
+                yield
+            return
         start = time.perf_counter_ns()
         try:
             yield
@@ -354,6 +365,10 @@ class PerfMeasurement:
         count = iterations if iterations is not None else iterations_from_env()
         if count < 1:
             raise ValueError(f"iterations must be at least 1, got {count}")
+        if self.profiling is not None:
+            if self.profiling.wants(slo):
+                yield from self.profiling.loop(count, warmup, min_sample_ns)
+            return
         clock = time.perf_counter_ns
         passes = 0
         for _ in range(max(warmup, 0)):
@@ -427,6 +442,18 @@ class PerfMeasurement:
             if "instructions" in metrics:
                 count_callable(fn, key)
             return BenchResult([], 0, 0)
+        if self.profiling is not None:
+            # A profiling run: the requested SLO runs under the profiler, the rest are skipped.
+            if self.profiling.wants(slo):
+                count = options.get("iterations")
+                self.profiling.bench(
+                    fn,
+                    iterations=count if count is not None else iterations_from_env(),
+                    warmup=options.get("warmup", 3),
+                    min_sample_ns=options.get("min_sample_ns", DEFAULT_MIN_SAMPLE_NS),
+                    inner_loops=options.get("inner_loops"),
+                )
+            return BenchResult([], 0, 0)
         result = bench(fn, **options) if "time" in metrics else BenchResult([], 0, 0)
         if "time" in metrics:
             self._record(slo, result)
@@ -493,8 +520,12 @@ class PerfMeasurement:
 
         Returns:
             The new run file's path; ``os.devnull`` in perfslo's re-run under
-            valgrind, which writes nothing.
+            valgrind or a profiling run, which write no run (a profiling run
+            writes its profile instead).
         """
         if self.recount is not None:
+            return Path(os.devnull)
+        if self.profiling is not None:
+            self.profiling.write()
             return Path(os.devnull)
         return write_run(self.artifacts_dir, self.document(source=source, git=git))
