@@ -266,13 +266,16 @@ class PerfMeasurement:
 
     Args:
         config: The SLO config (default: discovered from the current folder).
-        artifacts_dir: Where :meth:`write` puts the run (default: the
-            config's artifacts folder).
+        artifacts_dir: Where :meth:`write` puts the run (default:
+            ``PERFSLO_ARTIFACTS`` when set, else the config's artifacts folder).
     """
 
     def __init__(self, config: Config | None = None, artifacts_dir: Path | None = None) -> None:
         self.config = config if config is not None else load_config()
-        self.artifacts_dir = artifacts_dir or self.config.artifacts_dir
+        # perfslo runs a bench command with PERFSLO_ARTIFACTS (a compare's or a bisection's
+        # worktree writes into its own folder): the harness writes there too.
+        from_env = os.environ.get("PERFSLO_ARTIFACTS")
+        self.artifacts_dir = artifacts_dir or (Path(from_env) if from_env else self.config.artifacts_dir)
         self.samples: dict[str, list[float]] = {}
         self.references: dict[str, list[float]] = {}
         self.inner_loops: dict[str, int] = {}
