@@ -75,7 +75,7 @@ def git(repo: Path, *args: str) -> str:
 
 
 def make_history(root: Path, commits: int, culprit: int, step: float = STEP) -> list[str]:
-    """A repository of ``commits`` commits after an initial one; commit ``culprit`` (1-based) adds ``step`` work.
+    """An initial commit, then ``commits`` more; commit ``culprit`` (1-based) adds ``step`` work.
 
     Returns:
         Every commit id, the initial one (GOOD) first, BAD last.
@@ -224,12 +224,13 @@ def main(argv: list[str] | None = None) -> int:
             plain_times.append(plain_seconds)
             runs = int(data.get("runs", 0)) if isinstance(data.get("runs"), int) else 0
             runs_used.append(runs)
-            where = ids.index(named) if named in ids else None
+            where = f"#{ids.index(named)}" if named in ids else str(named or "none")
+            verdict = "right" if ok else "WRONG"
+            plain_verdict = "right" if plain_ok else "WRONG"
             print(
-                f"trial {trial + 1}: culprit #{culprit_index}; perfslo bisect named"
-                f" {'#' + str(where) if where is not None else named or 'none'} ({'right' if ok else 'WRONG'},"
+                f"trial {trial + 1}: culprit #{culprit_index}; perfslo bisect named {where} ({verdict},"
                 f" exit {code}, {runs} runs, {seconds:.0f}s); plain binary search named"
-                f" #{ids.index(plain)} ({'right' if plain_ok else 'WRONG'}, {plain_runs} runs, {plain_seconds:.0f}s)",
+                f" #{ids.index(plain)} ({plain_verdict}, {plain_runs} runs, {plain_seconds:.0f}s)",
                 flush=True,
             )
             if code not in (0, 3) and "error" in data:
@@ -242,9 +243,8 @@ def main(argv: list[str] | None = None) -> int:
         f"plain binary search (single runs): right in {plain_right} of {trials},"
         f" median {statistics.median(plain_times):.0f}s"
     )
-    print(
-        f"wall time ratio (perfslo / plain, medians): {statistics.median(times) / statistics.median(plain_times):.1f}x"
-    )
+    ratio = statistics.median(times) / statistics.median(plain_times)
+    print(f"wall time ratio (perfslo / plain, medians): {ratio:.1f}x")
     return 0
 
 

@@ -19,7 +19,18 @@ from pathlib import Path
 from perfslo_tui import __version__
 from perfslo_tui.commands import UsageError
 
-COMMANDS = ("check", "compare", "bisect", "profile", "baseline", "run", "trend", "dashboard", "prune", "import")
+COMMANDS = (
+    "check",
+    "compare",
+    "bisect",
+    "profile",
+    "baseline",
+    "run",
+    "trend",
+    "dashboard",
+    "prune",
+    "import",
+)
 
 
 def add_common(parser: argparse.ArgumentParser) -> None:
