@@ -337,7 +337,7 @@ def _parse_slo(name: str, body: Any, path: Path, key: str) -> SLOConfig:
     for extra, metric in (("budget_instructions", "instructions"), ("budget_mb", "peak_memory")):
         if extra in body and metric not in metrics:
             raise ConfigError(
-                path, f"{key}.{extra}", f'set, but the SLO does not measure {metric} (add it to `metric`)'
+                path, f"{key}.{extra}", f"set, but the SLO does not measure {metric} (add it to `metric`)"
             )
     description = body.get("description", "")
     if not isinstance(description, str):

@@ -94,6 +94,7 @@ class _Made:
     profile: Profile
     calls: int
     reference_ms: float | None
+    level: float | None
     profiler: str
     command: str
     wall_s: float
@@ -183,10 +184,10 @@ def _make(
         profile = read_profile(found, roots=roots)
     except ProfileError as exc:
         raise ProfilingError(str(exc)) from None
-    calls, reference = 1, None
+    calls, reference, level = 1, None, None
     if not template:
-        calls, reference = _harness_record(Path(f"{output}{RECORD_SUFFIX}"))
-    return _Made(found, profile, calls, reference, profiler, command, wall)
+        calls, reference, level = _harness_record(Path(f"{output}{RECORD_SUFFIX}"))
+    return _Made(found, profile, calls, reference, level, profiler, command, wall)
 
 
 def _written(output: Path) -> Path | None:
@@ -200,16 +201,19 @@ def _written(output: Path) -> Path | None:
     return None
 
 
-def _harness_record(path: Path) -> tuple[int, float | None]:
+def _harness_record(path: Path) -> tuple[int, float | None, float | None]:
+    """Calls, mean reference time and level from the harness's record beside the pstats file."""
     try:
         data = orjson.loads(path.read_bytes())
-        calls = int(data.get("calls", 1))
-        reference = data.get("reference_ms")
-        return max(calls, 1), float(reference) if isinstance(
-            reference, int | float
-        ) and reference > 0 else None
+        calls = max(int(data.get("calls", 1)), 1)
     except (OSError, orjson.JSONDecodeError, TypeError, ValueError, AttributeError):
-        return 1, None
+        return 1, None, None
+    reference, level = data.get("reference_ms"), data.get("level")
+    return (
+        calls,
+        float(reference) if isinstance(reference, int | float) and reference > 0 else None,
+        float(level) if isinstance(level, int | float) and level > 0 else None,
+    )
 
 
 def _checkout_root(config: Config) -> Path:
@@ -366,6 +370,7 @@ def _keep(
             profile_format=made.profile.format,
             calls=made.calls,
             reference_ms=made.reference_ms,
+            level=made.level,
             wall_s=made.wall_s,
             root=root,
             run_id=run_id,

@@ -12,13 +12,14 @@ In such a process :class:`~perfslo_tui.collect.measure.PerfMeasurement`
 (and so the pytest plugin's ``perf`` fixture) records nothing and writes no
 run: every other SLO's ``bench`` and ``loop`` are skipped, and the requested
 SLO runs under ``cProfile`` instead of being timed. ``bench`` and ``loop``
-warm up and calibrate as usual (unprofiled), then profile up to as many calls
-as a timed run makes, stopping early once the profile has taken as long as
-the timed run would have (so a profile never takes much longer than the
-run; a profiler that doubles the cost of tiny calls profiles half of them).
-Blocks timed with ``time()`` are profiled as they come. Before and after,
-perfslo's reference workload is timed unprofiled: its time goes with the
-profile, so a profile diff can cancel the machine's speed.
+warm up and calibrate as usual (unprofiled), then profile as many calls as a
+timed run makes, in batches of one sample's calls, stopping early once the
+profiled calls took twice what the timed ones take unprofiled (cProfile's
+overhead on code made of tiny calls passes 2x: a profile never takes much
+longer than a run). Blocks timed with ``time()`` are profiled as they come.
+After each batch perfslo's reference workload is timed, unprofiled, as the
+harness does after each sample: its mean time goes with the profile, so a
+profile diff can cancel the machine's speed.
 
 The pstats file and a record beside it (``<output>.json``: the SLO, the calls
 profiled, the reference time) are written atomically after each profiled
@@ -51,11 +52,10 @@ from perfslo_tui.atomic import atomic_write_bytes
 PROFILE_ENV = "PERFSLO_PROFILE"
 PROFILE_OUTPUT_ENV = "PERFSLO_PROFILE_OUTPUT"
 RECORD_SUFFIX = ".json"
-# A timed run also times the reference workload after each sample, at about
-# 0.4x the sample's length: a profile may take as long as the samples and
-# their references together.
-TIMED_RUN_FACTOR = 1.4
-REFERENCE_BATCH_NS = 2_000_000
+# A profile stops once its profiled calls took this many times what the timed
+# calls of a run take unprofiled: cProfile's overhead on code made of tiny calls
+# can pass 2x, and a profile should not take much longer than a run.
+BUDGET_FACTOR = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +89,11 @@ class HarnessProfiler:
     reference: Callable[[], object]
     calls: int = 0
     profiled_s: float = 0.0
-    reference_ms: list[float] = field(default_factory=list)
+    _reference_ns: int = 0
+    _reference_calls: int = 0
+    _reference_loops: int = 0
+    _batch_per_call: list[float] = field(default_factory=list)
+    _reference_per_call: list[float] = field(default_factory=list)
     _profiler: cProfile.Profile = field(default_factory=cProfile.Profile)
     _unwritten: bool = False
 
@@ -119,25 +123,25 @@ class HarnessProfiler:
             fn()
         one_call_ns = max(time.perf_counter_ns() - start, 1) / loops
         calls = iterations * loops
-        budget_ns = calls * one_call_ns * TIMED_RUN_FACTOR
-        self._time_reference()
+        budget_ns = calls * one_call_ns * BUDGET_FACTOR
         clock = time.perf_counter_ns
         done = 0
+        profiled_ns = 0
         batch = range(loops)
-        began = clock()
-        # One sample's worth of calls per batch, the profiler on only inside it (the
-        # clock check stays out of the profile); stop at the timed run's length.
-        while done < calls:
+        # One sample's worth of calls per batch, the profiler on only inside it (the clock
+        # and the reference stay out of the profile); stop past the budget.
+        while done < calls and profiled_ns <= budget_ns:
+            began = clock()
             self._enable()
             for _ in batch:
                 fn()
             self._profiler.disable()
+            elapsed = clock() - began
+            profiled_ns += elapsed
             done += loops
-            if clock() - began > budget_ns:
-                break
-        self.profiled_s += (clock() - began) / 1e9
+            self._reference_after(elapsed, loops)
+        self.profiled_s += profiled_ns / 1e9
         self.calls += done
-        self._time_reference()
         self.write()
 
     def loop(self, iterations: int, warmup: int, min_sample_ns: int) -> Iterator[int]:
@@ -153,11 +157,11 @@ class HarnessProfiler:
         one = max(clock() - start, 1)
         loops = max(1, min(1 << 24, -(-min_sample_ns // one)))
         calls = iterations * loops
-        budget_ns = calls * one * TIMED_RUN_FACTOR
-        self._time_reference()
+        budget_ns = calls * one * BUDGET_FACTOR
         done = 0
-        began = clock()
-        while done < calls:
+        profiled_ns = 0
+        while done < calls and profiled_ns <= budget_ns:
+            began = clock()
             self._enable()
             try:
                 for _ in range(loops):
@@ -165,28 +169,28 @@ class HarnessProfiler:
                     passes += 1
             finally:
                 self._profiler.disable()
+            elapsed = clock() - began
+            profiled_ns += elapsed
             done += loops
-            if clock() - began > budget_ns:
-                break
-        self.profiled_s += (clock() - began) / 1e9
+            self._reference_after(elapsed, loops)
+        self.profiled_s += profiled_ns / 1e9
         self.calls += done
-        self._time_reference()
         self.write()
 
     @contextlib.contextmanager
     def block(self) -> Iterator[None]:
         """Profile one ``perf.time`` block (written at the end of the process)."""
-        if not self.reference_ms:
-            self._time_reference()
         began = time.perf_counter_ns()
         self._enable()
         try:
             yield
         finally:
             self._profiler.disable()
-        self.profiled_s += (time.perf_counter_ns() - began) / 1e9
+        elapsed = time.perf_counter_ns() - began
+        self.profiled_s += elapsed / 1e9
         self.calls += 1
         self._unwritten = True
+        self._reference_after(elapsed, 1)
 
     def _enable(self) -> None:
         try:
@@ -194,20 +198,45 @@ class HarnessProfiler:
         except ValueError as exc:  # another profiler holds the interpreter's hook (Python 3.12+)
             raise RuntimeError(f"perfslo: cannot profile {self.request.slo}: {exc}") from None
 
-    def _time_reference(self) -> None:
-        """The reference workload's best per-call time over a few short batches, unprofiled."""
-        from perfslo_tui.collect.measure import calibrate
+    def _reference_after(self, batch_ns: int, calls: int) -> None:
+        """Time the reference workload right after a profiled batch, unprofiled, for ~0.4 of its length.
 
-        loops = calibrate(self.reference, REFERENCE_BATCH_NS)
-        best = None
-        for _ in range(5):
-            start = time.perf_counter_ns()
-            for _ in range(loops):
-                self.reference()
-            per_call = (time.perf_counter_ns() - start) / loops / 1e6
-            best = per_call if best is None else min(best, per_call)
-        if best is not None:
-            self.reference_ms.append(best)
+        As the harness does for samples, so the profile has a level that does
+        not move with the machine's speed (:attr:`level`).
+        """
+        from perfslo_tui.collect.measure import REFERENCE_FRACTION, REFERENCE_MIN_NS, calibrate
+
+        if self._reference_loops == 0:
+            target = max(REFERENCE_MIN_NS, int(batch_ns * REFERENCE_FRACTION))
+            self._reference_loops = calibrate(self.reference, target)
+        start = time.perf_counter_ns()
+        for _ in range(self._reference_loops):
+            self.reference()
+        reference_ns = max(time.perf_counter_ns() - start, 1)
+        self._reference_ns += reference_ns
+        self._reference_calls += self._reference_loops
+        self._batch_per_call.append(batch_ns / calls)
+        self._reference_per_call.append(reference_ns / self._reference_loops)
+
+    @property
+    def level(self) -> float | None:
+        """The fastest batch's time per call over the fastest reference's, or None.
+
+        Minima, as a run's level (:func:`perfslo_tui.verdict.ab.run_level`):
+        on a busy machine noise only ever adds time, so the fastest batch is
+        the least disturbed; the profile's summed times move with every burst
+        of load, this does not.
+        """
+        if not self._batch_per_call:
+            return None
+        return min(self._batch_per_call) / min(self._reference_per_call)
+
+    @property
+    def reference_ms(self) -> float | None:
+        """The reference workload's mean time per call beside the profiled batches, or None."""
+        if not self._reference_calls:
+            return None
+        return self._reference_ns / self._reference_calls / 1e6
 
     def write_if_needed(self) -> None:
         """Write what ``time`` blocks profiled since the last write (at exit)."""
@@ -228,7 +257,8 @@ class HarnessProfiler:
             "slo": self.request.slo,
             "calls": self.calls,
             "profiled_s": self.profiled_s,
-            "reference_ms": min(self.reference_ms) if self.reference_ms else None,
+            "reference_ms": self.reference_ms,
+            "level": self.level,
             "profiler": "cProfile",
             "python": sys.version.split()[0],
         }

@@ -8,9 +8,14 @@ side's self times are first brought to a common footing:
   benchmark it profiled, and each side's times are divided by its count
   (whole-process profiles count one);
 * **speed-adjusted**: a harness profile also times perfslo's reference
-  workload, unprofiled, in the same process; the AFTER side is scaled by
-  ``reference(BEFORE) / reference(AFTER)`` so a machine that ran slower
-  (another tenant, a lower clock) does not read as every function slowing down;
+  workload, unprofiled, right after every profiled batch, and keeps the
+  fastest batch's time per call over the fastest reference's as its *level*
+  (minima, as the runs' levels: noise on a busy machine only adds time). With a level on both sides the AFTER side's total is set to
+  ``BEFORE total × level(AFTER) / level(BEFORE)`` and its functions keep their
+  shares of it: a machine that ran slower or in bursts (another tenant, a
+  lower clock) does not read as every function slowing down, and the
+  functions' shares (which do not move with the machine's speed) say where
+  the change went. Without levels, the mean reference times scale AFTER;
 * **sample counts** (a format that only counts samples) are compared as
   shares of their profile's total.
 
@@ -139,6 +144,8 @@ def diff_profiles(
     after_calls: int = 1,
     before_reference: float | None = None,
     after_reference: float | None = None,
+    before_level: float | None = None,
+    after_level: float | None = None,
 ) -> ProfileDiff:
     """Compare two profiles of the same benchmark.
 
@@ -147,8 +154,10 @@ def diff_profiles(
         after: The AFTER profile (now, BAD).
         before_calls: Benchmark calls the BEFORE profile covers.
         after_calls: Benchmark calls the AFTER profile covers.
-        before_reference: The reference workload's time in BEFORE's process.
+        before_reference: The reference workload's mean time in BEFORE's process.
         after_reference: The same in AFTER's process.
+        before_level: BEFORE's level (fastest batch over fastest reference).
+        after_level: AFTER's level.
 
     Raises:
         ProfileError: When one profile counts samples and the other seconds.
@@ -173,6 +182,20 @@ def diff_profiles(
     after_times = _self_times(after, after_scale)
     before_total = math.fsum(before_times.values())
     after_total = math.fsum(after_times.values())
+    if (
+        unit == "s"
+        and before_level
+        and after_level
+        and before_level > 0
+        and after_level > 0
+        and after_total > 0
+    ):
+        # The levels give the total's change; AFTER's functions keep their shares of it.
+        target = before_total * after_level / before_level
+        rescale = target / after_total
+        after_times = {key: value * rescale for key, value in after_times.items()}
+        speed *= rescale
+        after_total = target
     changes: list[FunctionChange] = []
     for key in before_times.keys() | after_times.keys():
         old = before_times.get(key, 0.0)

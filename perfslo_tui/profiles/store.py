@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 
 from perfslo_tui.atomic import atomic_write, atomic_write_bytes
+from perfslo_tui.profiles.diff import ProfileDiff, diff_profiles
 from perfslo_tui.profiles.formats import read_profile
 from perfslo_tui.profiles.model import Profile, ProfileError
 from perfslo_tui.text import short_commit
@@ -54,11 +55,10 @@ class ProfileRecord:
         format: The file's format (``pstats``, ``speedscope``, ...).
         file: The profile's file name in the profiles folder.
         calls: Benchmark calls it covers (1 for a whole process).
-        reference_ms: The reference workload's time in the profiled
+        reference_ms: The reference workload's mean time in the profiled
             process, or None.
-        wall_s: Seconds the profiling run took.
-        root: The checkout or worktree it was made in.
-        run_id: The SLO's latest run at that commit when it was made, or None.
+        level: The fastest profiled batch's time per call over the fastest
+            reference time per call (perfslo's harness), or None.
         folder: The profiles folder.
     """
 
@@ -75,6 +75,7 @@ class ProfileRecord:
     root: str
     run_id: str | None
     folder: Path
+    level: float | None = None
 
     @property
     def path(self) -> Path:
@@ -137,6 +138,7 @@ def save_profile(
     wall_s: float,
     root: Path | str,
     run_id: str | None,
+    level: float | None = None,
 ) -> ProfileRecord:
     """Copy a profile into ``<artifacts>/profiles/`` and write its record (both atomically).
 
@@ -164,6 +166,7 @@ def save_profile(
         root=str(root),
         run_id=run_id,
         folder=folder,
+        level=level,
     )
     document = {
         "schema_version": 1,
@@ -176,6 +179,7 @@ def save_profile(
         "file": target.name,
         "calls": record.calls,
         "reference_ms": reference_ms,
+        "level": level,
         "wall_s": wall_s,
         "root": str(root),
         "run_id": run_id,
@@ -202,6 +206,7 @@ def read_record(path: Path) -> ProfileRecord:
         raise ProfileError(f"{path}: a profile record must be a JSON object")
     try:
         reference = data.get("reference_ms")
+        level = data.get("level")
         record = ProfileRecord(
             slo=_text(data, "slo"),
             commit=_text(data, "commit", allow_empty=True),
@@ -216,6 +221,7 @@ def read_record(path: Path) -> ProfileRecord:
             root=str(data.get("root") or ""),
             run_id=str(data["run_id"]) if data.get("run_id") else None,
             folder=path.parent,
+            level=float(level) if isinstance(level, int | float) and level > 0 else None,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ProfileError(f"{path}: a malformed profile record ({type(exc).__name__}: {exc})") from None
@@ -279,3 +285,50 @@ def _same_commit(first: str, second: str) -> bool:
         return False
     shorter, longer = sorted((first, second), key=len)
     return len(shorter) >= 7 and longer.startswith(shorter)
+
+
+@dataclass(frozen=True, slots=True)
+class KeptComparison:
+    """Two kept profiles of one SLO and their diff.
+
+    Attributes:
+        before: The earlier commit's profile (the baseline's, GOOD).
+        after: The later one's (now, BAD).
+        diff: Function by function, largest contribution first.
+    """
+
+    before: ProfileRecord
+    after: ProfileRecord
+    diff: ProfileDiff
+
+
+def compare_records(before: ProfileRecord, after: ProfileRecord) -> KeptComparison:
+    """Read two kept profiles and diff them (per benchmark call, speed-adjusted where known).
+
+    Raises:
+        ProfileError: When either cannot be read, or they cannot be compared.
+    """
+    diff = diff_profiles(
+        before.read(),
+        after.read(),
+        before_calls=before.calls,
+        after_calls=after.calls,
+        before_reference=before.reference_ms,
+        after_reference=after.reference_ms,
+        before_level=before.level,
+        after_level=after.level,
+    )
+    return KeptComparison(before, after, diff)
+
+
+def compare_kept(artifacts: Path, slo: str, before_commit: str, after_commit: str) -> KeptComparison | None:
+    """The diff of the newest kept profiles of ``slo`` at two commits, or None when one is missing.
+
+    Raises:
+        ProfileError: When a kept profile cannot be read.
+    """
+    before = latest_profile(artifacts, slo, before_commit, include_dirty=False)
+    after = latest_profile(artifacts, slo, after_commit)
+    if before is None or after is None or before.path == after.path:
+        return None
+    return compare_records(before, after)

@@ -63,4 +63,3 @@ class BaselineDone(Message):
 
     text: str
     ok: bool
-

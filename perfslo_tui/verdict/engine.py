@@ -249,7 +249,10 @@ def _session_levels(
             continue
         ref = rows.get(name + REFERENCE_SUFFIX)
         levels[name] = run_level(
-            str(row["run_id"]), str(row["commit"]), float(row["median"]), row["samples"],
+            str(row["run_id"]),
+            str(row["commit"]),
+            float(row["median"]),
+            row["samples"],
             ref["samples"] if ref is not None else None,
         )
     return levels
