@@ -166,9 +166,8 @@ def render_hot_spots(profile: Profile, calls: int, count: int, title: str) -> st
     lines = [f"profile of {printable(title, 300)}"]
     if profile.sampled:
         lines.append("  (sampled: times are estimates from samples; calls are not counted)")
-    lines.append(
-        f"  {'self ' + unit + per:>18}  {'self':>6}  {'total ' + unit + per:>19}  {'total':>6}  {'calls':>9}  function"
-    )
+    self_head, total_head = f"self {unit}{per}", f"total {unit}{per}"
+    lines.append(f"  {self_head:>18}  {'self':>6}  {total_head:>19}  {'total':>6}  {'calls':>9}  function")
     for stat in profile.top(count):
         frame = stat.frame
         where = f"  {printable(frame.location, 80)}" if frame.location else ""
