@@ -11,8 +11,9 @@ side's self times are first brought to a common footing:
   workload, unprofiled, right after every profiled batch, and keeps the
   fastest batch's time per call over the fastest reference's as its *level*
   (minima, as the runs' levels: noise on a busy machine only adds time).
-  With a level on both sides the AFTER side's total is set to ``BEFORE total × level(AFTER) / level(BEFORE)`` and its functions keep their
-  shares of it: a machine that ran slower or in bursts (another tenant, a
+  With a level on both sides the AFTER side's total is set to
+  ``BEFORE total × level(AFTER) / level(BEFORE)`` and its functions keep
+  their shares of it: a machine that ran slower or in bursts (another tenant, a
   lower clock) does not read as every function slowing down, and the
   functions' shares (which do not move with the machine's speed) say where
   the change went. Without levels, the mean reference times scale AFTER;
