@@ -19,6 +19,7 @@ from perfslo_tui.report.common import budget_cell, value_cell
 from perfslo_tui.runs.files import metric_series
 from perfslo_tui.runs.history import RunHistory, RunInfo
 from perfslo_tui.text import format_ms, format_percent, format_value, printable, short_commit, utc_iso
+from perfslo_tui.tui.profile import ProfileScreen, bisect_hint
 from perfslo_tui.tui.widgets import SEVERITY_STYLE, STATUS_STYLE, glyph, safe
 from perfslo_tui.verdict.engine import recent_results
 from perfslo_tui.verdict.model import Comparison, Evaluation, SLOResult
@@ -41,6 +42,9 @@ KEYS: list[tuple[str, str, str]] = [
     ("o", "anywhere", "show or hide the bench command's output"),
     ("b", "anywhere", "make the latest run (drill-down: the selected run) the baseline, after confirming"),
     ("m", "anywhere", "switch the metric shown: time, instruction counts, peak memory (where measured)"),
+    ("p", "drill-down", "profile this SLO's benchmark: hot spots, call tree (x cancels, Esc goes back)"),
+    ("d", "profile", "diff against a profile of the baseline's commit (kept, or made in a worktree)"),
+    ("1 2 3", "profile", "show the hot spots, the call tree, the diff"),
     ("Esc", "drill-down", "back to the overview"),
     ("?", "anywhere", "this help"),
     ("q", "anywhere", "quit (stops the watcher and any running command)"),
@@ -80,6 +84,10 @@ def analysis_text(result: SLOResult | None) -> Text:
     parts.append(comparison_line("vs previous", result.vs_previous))
     parts.append(comparison_line("vs baseline", result.vs_baseline))
     parts.append(comparison_line("vs session start", result.vs_session))
+    hint = bisect_hint(result)
+    if hint is not None:
+        parts.append(Text("find the commit that stepped:", style="bold"))
+        parts.append(safe(hint, 200, "cyan"))
     if result.noise is not None:
         parts.append(Text(f"run-to-run noise ±{result.noise * 100:.1f}%", style="dim"))
     if result.stats is not None:
@@ -105,6 +113,7 @@ class DetailScreen(Screen[None]):
         Binding("escape", "back", "Back"),
         Binding("r", "rerun", "Re-run SLO"),
         Binding("b", "baseline", "Baseline←row"),
+        Binding("p", "profile", "Profile"),
     ]
 
     def __init__(self, slo_name: str) -> None:
@@ -296,6 +305,15 @@ class DetailScreen(Screen[None]):
     def action_rerun(self) -> None:
         """Re-run this SLO only (or everything when the command cannot narrow)."""
         self.perf_app.action_rerun(self.slo_name)
+
+    def action_profile(self) -> None:
+        """Profile this SLO's benchmark (its own screen)."""
+        result = self.result()
+        evaluation = self.perf_app.evaluation
+        run_id = result.measured_run_id if result is not None else None
+        if run_id is None and result is not None and evaluation is not None and evaluation.run is not None:
+            run_id = evaluation.run.run_id
+        self.app.push_screen(ProfileScreen(self.slo_name, run_id))
 
     def action_baseline(self) -> None:
         """Make the selected run the baseline, after a confirmation."""
