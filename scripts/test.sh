@@ -15,11 +15,13 @@ if ! { "$VENV/bin/python" -m pip install -q --upgrade pip && "$VENV/bin/python" 
 fi
 # System tools some tests drive for real: headless Chromium for the HTML
 # dashboard, hyperfine and Google Benchmark (g++, libbenchmark-dev) for the
-# importer tests, valgrind for instruction counts. Installed when apt is usable.
+# importer tests, valgrind for instruction counts, Node for its example and
+# .cpuprofile profiles. Installed when apt is usable.
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v hyperfine >/dev/null 2>&1 || need+=(hyperfine)
 command -v valgrind >/dev/null 2>&1 || need+=(valgrind)
+command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v g++ >/dev/null 2>&1 || need+=(g++)
 [ -e /usr/include/benchmark/benchmark.h ] || need+=(libbenchmark-dev)
 if [ ${#need[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
