@@ -51,6 +51,7 @@ _GLOBAL_KEYS = {
     "instructions_timeout",
     "baseline_max_age_days",
     "baseline_max_commits",
+    "profile_command",
     "slos",
     "rename",
 }
@@ -69,6 +70,7 @@ _SLO_KEYS = {
     "target",
     "target_instructions",
     "target_mb",
+    "profile_command",
 }
 # Each metric's budget and target keys in an SLO's table (``budget`` is time in ms).
 BUDGET_KEYS = {"time": "budget", "instructions": "budget_instructions", "peak_memory": "budget_mb"}
@@ -145,6 +147,8 @@ class SLOConfig:
         target_ms: The time target (``target``) in ms, if any.
         target_instructions: The instruction target, if any.
         target_mb: The peak-memory target in MB, if any.
+        profile_command: The command that profiles this SLO (wins over the
+            config's ``profile_command``), with ``{output}``.
     """
 
     name: str
@@ -162,6 +166,7 @@ class SLOConfig:
     target_ms: float | None = None
     target_instructions: float | None = None
     target_mb: float | None = None
+    profile_command: str | None = None
 
     def metric_budgets(self) -> tuple[MetricBudget, ...]:
         """Each metric this SLO measures with its budget, the default one first."""
@@ -203,6 +208,9 @@ class Config:
             than this many days before the evaluated run (None: never).
         baseline_max_commits: Warn when the evaluated run's commit is more
             than this many commits after the baseline's (None: never).
+        profile_command: The shell command that profiles one SLO (``{slo}``)
+            into a file (``{output}``), for benchmarks perfslo's harness does
+            not run (``node --cpu-prof``, ``py-spy record``, ``perf record``).
     """
 
     path: Path | None
@@ -219,6 +227,7 @@ class Config:
     instructions_timeout: float = 300.0
     baseline_max_age_days: float | None = None
     baseline_max_commits: int | None = None
+    profile_command: str | None = None
 
     @property
     def baseline_path(self) -> Path:
@@ -312,6 +321,7 @@ def parse_config(table: Mapping[str, Any], path: Path) -> Config:
         raise ConfigError(path, prefix + "artifacts_dir", "must not contain a NUL character")
     bench_command = _get(table, "bench_command", str, None, path, prefix)
     bench_setup = _get(table, "bench_setup", str, None, path, prefix)
+    profile_command = _profile_command(table.get("profile_command"), path, prefix + "profile_command")
     trend_days = _get_int(table, "trend_days", 30, path, prefix, minimum=1)
     confirm_runs = _get_int(table, "confirm_runs", 3, path, prefix, minimum=1)
     keep_runs = _get_int(table, "keep_runs", 20, path, prefix, minimum=1)
@@ -337,6 +347,7 @@ def parse_config(table: Mapping[str, Any], path: Path) -> Config:
         artifacts_dir=(root / artifacts).resolve() if artifacts else root / "artifacts",
         bench_command=bench_command,
         bench_setup=bench_setup,
+        profile_command=profile_command,
         trend_days=trend_days,
         confirm_runs=confirm_runs,
         keep_runs=keep_runs,
@@ -367,7 +378,7 @@ def _parse_slo(name: str, body: Any, path: Path, key: str) -> SLOConfig:
     for extra, metric in (("budget_instructions", "instructions"), ("budget_mb", "peak_memory")):
         if extra in body and metric not in metrics:
             raise ConfigError(
-                path, f"{key}.{extra}", f'set, but the SLO does not measure {metric} (add it to `metric`)'
+                path, f"{key}.{extra}", f"set, but the SLO does not measure {metric} (add it to `metric`)"
             )
     targets = _parse_targets(body, path, key, metrics, budget, budget_instructions, budget_mb)
     description = body.get("description", "")
@@ -376,6 +387,7 @@ def _parse_slo(name: str, body: Any, path: Path, key: str) -> SLOConfig:
     command = body.get("command")
     if command is not None and (not isinstance(command, str) or not command.strip()):
         raise ConfigError(path, f"{key}.command", "must be a non-empty string")
+    profile_command = _profile_command(body.get("profile_command"), path, f"{key}.profile_command")
     warmup = _get_int(body, "warmup", 1, path, key + ".", minimum=0)
     runs = _get_int(body, "runs", 10, path, key + ".", minimum=1)
     return SLOConfig(
@@ -396,6 +408,7 @@ def _parse_slo(name: str, body: Any, path: Path, key: str) -> SLOConfig:
         target_ms=targets["time"],
         target_instructions=targets["instructions"],
         target_mb=targets["peak_memory"],
+        profile_command=profile_command,
     )
 
 
@@ -430,6 +443,16 @@ def _parse_targets(
                 f"(`{BUDGET_KEYS[metric]}`): a target is a goal under the budget",
             )
     return targets
+
+
+def _profile_command(value: Any, path: Path, key: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(path, key, "must be a non-empty string")
+    if "{output}" not in value:
+        raise ConfigError(path, key, "must contain {output}: the file (or folder) the profiler writes")
+    return value
 
 
 def _parse_metrics(value: Any, path: Path, key: str) -> tuple[str, ...]:

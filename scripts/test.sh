@@ -16,13 +16,14 @@ fi
 # System tools some tests drive for real: headless Chromium for the HTML
 # dashboard, hyperfine and Google Benchmark (g++, libbenchmark-dev) for the
 # importer tests, valgrind for instruction counts, Node.js (>= 18) for the Node
-# example, its JIT warm-up, the verdict benchmark and the compare tests, git for
-# the worktree tests. Installed when apt is usable.
+# example, its JIT warm-up, the verdict benchmark, the compare tests and
+# .cpuprofile profiles, git for the worktree tests. Installed when apt is usable.
 need=()
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v hyperfine >/dev/null 2>&1 || need+=(hyperfine)
 command -v valgrind >/dev/null 2>&1 || need+=(valgrind)
+command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v g++ >/dev/null 2>&1 || need+=(g++)
 [ -e /usr/include/benchmark/benchmark.h ] || need+=(libbenchmark-dev)
 command -v node >/dev/null 2>&1 || need+=(nodejs)

@@ -74,9 +74,7 @@ def plan_prune(config: Config, history: RunHistory) -> PrunePlan:
         The plan; nothing is touched.
     """
     unreadable = sorted(
-        path
-        for path in history.errors
-        if path.parent == history.folder and is_run_file_name(path.name)
+        path for path in history.errors if path.parent == history.folder and is_run_file_name(path.name)
     )
     table = history.table
     if table.height == 0:

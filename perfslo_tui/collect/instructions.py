@@ -45,7 +45,6 @@ cycle estimate is produced here, so there is nothing to store apart from them.
 This module depends on the standard library only.
 """
 
-
 from __future__ import annotations
 
 import json

@@ -55,6 +55,7 @@ from typing import Any
 
 from perfslo_tui.collect.instructions import count_callable, count_request
 from perfslo_tui.collect.memory import peak_memory_mb
+from perfslo_tui.collect.profiler import harness_profiler
 from perfslo_tui.config import METRIC_UNITS, Config, load_config
 from perfslo_tui.runs.files import (
     REFERENCE_SUFFIX,
@@ -356,7 +357,8 @@ class PerfMeasurement:
         artifacts_dir: Where :meth:`write` puts the run (default:
             ``PERFSLO_ARTIFACTS`` when set, else the config's artifacts
             folder). perfslo sets both variables for the bench command it
-            runs, so a re-run lands in the folder the gate or monitor reads.
+            runs, so a re-run (or a compare's or bisection's worktree) lands
+            in the folder the gate, monitor or compare reads.
     """
 
     def __init__(self, config: Config | None = None, artifacts_dir: Path | None = None) -> None:
@@ -379,6 +381,9 @@ class PerfMeasurement:
         # Set when this process is perfslo's re-run under valgrind: only the
         # requested benchmark runs, nothing is written.
         self.recount = count_request()
+        # Set when perfslo asked this process to profile one SLO (PERFSLO_PROFILE):
+        # that SLO runs under cProfile, the others are skipped, nothing is recorded.
+        self.profiling = harness_profiler(reference_work) if self.recount is None else None
 
         # perfslo re-running one SLO names it here; the others are skipped.
         self.only: str | None = os.environ.get("PERFSLO_SLO") or None
@@ -388,8 +393,12 @@ class PerfMeasurement:
         return self.only is None or slo == self.only
 
     def measure(self, slo: str, ms: float) -> None:
-        """Record one sample (ms) for an SLO (not in a valgrind re-run, nor when ``PERFSLO_SLO`` skips it)."""
-        if self.recount is not None or not self.wanted(slo):
+        """Record one sample (ms) for an SLO.
+
+        Nothing is recorded in a valgrind re-run or a profile, nor for an SLO
+        that ``PERFSLO_SLO`` leaves out.
+        """
+        if self.recount is not None or self.profiling is not None or not self.wanted(slo):
             return
         value = float(ms)
         if not value > 0 or value != value or value == float("inf"):
@@ -417,7 +426,14 @@ class PerfMeasurement:
 
     @contextlib.contextmanager
     def time(self, slo: str) -> Iterator[None]:
-        """Time the ``with`` block once and record it as one sample."""
+        """Time the ``with`` block once and record it as one sample (profile it, when asked)."""
+        if self.profiling is not None:
+            if self.profiling.wants(slo):
+                with self.profiling.block():
+                    yield
+            else:
+                yield
+            return
         start = time.perf_counter_ns()
         try:
             yield
@@ -460,6 +476,10 @@ class PerfMeasurement:
         count = iterations if iterations is not None else iterations_from_env()
         if count < 1:
             raise ValueError(f"iterations must be at least 1, got {count}")
+        if self.profiling is not None:
+            if self.profiling.wants(slo):
+                yield from self.profiling.loop(count, warmup, min_sample_ns)
+            return
         clock = time.perf_counter_ns
         passes = 0
         for _ in range(max(warmup, 0)):
@@ -542,6 +562,18 @@ class PerfMeasurement:
             if "instructions" in metrics:
                 count_callable(fn, key)
             return BenchResult([], 0, 0)
+        if self.profiling is not None:
+            # A profiling run: the requested SLO runs under the profiler, the rest are skipped.
+            if self.profiling.wants(slo):
+                count = options.get("iterations")
+                self.profiling.bench(
+                    fn,
+                    iterations=count if count is not None else iterations_from_env(),
+                    warmup=options.get("warmup", 3),
+                    min_sample_ns=options.get("min_sample_ns", DEFAULT_MIN_SAMPLE_NS),
+                    inner_loops=options.get("inner_loops"),
+                )
+            return BenchResult([], 0, 0)
         if not self.wanted(slo):
             fn()  # still exercised, as without collection; not measured
             return BenchResult([], 0, 0)
@@ -617,8 +649,12 @@ class PerfMeasurement:
 
         Returns:
             The new run file's path; ``os.devnull`` in perfslo's re-run under
-            valgrind, which writes nothing.
+            valgrind or a profiling run, which write no run (a profiling run
+            writes its profile instead).
         """
         if self.recount is not None:
+            return Path(os.devnull)
+        if self.profiling is not None:
+            self.profiling.write()
             return Path(os.devnull)
         return write_run(self.artifacts_dir, self.document(source=source, git=git))

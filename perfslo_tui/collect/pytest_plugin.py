@@ -174,6 +174,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if perf_session is None or not perf_session.enabled or perf_session._measurement is None:
         return
     measurement = perf_session.measurement
+    if measurement.profiling is not None:  # perfslo asked for a profile (PERFSLO_PROFILE): no run
+        try:
+            perf_session.written = measurement.profiling.write()
+        except OSError as exc:
+            perf_session.error = str(exc)
+        return
     if not measurement.samples and not measurement.metric_samples:
         return
     try:
@@ -192,6 +198,15 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.write_line(f"perfslo: could not write the run: {perf_session.error}")
         return
     measured = perf_session._measurement
+    if measured is not None and measured.profiling is not None:
+        profiler = measured.profiling
+        slo = profiler.request.slo
+        if perf_session.written is None:
+            line = f"perfslo: nothing profiled: no test measured {slo!r} with the `perf` fixture"
+        else:
+            line = f"perfslo: profiled {slo} ({profiler.calls} calls) into {perf_session.written}"
+        terminalreporter.write_line(line)
+        return
     if measured is None or not (measured.samples or measured.metric_samples):
         # Say why: a collection error is not "no test used the fixture".
         errors = terminalreporter.stats.get("error", [])

@@ -8,7 +8,6 @@ callgrind with a request in ``PERFSLO_COUNT_REQUEST``; in that re-run
 inside valgrind, where every import costs.
 """
 
-
 from __future__ import annotations
 
 import ctypes
@@ -462,5 +461,3 @@ def serve(request: CountRequest, fn: Callable[[], object], disable_gc: bool = Fa
         _write_report(request.report, report)
     finally:
         os._exit(code)
-
-

@@ -69,8 +69,10 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(step.line() if step is not None else f"{config.artifacts_dir}: no usable runs")
     for path, reason in sorted(history.errors.items()):
         # File names and reasons are untrusted: one escaped line per file.
-        print(f"perfslo: warning: skipped {printable(str(path), 300)}: {printable(reason, 300)}",
-              file=sys.stderr)
+        print(
+            f"perfslo: warning: skipped {printable(str(path), 300)}: {printable(reason, 300)}",
+            file=sys.stderr,
+        )
 
     evaluation = evaluate(history, config, run_id=run_id, confirm_runs=args.confirm)
     if args.confirm is not None and run_id is None:

@@ -26,6 +26,8 @@ COMMANDS = (
     "bench",
     "baseline",
     "budgets",
+    "bisect",
+    "profile",
     "run",
     "trend",
     "dashboard",

@@ -30,8 +30,11 @@ def run(args: argparse.Namespace) -> int:
     history = load_history(config)
     plan = plan_prune(config, history)
     for path in plan.unreadable:
-        print(f"perfslo: warning: not touching unreadable {printable(str(path), 300)}: "
-              f"{printable(history.errors[path], 300)}", file=sys.stderr)
+        print(
+            f"perfslo: warning: not touching unreadable {printable(str(path), 300)}: "
+            f"{printable(history.errors[path], 300)}",
+            file=sys.stderr,
+        )
     if plan.window_start_ms is None:
         print(f"No runs in {config.artifacts_dir}: nothing to prune.")
         return 0
@@ -55,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
     count = len(result.removed)
     print(f"Folded {count} run(s) into {result.trend_file}; removed {count} file(s).")
     for path, reason in sorted(result.failed.items()):
-        print(f"perfslo: {printable(str(path), 300)}: cannot remove: {printable(reason, 300)}",
-              file=sys.stderr)
+        print(
+            f"perfslo: {printable(str(path), 300)}: cannot remove: {printable(reason, 300)}", file=sys.stderr
+        )
     return 2 if result.failed else 0

@@ -11,9 +11,7 @@ HELP = "write the trend file (per-run medians over the trend window, drift, culp
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``perfslo trend``."""
-    parser.add_argument(
-        "--output", "-o", type=Path, help="write here instead of <artifacts>/perf-trend.json"
-    )
+    parser.add_argument("--output", "-o", type=Path, help="write here instead of <artifacts>/perf-trend.json")
 
 
 def run(args: argparse.Namespace) -> int:

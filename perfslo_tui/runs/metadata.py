@@ -235,5 +235,3 @@ def make_metadata(
 def now_ms() -> int:
     """The current time in epoch milliseconds (UTC)."""
     return int(dt.datetime.now(tz=dt.UTC).timestamp() * 1000)
-
-

@@ -12,6 +12,8 @@ from textual.message import Message
 
 from perfslo_tui.actions.compare import CompareProgress, CompareResult
 from perfslo_tui.config import Config
+from perfslo_tui.profiles.model import Profile
+from perfslo_tui.profiles.store import KeptComparison, ProfileRecord
 from perfslo_tui.runs.history import RunHistory
 from perfslo_tui.tui.runner import RunOutcome
 from perfslo_tui.verdict.model import Evaluation
@@ -98,3 +100,30 @@ class ConfigReloaded(Message):
     def can_replace(self, message: Message) -> bool:
         """Only the latest reading matters."""
         return isinstance(message, ConfigReloaded)
+
+
+@dataclass(eq=False)
+class ProfileProgress(Message):
+    """The profile screen's worker moved on (checking out, profiling ...)."""
+
+    text: str
+
+    def can_replace(self, message: Message) -> bool:
+        """Only the latest step matters."""
+        return isinstance(message, ProfileProgress)
+
+
+@dataclass(eq=False)
+class ProfileFinished(Message):
+    """A profile, a baseline profile or a diff is ready, or failed (one line), or was cancelled.
+
+    ``kind`` is ``profile`` (the checkout), ``baseline`` (the baseline's
+    commit, in a worktree) or ``diff``.
+    """
+
+    kind: str
+    record: ProfileRecord | None
+    error: str | None
+    cancelled: bool
+    profile: Profile | None = None
+    comparison: KeptComparison | None = None

@@ -29,6 +29,7 @@ from perfslo_tui.text import (
     utc_iso,
 )
 from perfslo_tui.tui.compare_panel import ComparePanel, LiveCompare
+from perfslo_tui.tui.profile import ProfileScreen, bisect_hint
 from perfslo_tui.tui.widgets import SEVERITY_STYLE, STATUS_STYLE, glyph, safe
 from perfslo_tui.verdict.engine import recent_results
 from perfslo_tui.verdict.model import Comparison, Evaluation, SLOResult
@@ -65,6 +66,9 @@ KEYS: list[tuple[str, str, str]] = [
     ("c", "drill-down", "did my edit help? compare the working tree (uncommitted edits) against HEAD, "
      "measured side by side; the estimate updates live (x or Esc cancels)"),
     ("C", "drill-down", "the same against the baseline's commit"),
+    ("p", "drill-down", "profile this SLO's benchmark: hot spots, call tree (x cancels, Esc goes back)"),
+    ("d", "profile", "diff against a profile of the baseline's commit (kept, or made in a worktree)"),
+    ("1 2 3", "profile", "show the hot spots, the call tree, the diff"),
     ("Esc", "drill-down", "back to the overview"),
     ("?", "anywhere", "this help"),
     ("q", "anywhere", "quit (stops the watchers and any running command)"),
@@ -139,6 +143,10 @@ def analysis_text(result: SLOResult | None) -> Text:
     parts.append(comparison_line("vs previous", result.vs_previous))
     parts.append(comparison_line("vs baseline", result.vs_baseline))
     parts.append(comparison_line("vs session start", result.vs_session))
+    hint = bisect_hint(result)
+    if hint is not None:
+        parts.append(Text("find the commit that stepped:", style="bold"))
+        parts.append(safe(hint, 200, "cyan"))
     if result.noise is not None:
         parts.append(Text(f"run-to-run noise ±{result.noise * 100:.1f}%", style="dim"))
     if result.stats is not None:
@@ -174,6 +182,7 @@ class DetailScreen(LiveCompare, Screen[None]):
         Binding("c", "compare('HEAD')", "Compare vs HEAD"),
         Binding("C", "compare('baseline')", "vs baseline", show=False),
         Binding("x", "cancel", "Cancel"),
+        Binding("p", "profile", "Profile"),
     ]
 
     def __init__(self, slo_name: str) -> None:
@@ -406,6 +415,15 @@ class DetailScreen(LiveCompare, Screen[None]):
             self.compare_status("a compare is measuring on this machine (x cancels it)", "yellow")
             return
         self.perf_app.action_rerun(self.slo_name)
+
+    def action_profile(self) -> None:
+        """Profile this SLO's benchmark (its own screen)."""
+        result = self.result()
+        evaluation = self.perf_app.evaluation
+        run_id = result.measured_run_id if result is not None else None
+        if run_id is None and result is not None and evaluation is not None and evaluation.run is not None:
+            run_id = evaluation.run.run_id
+        self.app.push_screen(ProfileScreen(self.slo_name, run_id))
 
     def action_baseline(self) -> None:
         """Make the selected run the baseline, after a confirmation."""

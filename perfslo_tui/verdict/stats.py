@@ -52,6 +52,8 @@ Z95 = _NORMAL.inv_cdf(0.975)
 # The MAD's scale for normal data: 1 / Φ⁻¹(3/4) (scipy's scale="normal").
 MAD_NORMAL_SCALE = 1.0 / _NORMAL.inv_cdf(0.75)
 _SEED = 20251220
+
+
 def log_ratios(samples: ArrayLike, reference: ArrayLike) -> NDArray[np.float64] | None:
     """Per-pair ``log(sample / reference)``, or None when they do not pair up.
 

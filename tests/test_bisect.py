@@ -1,0 +1,185 @@
+"""``perfslo bisect``: on real git repositories, with real bench runs in worktrees."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from benchmarks.bisect import BENCH, WORK
+
+BASE_N = 6000
+
+
+def git(repo: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-c", "user.email=t@t", "-c", "user.name=t", *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
+    )
+    return done.stdout.strip()
+
+
+def history(root: Path, commits: int, culprit: int, broken: int | None = None, setup: str = "") -> list[str]:
+    """GOOD, then ``commits`` commits; ``culprit`` doubles the work; ``broken`` fails bench_setup."""
+    root.mkdir(parents=True)
+    git(root, "init", "-q", "-b", "main")
+    (root / "bench.py").write_text(BENCH)
+    (root / "perfslo.toml").write_text(
+        f'bench_command = "{sys.executable} bench.py"\n{setup}\n[slos.work]\nbudget = 50\ntolerance = 0.05\n'
+    )
+    (root / ".gitignore").write_text("__pycache__/\nartifacts/\n")
+    (root / "work.py").write_text(WORK.format(index=0, n=BASE_N))
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "initial")
+    ids = [git(root, "rev-parse", "HEAD")]
+    n = BASE_N
+    for index in range(1, commits + 1):
+        if index == culprit:
+            n = BASE_N * 2
+        (root / "work.py").write_text(WORK.format(index=index, n=n))
+        marker = root / "BROKEN"
+        if index == broken:
+            marker.write_text("setup fails here\n")
+        elif marker.exists():
+            marker.unlink()
+        git(root, "add", "-A")
+        git(root, "commit", "-q", "-m", f"commit {index}" + (" (slower)" if index == culprit else ""))
+        ids.append(git(root, "rev-parse", "HEAD"))
+    return ids
+
+
+def perfslo(root: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "perfslo_tui.commands.cli", *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def state(repo: Path) -> tuple[str, str, str]:
+    return (
+        git(repo, "rev-parse", "HEAD"),
+        git(repo, "status", "--porcelain", "--untracked-files=all"),
+        git(repo, "worktree", "list", "--porcelain"),
+    )
+
+
+@pytest.mark.slow
+def test_bisect_names_the_culprit_and_skips_a_commit_whose_setup_fails(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    ids = history(root, 6, culprit=5, broken=3, setup="bench_setup = 'test ! -e {worktree}/BROKEN'")
+    before = state(root)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    done = perfslo(root, "bisect", ids[0][:10], "HEAD", "--slo", "work", env={"TMPDIR": str(scratch)})
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert out.startswith(f"first bad commit for work: {ids[5][:12]} (#5 of 6)  commit 5 (slower)")
+    assert "the slowdown: GOOD" in out and "regressed +" in out
+    rows = {line.split()[0]: line for line in out.splitlines() if line.startswith("  #")}
+    assert "skipped" in rows["#3"] and "C3: bench setup failed (exit 1)" in rows["#3"]
+    assert "bad" in rows["#5"] and "vs GOOD" in rows["#5"] and "95% CI" in rows["#5"]
+    assert "good" in rows["#4"] and "good" in rows["#2"]
+    assert "next: perfslo profile work --at" in out
+    # Progress went to stderr as it happened; the user's checkout and worktrees are as they were.
+    assert "testing " in done.stderr and "pair 1" in done.stderr
+    assert state(root) == before
+    assert list(scratch.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_ctrl_c_mid_bisect_removes_the_worktrees(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    ids = history(root, 4, culprit=2)
+    before = state(root)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "perfslo_tui.commands.cli", "bisect", ids[0], ids[-1], "--slo", "work"],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TMPDIR": str(scratch)},
+    )
+    assert process.stderr is not None
+    seen = []
+    deadline = time.monotonic() + 300
+    for line in process.stderr:
+        seen.append(line)
+        if "pair 2" in line or time.monotonic() > deadline:
+            break
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 2, "".join(seen) + err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("perfslo: bisect interrupted (Ctrl-C) after")
+    assert "worktrees removed" in last and "Traceback" not in err
+    assert state(root) == before
+    assert list(scratch.iterdir()) == []
+
+
+def test_bad_ranges_are_one_line_each(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    ids = history(root, 2, culprit=2)
+    git(root, "checkout", "-q", "-b", "side", ids[1])
+    (root / "NOTES.md").write_text("side\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "side")
+    side = git(root, "rev-parse", "HEAD")
+    git(root, "checkout", "-q", "main")
+    cases = [
+        ((side, "main"), "is not an ancestor of BAD main"),
+        (("main", ids[0]), "is not an ancestor of BAD"),
+        (("main", "main"), "GOOD and BAD are the same commit"),
+        (("nope", "main"), "GOOD 'nope' is not a commit"),
+    ]
+    for (good, bad), problem in cases:
+        done = perfslo(root, "bisect", good, bad, "--slo", "work")
+        assert done.returncode == 2, done.stderr
+        assert problem in done.stderr.strip().splitlines()[-1], done.stderr
+        assert "Traceback" not in done.stderr
+    done = perfslo(root, "bisect", ids[0], "main", "--slo", "work", "--max-pairs", "1")
+    assert done.returncode == 2 and "--max-pairs must be at least" in done.stderr
+    assert len(git(root, "worktree", "list").splitlines()) == 1
+
+
+def test_no_slowdown_between_good_and_bad_is_not_bisected(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    ids = history(root, 2, culprit=99)  # no commit changes the work
+    done = perfslo(root, "bisect", ids[0], ids[-1], "--slo", "work", "--format", "json", "--max-pairs", "6")
+    data = json.loads(done.stdout)
+    assert done.returncode in (1, 3), done.stderr
+    assert data["culprit"] is None and data["tested"] == []
+    assert data["step"]["verdict"] in ("same", "unknown", "improved")
+    assert len(git(root, "worktree", "list").splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_the_bisect_benchmark_runs_in_quick_mode() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bisect", "--quick", "--no-hog"],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "perfslo bisect: right in" in done.stdout
+    assert "plain binary search (single runs): right in" in done.stdout
+    assert "wall time ratio" in done.stdout
