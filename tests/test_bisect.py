@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.bisect import BENCH, WORK
+from benchmarks.bisect_search import BENCH, WORK
 
 BASE_N = 6000
 
@@ -172,7 +172,7 @@ def test_no_slowdown_between_good_and_bad_is_not_bisected(tmp_path: Path) -> Non
 @pytest.mark.slow
 def test_the_bisect_benchmark_runs_in_quick_mode() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.bisect", "--quick", "--no-hog"],
+        [sys.executable, "-m", "benchmarks.bisect_search", "--quick", "--no-hog"],
         cwd=Path(__file__).resolve().parents[1],
         capture_output=True,
         text=True,

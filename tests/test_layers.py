@@ -8,6 +8,7 @@ so an import that only happens on some path is caught too.
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,10 @@ def test_the_checker_sees_a_forbidden_import(tmp_path: Path) -> None:
             test_a_stage_never_imports_a_later_one("runs")
     finally:
         fake.unlink()
+
+
+def test_no_benchmark_script_shadows_a_standard_module() -> None:
+    # `python benchmarks/x.py` puts benchmarks/ first on sys.path: a script named like a standard
+    # module (bisect.py, statistics.py ...) breaks every other script that imports that module.
+    names = {p.stem for p in (PACKAGE.parent / "benchmarks").glob("*.py")}
+    assert not names & set(sys.stdlib_module_names), names & set(sys.stdlib_module_names)

@@ -16,9 +16,9 @@ Per trial both searches run on the same repository:
 It prints, per trial, which commit each named and their wall times, then how
 often each was right::
 
-    python -m benchmarks.bisect              # 10 trials, 32 commits, +15 %, a CPU hog
-    python -m benchmarks.bisect --quick      # 1 trial, 8 commits (what the test runs)
-    python -m benchmarks.bisect --no-hog     # on an idle machine
+    python -m benchmarks.bisect_search              # 10 trials, 32 commits, +15 %, a CPU hog
+    python -m benchmarks.bisect_search --quick      # 1 trial, 8 commits (what the test runs)
+    python -m benchmarks.bisect_search --no-hog     # on an idle machine
 """
 
 from __future__ import annotations
