@@ -113,8 +113,8 @@ def test_uncommitted_edits_are_measured_as_the_working_tree(tmp_path: Path) -> N
     bench(repo)
     result = run_cli("check", "--confirm", "3", cwd=repo)
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "against working tree" in result.stderr
-    assert "interleaved compare, working tree vs baseline" in result.stdout
+    assert "against working tree" in result.stderr, result.stderr
+    assert "interleaved compare, working tree vs baseline" in result.stdout, result.stderr
 
 
 def test_a_baseline_commit_outside_the_repository_falls_back_to_reruns(tmp_path: Path) -> None:
@@ -127,7 +127,7 @@ def test_a_baseline_commit_outside_the_repository_falls_back_to_reruns(tmp_path:
     assert f"the baseline's commit {'f' * 7} is not in this repository: confirming by re-running" in (
         result.stderr
     )
-    assert "re-running the benchmarks (1/2)" in result.stderr
+    assert "perfslo: re-run 1 of at most 4" in result.stderr
     assert result.returncode == 1, result.stdout + result.stderr
 
 

@@ -18,7 +18,7 @@ from perfslo_tui.config import load_config
 from perfslo_tui.runs.files import build_run_document, read_run, write_run
 from perfslo_tui.runs.metadata import make_metadata, python_fingerprint
 from perfslo_tui.verdict.comparable import differences, release_line
-from tests.conftest import BASE_MS, HOUR_MS, run_cli
+from tests.conftest import BASE_MS, HOUR_MS, declare_slo, run_cli
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "node" / "write-run.js"
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "imports"
@@ -171,7 +171,9 @@ def test_the_node_example_records_node_and_this_machine(tmp_path: Path) -> None:
 
 def test_importers_keep_what_the_file_says_about_its_machine(project: Path) -> None:
     gbench = FIXTURES / "google-benchmark" / "gbench.json"
-    assert run_cli("import", "google-benchmark", str(gbench), cwd=project).returncode == 0
+    declare_slo(project, "BM_StringBuild/64")  # an import must match a configured SLO
+    done = run_cli("import", "google-benchmark", str(gbench), cwd=project)
+    assert done.returncode == 0, done.stderr
     [path] = sorted((project / "artifacts").glob("perf-*.json"))
     fingerprint = read_run(path).fingerprint
     source = orjson.loads(gbench.read_bytes())["context"]

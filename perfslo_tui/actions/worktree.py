@@ -178,14 +178,24 @@ def snapshot_working_tree(repo: Path, exclude: Sequence[Path] = ()) -> str:
         if not index.is_file():
             git(repo, "read-tree", head, env=env)
         pathspec = ["."]
+        ignored: list[str] = []
         for folder in exclude:
             try:
                 inside = folder.resolve().relative_to(repo.resolve())
             except ValueError:
                 continue
-            if inside.parts:
+            if not inside.parts:
+                continue
+            if git(repo, "check-ignore", inside.as_posix(), check=False):  # prints it when ignored
+                # git refuses an exclude pathspec naming an ignored folder ("paths are
+                # ignored"): add around it, then put HEAD's entries back (tracked files
+                # in an ignored folder are still updated by `add -A`).
+                ignored.append(inside.as_posix())
+            else:
                 pathspec.append(f":(exclude,top){inside.as_posix()}")
         git(repo, "add", "-A", "--", *pathspec, env=env)
+        for folder_name in ignored:
+            git(repo, "reset", "-q", head, "--", folder_name, env=env)
         tree = git(repo, "write-tree", env=env)
     return git(
         repo,
