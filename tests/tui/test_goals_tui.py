@@ -40,7 +40,7 @@ def target_notes(app: object) -> list[str]:
 
 
 # Workers that run as long as the app: the folder and the config file watchers.
-WATCHERS = ("watch", "config-watch")
+IDLE = ("watch", "config-watch")
 
 
 async def test_target_progress_baseline_age_and_one_celebration(project: Path, write: RunWriter) -> None:
@@ -62,7 +62,7 @@ async def test_target_progress_baseline_age_and_one_celebration(project: Path, w
         for i in range(4):
             write({"parse": 0.95}, ts_ms=BASE_MS + (4 + i) * HOUR_MS, spread=0.01)
             await wait_for(pilot, lambda i=i: app.history is not None and app.history.run_count == 3 + i)
-            await wait_for(pilot, lambda: not any(w.is_running for w in app.workers if w.group not in WATCHERS))
+            await wait_for(pilot, lambda: not any(w.is_running for w in app.workers if w.group not in IDLE))
             if i < 2:
                 assert target_notes(app) == []
                 assert f"target 1ms met in this run ({i + 1}/3 runs)" in text_of(card.render(), 60)
