@@ -58,6 +58,15 @@ def test_warmup_runs_then_timed_runs(tmp_path: Path) -> None:
     assert result.shell is False and result.warmup == 2
 
 
+def test_the_reference_is_timed_after_each_timed_run_only_when_asked(tmp_path: Path) -> None:
+    log = tmp_path / "calls.log"
+    with_reference = time_command(counter_command(log, 0.01), runs=4, warmup=1, reference=True)
+    assert len(with_reference.reference_ms) == len(with_reference.samples_ms) == 4
+    # Per-call milliseconds of the reference workload: the same unit as the harness writes.
+    assert all(0 < v < 1.0 for v in with_reference.reference_ms)
+    assert time_command(counter_command(log, 0.0), runs=2, warmup=0).reference_ms == []
+
+
 def test_a_shell_command_really_runs_through_the_shell(tmp_path: Path) -> None:
     out = tmp_path / "out.txt"
     result = time_command(f"echo hello | tr a-z A-Z > {shlex.quote(str(out))}", runs=2, warmup=0)
@@ -120,7 +129,16 @@ runs = 3
     [path] = sorted((project / "artifacts").glob("perf-*.json"))
     assert f"Run written: {path}" in result.stdout
     run = read_run(path)
-    assert {k: len(v) for k, v in run.samples.items()} == {"cli-start": 5, "node-run": 3}
+    # Each timed run is followed by the harness's reference workload, paired sample by sample:
+    # the gate tells a busy machine from a slow command as it does for the Python harness.
+    assert {k: len(v) for k, v in run.samples.items()} == {
+        "cli-start": 5,
+        "cli-start@ref": 5,
+        "node-run": 3,
+        "node-run@ref": 3,
+    }
+    assert all(0 < v < 1.0 for v in run.samples["cli-start@ref"])  # ms per reference call
+    assert run.fingerprint["reference"] is True and run.fingerprint["producer"] == "perfslo run"
     assert log.read_text().count("x") == 7
     assert min(run.samples["cli-start"]) >= 10.0
     assert run.source == "perfslo run"
@@ -135,7 +153,7 @@ runs = 3
     only = run_cli("run", "--slo", "node-run", "--runs", "2", "--warmup", "0", cwd=project)
     assert only.returncode == 0, only.stderr
     newest = max((project / "artifacts").glob("perf-*.json"), key=lambda p: read_run(p).timestamp_ms)
-    assert {k: len(v) for k, v in read_run(newest).samples.items()} == {"node-run": 2}
+    assert {k: len(v) for k, v in read_run(newest).samples.items()} == {"node-run": 2, "node-run@ref": 2}
 
 
 def test_perfslo_run_reports_a_failing_command_and_keeps_the_rest(project: Path) -> None:
@@ -160,7 +178,7 @@ runs = 2
         "exited 4: cannot open fixture.js"
     )
     [path] = sorted((project / "artifacts").glob("perf-*.json"))
-    assert set(read_run(path).samples) == {"ok"}
+    assert set(read_run(path).samples) == {"ok", "ok@ref"}
 
 
 def test_perfslo_run_usage_errors(project: Path) -> None:
@@ -190,7 +208,7 @@ def test_perfslo_run_as_the_bench_command_writes_where_perfslo_asks(project: Pat
     config = load_config(start=project).with_artifacts_dir(elsewhere)
     run_to_completion(config, slo="quick", timeout=120)
     [path] = sorted(elsewhere.glob("perf-*.json"))
-    assert {k: len(v) for k, v in read_run(path).samples.items()} == {"quick": 3}
+    assert {k: len(v) for k, v in read_run(path).samples.items()} == {"quick": 3, "quick@ref": 3}
     assert list((project / "artifacts").glob("perf-*.json")) == []
 
 

@@ -40,6 +40,13 @@ DEFAULT_TIMEOUT_S = 600.0
 # How samples are taken, for the run's fingerprint: wall time of a whole
 # process, start-up included, after untimed warm-up runs.
 COMMAND_PROTOCOL = "perfslo-command/1"
+# The reference workload timed after each run (as the harness does after each
+# sample) lasts this fraction of the warm-up run, within these bounds: long
+# enough to see the machine's speed, short enough to cost little beside a
+# process (a 50 ms command: +20 ms; a 10 s one: +50 ms).
+REFERENCE_FRACTION = 0.4
+REFERENCE_MIN_NS = 2_000_000
+REFERENCE_MAX_NS = 50_000_000
 _SHELL_CHARS = frozenset("|&;<>()$`*?[]{}~!#\n")
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 STDERR_TAIL_CHARS = 600
@@ -60,6 +67,10 @@ class CommandTimes:
         shell: True when it ran through ``/bin/sh -c``.
         peak_mb: Each timed run's maximum resident set size in MB (from
             ``wait4``: the command and the children it waited for).
+        reference_ms: Per-call milliseconds of the harness's reference
+            workload, timed right after each timed run (empty when off): the
+            machine's speed at that moment, so a busy machine is told from a
+            slow command.
     """
 
     command: str
@@ -67,6 +78,7 @@ class CommandTimes:
     warmup: int
     shell: bool
     peak_mb: list[float] = field(default_factory=list)
+    reference_ms: list[float] = field(default_factory=list)
 
 
 def needs_shell(command: str) -> bool:
@@ -130,6 +142,7 @@ def time_command(
     env: Mapping[str, str] | None = None,
     timeout: float = DEFAULT_TIMEOUT_S,
     on_sample: Callable[[int, float], None] | None = None,
+    reference: bool = False,
 ) -> CommandTimes:
     """Run ``command`` ``warmup`` times, then time ``runs`` runs of it.
 
@@ -141,6 +154,8 @@ def time_command(
         env: Environment (default: ours).
         timeout: Seconds one run may take before it is killed.
         on_sample: Called with ``(index, ms)`` after each timed run.
+        reference: Time the reference workload after each timed run
+            (:attr:`CommandTimes.reference_ms`).
 
     Returns:
         The samples.
@@ -159,7 +174,13 @@ def time_command(
     argv: list[str] = ["/bin/sh", "-c", command] if shell else shlex.split(command)
     samples: list[float] = []
     peaks: list[float] = []
+    references: list[float] = []
+    ref_loops = 0
     clock = time.perf_counter_ns
+    # The harness's reference workload; imported here because measure imports
+    # this module (for command splitting).
+    from perfslo_tui.collect.measure import calibrate, reference_work
+
     with tempfile.TemporaryFile() as errors:
         for index in range(warmup + runs):
             errors.seek(0)
@@ -205,10 +226,26 @@ def time_command(
                 raise CommandTimingError(
                     f"command {command!r} {how}" + (f": {tail}" if tail else " (no stderr output)")
                 )
+            if reference and ref_loops == 0:
+                # Sized once, from the first run (a warm-up run when there is one).
+                target = min(max(int(elapsed * REFERENCE_FRACTION), REFERENCE_MIN_NS), REFERENCE_MAX_NS)
+                ref_loops = calibrate(reference_work, target)
             if index >= warmup:
                 ms = elapsed / 1e6
                 samples.append(ms)
                 peaks.append(max_rss_mb(usage.ru_maxrss))
+                if reference:
+                    ref_start = clock()
+                    for _ in range(ref_loops):
+                        reference_work()
+                    references.append(max(clock() - ref_start, 1) / ref_loops / 1e6)
                 if on_sample is not None:
                     on_sample(index - warmup, ms)
-    return CommandTimes(command=command, samples_ms=samples, warmup=warmup, shell=shell, peak_mb=peaks)
+    return CommandTimes(
+        command=command,
+        samples_ms=samples,
+        warmup=warmup,
+        shell=shell,
+        peak_mb=peaks,
+        reference_ms=references,
+    )

@@ -44,8 +44,9 @@ def run(args: argparse.Namespace) -> int:
     from perfslo_tui.actions.bench import artifacts_from_env
     from perfslo_tui.collect.command_timing import COMMAND_PROTOCOL, CommandTimingError, time_command
     from perfslo_tui.collect.instructions import COMMAND_PLACEHOLDER, InstructionCountError, count_command
+    from perfslo_tui.collect.measure import reference_name
     from perfslo_tui.commands import UsageError, load_context
-    from perfslo_tui.runs.files import build_run_document, metric_series, write_run
+    from perfslo_tui.runs.files import build_run_document, is_reference_name, metric_series, write_run
     from perfslo_tui.runs.metadata import make_metadata, python_fingerprint
     from perfslo_tui.runs.summary import summarize
     from perfslo_tui.text import format_ms, format_value, printable
@@ -102,10 +103,16 @@ def run(args: argparse.Namespace) -> int:
                 # `{n}` (iterations, for instruction counts) is 1 when the whole process is timed.
                 command = slo.command.replace(COMMAND_PLACEHOLDER, "1")
                 result = time_command(
-                    command, runs=runs, warmup=warmup, cwd=config.root, timeout=args.timeout
+                    command,
+                    runs=runs,
+                    warmup=warmup,
+                    cwd=config.root,
+                    timeout=args.timeout,
+                    reference="time" in slo.metrics,
                 )
                 if "time" in slo.metrics:
                     samples[slo.name] = result.samples_ms
+                    samples[reference_name(slo.name)] = result.reference_ms
                 if "peak_memory" in slo.metrics:
                     samples[metric_series(slo.name, "peak_memory")] = result.peak_mb
             if args.instructions or "instructions" in slo.metrics:
@@ -132,7 +139,10 @@ def run(args: argparse.Namespace) -> int:
     if not samples:
         return 2
     # Whole processes timed from outside: the runtime inside is the command's business.
-    fingerprint = python_fingerprint(producer="perfslo run", protocol=COMMAND_PROTOCOL)
+    has_reference = any(is_reference_name(name) for name in samples)
+    fingerprint = python_fingerprint(
+        producer="perfslo run", protocol=COMMAND_PROTOCOL, reference=has_reference
+    )
     fingerprint.update(runtime="command", runtime_version="")
     meta = make_metadata(cwd=config.root, source="perfslo run", fingerprint=fingerprint)
     meta["commands"] = {slo.name: slo.command for slo in chosen if slo.command}
