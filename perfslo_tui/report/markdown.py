@@ -163,12 +163,15 @@ def _profile_lines(evaluation: Evaluation, profile_diffs: Mapping[str, KeptCompa
             )
             continue
         diff = comparison.diff
+        # The profile's own total is left out: profiled times carry the profiler's overhead, and a
+        # second, larger percentage beside the measured change would contradict it.
         footing = "per benchmark call" if diff.unit == "s" else "as shares of samples"
         out.append(
             f"**{name}**: kept profiles {md_code(comparison.before.label, 40)} → "
-            f"{md_code(comparison.after.label, 40)}: the profile's total {diff.total_change:+.1%}"
-            f" ({footing}), largest contributions first ({md_code(comparison.before.file, 100)} → "
-            f"{md_code(comparison.after.file, 100)} in the artifacts' {md_code('profiles/')}):"
+            f"{md_code(comparison.after.label, 40)} ({md_code(comparison.before.file, 100)} → "
+            f"{md_code(comparison.after.file, 100)} in the artifacts' {md_code('profiles/')}), the "
+            f"functions that changed most, as parts of the profile's total ({footing}; profiled times "
+            "include the profiler's overhead: read the order, the change's size is the one above):"
         )
         lines = [printable(line, 200) for line in diff.lines(PROFILE_DIFF_LINES)]
         lines = lines or ["no function moved by more than 0.05% of the total"]
