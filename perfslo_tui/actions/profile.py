@@ -51,9 +51,10 @@ from perfslo_tui.collect.profiler import PROFILE_ENV, PROFILE_OUTPUT_ENV, RECORD
 from perfslo_tui.config import Config
 from perfslo_tui.profiles.formats import read_profile
 from perfslo_tui.profiles.model import Profile, ProfileError
-from perfslo_tui.profiles.store import ProfileRecord, save_profile
+from perfslo_tui.profiles.store import KeptComparison, ProfileRecord, compare_kept, save_profile
 from perfslo_tui.runs.metadata import git_info, now_ms
 from perfslo_tui.text import short_commit
+from perfslo_tui.verdict.model import Evaluation
 
 OUTPUT_PLACEHOLDER = "{output}"
 DEFAULT_TIMEOUT_S = 1800.0
@@ -378,3 +379,36 @@ def _keep(
     except OSError as exc:
         where = config.artifacts_dir / "profiles"
         raise ProfilingError(f"{where}: cannot keep the profile: {exc.strerror or exc}") from None
+
+
+def regression_profile_diffs(
+    artifacts: Path, evaluation: Evaluation
+) -> tuple[dict[str, KeptComparison], list[str]]:
+    """The kept profile diffs behind each confirmed time regression, for the gate's report.
+
+    For every SLO whose time regression against the baseline is confirmed,
+    the newest kept profiles of the baseline's commit and of the commit the
+    SLO was measured at (``perfslo profile SLO --baseline`` keeps both) are
+    diffed. Nothing is profiled here: the gate only reads what was kept.
+
+    Returns:
+        ``(diffs, problems)``: the comparisons by SLO name (SLOs without both
+        profiles are absent), and one line per kept profile that could not be read.
+    """
+    diffs: dict[str, KeptComparison] = {}
+    problems: list[str] = []
+    for result in evaluation.slos:
+        cmp = result.vs_baseline
+        if not result.confirmed_regression or result.metric != "time" or cmp is None:
+            continue
+        before, after = cmp.reference_commit, result.measured_commit
+        if not before or not after or before == "unknown" or after == "unknown":
+            continue
+        try:
+            comparison = compare_kept(artifacts, result.name, before, after)
+        except ProfileError as exc:
+            problems.append(str(exc))
+            continue
+        if comparison is not None:
+            diffs[result.name] = comparison
+    return diffs, problems

@@ -134,7 +134,16 @@ def _render(evaluation: object, fmt: str, config: object = None) -> str:
 
         # The PR comment says how to reproduce: the project's bench command, then the gate.
         reproduce = reproduce_commands(config) if isinstance(config, Config) else "perfslo check"
-        return render_markdown(evaluation, reproduce)
+        profile_diffs = None
+        if isinstance(config, Config) and any(r.confirmed_regression for r in evaluation.all_results):
+            from perfslo_tui.actions.profile import regression_profile_diffs
+            from perfslo_tui.text import printable
+
+            # Only what `perfslo profile` kept is read: the gate never profiles.
+            profile_diffs, problems = regression_profile_diffs(config.artifacts_dir, evaluation)
+            for problem in problems:
+                print(f"perfslo: warning: {printable(problem, 300)}", file=sys.stderr)
+        return render_markdown(evaluation, reproduce, profile_diffs)
     from perfslo_tui.report.text import render_text
 
     return render_text(evaluation)

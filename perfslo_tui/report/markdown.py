@@ -11,6 +11,9 @@ raw text, and ``<script>`` stays text.
 from __future__ import annotations
 
 import re
+import shlex
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -35,7 +38,11 @@ from perfslo_tui.text import format_change, printable, short_commit, utc_iso
 from perfslo_tui.verdict.model import Comparison, Evaluation, SLOResult
 from perfslo_tui.verdict.rules import Severity
 
+if TYPE_CHECKING:
+    from perfslo_tui.profiles.store import KeptComparison
+
 COMMENT_MARKER = "<!-- perfslo-report -->"
+PROFILE_DIFF_LINES = 5
 SPARK_WIDTH = 20
 _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 # Backslash escapes: table pipes, code spans, emphasis, and the ``](`` that
@@ -133,13 +140,62 @@ def _analysis_lines(evaluation: Evaluation) -> list[str]:
     return lines
 
 
-def render_markdown(evaluation: Evaluation, reproduce: str = "perfslo check") -> str:
+def _fence(text: str) -> str:
+    """A code fence longer than any run of backticks in ``text``."""
+    fence = "```"
+    while fence in text:
+        fence += "`"
+    return fence
+
+
+def _profile_lines(evaluation: Evaluation, profile_diffs: Mapping[str, KeptComparison]) -> list[str]:
+    """Per confirmed time regression: the kept profile diff's top lines, or the command that makes one."""
+    out: list[str] = []
+    for r in evaluation.all_results:
+        if not r.confirmed_regression or r.metric != "time":
+            continue
+        name = md_escape(r.display_name, 70)
+        comparison = profile_diffs.get(r.name)
+        if comparison is None:
+            command = md_code(f"perfslo profile {shlex.quote(r.name)} --baseline", 120)
+            out.append(
+                f"- **{name}**: no kept profiles of both commits; {command} shows which functions got slower"
+            )
+            continue
+        diff = comparison.diff
+        # The profile's own total is left out: profiled times carry the profiler's overhead, and a
+        # second, larger percentage beside the measured change would contradict it.
+        footing = "per benchmark call" if diff.unit == "s" else "as shares of samples"
+        out.append(
+            f"**{name}**: kept profiles {md_code(comparison.before.label, 40)} → "
+            f"{md_code(comparison.after.label, 40)} ({md_code(comparison.before.file, 100)} → "
+            f"{md_code(comparison.after.file, 100)} in the artifacts' {md_code('profiles/')}), the "
+            f"functions that changed most, as parts of the profile's total ({footing}; profiled times "
+            "include the profiler's overhead: read the order, the change's size is the one above):"
+        )
+        lines = [printable(line, 200) for line in diff.lines(PROFILE_DIFF_LINES)]
+        lines = lines or ["no function moved by more than 0.05% of the total"]
+        fence = _fence("\n".join(lines))
+        out.extend(["", f"{fence}text", *lines, fence])
+        out.append("")
+    return out
+
+
+def render_markdown(
+    evaluation: Evaluation,
+    reproduce: str = "perfslo check",
+    profile_diffs: Mapping[str, KeptComparison] | None = None,
+) -> str:
     """Render the gate's report as GitHub-flavoured Markdown.
 
     Args:
         evaluation: The evaluation of the run.
         reproduce: The command(s) shown for reproducing the result locally,
             one per line.
+        profile_diffs: Kept profile diffs (baseline's commit → the measured
+            one) by SLO name, which the gate found for confirmed
+            regressions; each confirmed time regression shows its top lines,
+            or the command that would make them.
 
     Returns:
         The Markdown text, starting with a hidden marker used to find and
@@ -212,6 +268,13 @@ def render_markdown(evaluation: Evaluation, reproduce: str = "perfslo check") ->
             for line in lines[1:]:
                 out.append(f"  - {md_escape(line, 200)}")
         out.append("")
+    profiled = _profile_lines(evaluation, profile_diffs or {})
+    if profiled:
+        out.append("### Where the time went (profile diff vs the baseline's commit)")
+        out.append("")
+        out.extend(profiled)
+        if out[-1] != "":
+            out.append("")
     analysis = _analysis_lines(evaluation)
     if analysis:
         out.append("<details><summary>Regression analysis and drift</summary>")
@@ -241,9 +304,7 @@ def render_markdown(evaluation: Evaluation, reproduce: str = "perfslo check") ->
         out.append("")
     out.append("Reproduce locally:")
     out.append("")
-    fence = "```"
-    while fence in reproduce:
-        fence += "`"
+    fence = _fence(reproduce)
     out.append(f"{fence}sh")
     out.extend(printable(line, 300) for line in reproduce.splitlines() or [reproduce])
     out.append(fence)

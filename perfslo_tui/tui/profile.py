@@ -80,6 +80,7 @@ class ProfileScreen(Screen[None]):
         self.profile: Profile | None = None
         self.comparison: KeptComparison | None = None
         self.busy: str | None = None  # "profile" or "baseline" while a worker runs
+        self._profile_status: Text | None = None  # the status line of the profile shown
         self.status_text = Text()
         self._cancel = threading.Event()
         self._started = 0.0
@@ -292,6 +293,7 @@ class ProfileScreen(Screen[None]):
         status.append(f"  {printable(record.profiler, 60)} · {record.format}", style="dim")
         if profile.sampled:
             status.append("  sampled: times are estimates", style="dim")
+        self._profile_status = status
         self._set_status(status)
         unit = "ms/call" if per_call else ("ms" if profile.unit == "s" else "samples")
         table = self.query_one("#hot-table", DataTable)
@@ -372,7 +374,9 @@ class ProfileScreen(Screen[None]):
                 safe(row.file, 80, "dim"),
             )
         if self.busy is None:
-            status = self.status_text.copy()
+            # From the profile's own line: the status may still hold the baseline worker's last
+            # progress, and a second diff (d again) must not repeat the note.
+            status = (self._profile_status or self.status_text).copy()
             status.append(f"  · 3: diff vs {comparison.before.label}", style="cyan")
             self._set_status(status)
 
