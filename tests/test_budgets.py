@@ -155,7 +155,10 @@ def test_runs_before_a_step_are_not_evidence(tmp_path: Path) -> None:
     root = project_with(tmp_path / "p", "[slos.tight]\nbudget = 1.4\n")
     for i in range(24):
         level = PATTERN[i % len(PATTERN)] * (1.0 if i < 12 else 1.5)
-        make_run(root / "artifacts", {"tight": samples_around(level)}, ts_ms=BASE_MS + i * HOUR_MS)
+        commit = ("a" if i < 12 else "b") * 40  # the slower code is a new commit
+        make_run(
+            root / "artifacts", {"tight": samples_around(level)}, ts_ms=BASE_MS + i * HOUR_MS, commit=commit
+        )
     config = load_config(start=root)
     history = load_history(root / "artifacts")
     evaluation = evaluate(history, config)
@@ -163,6 +166,24 @@ def test_runs_before_a_step_are_not_evidence(tmp_path: Path) -> None:
     assert advice.evidence is not None and advice.evidence.since_step is not None
     assert min(advice.evidence.runs) > 1.4  # only the new level
     assert advice.flag == "tight" and advice.suggested == expected_budget([v * 1.5 for v in PATTERN])[1]
+
+
+def test_a_step_within_one_commit_is_the_machine_and_stays_evidence(tmp_path: Path) -> None:
+    # benchmarks/budgets.py saw this: a step found among A/A runs of one commit
+    # left 3 runs of evidence, and a tight budget went unflagged.
+    root = project_with(tmp_path / "p", "[slos.tight]\nbudget = 1.3\n")
+    for i in range(24):
+        level = PATTERN[i % len(PATTERN)] * (1.0 if i < 20 else 1.25)
+        make_run(root / "artifacts", {"tight": samples_around(level)}, ts_ms=BASE_MS + i * HOUR_MS)
+    config = load_config(start=root)
+    history = load_history(root / "artifacts")
+    evaluation = evaluate(history, config)
+    [result] = evaluation.slos
+    assert result.step is not None  # the engine sees the step...
+    [advice] = advise(history, evaluation, config)
+    assert advice.evidence is not None and advice.evidence.since_step is None  # ...the evidence keeps it all
+    assert advice.evidence.count == 20 and max(advice.evidence.runs) > 1.2
+    assert advice.flag == "tight"
 
 
 def test_too_few_clean_runs_give_no_suggestion(tmp_path: Path) -> None:

@@ -183,6 +183,32 @@ def test_without_git_the_age_is_in_days_only(tmp_path: Path) -> None:
     assert "(age 2 days)" in result.stdout and "commit" not in result.stdout.split("(age")[1].split(")")[0]
 
 
+def test_the_header_warning_names_only_the_limits_passed() -> None:
+    from perfslo_tui.verdict.goals import BaselineAge
+
+    commits_only = BaselineAge("c" * 40, days=0.01, commits=5, max_days=30, max_commits=3)
+    assert commits_only.brief == "baseline 5 commits behind (max 3)"
+    days_only = BaselineAge("c" * 40, days=40.2, commits=2, max_days=30, max_commits=3)
+    assert days_only.brief == "baseline 40 days old (max 30 days)"
+    both = BaselineAge("c" * 40, days=40.2, commits=5, max_days=30, max_commits=3)
+    assert both.brief == "baseline 40 days old (max 30 days) and 5 commits behind (max 3)"
+    assert BaselineAge("c" * 40, days=2, commits=1, max_days=30, max_commits=3).brief == ""
+
+
+def test_the_short_target_form_for_small_cards() -> None:
+    from perfslo_tui.verdict.goals import TargetProgress
+
+    def progress(value: float, streak: int) -> TargetProgress:
+        return TargetProgress("time", "ms", 1.0, value, 1.5, streak, 3)
+
+    assert progress(1.15, 0).compact == "target 1ms: 0.15ms to go"
+    assert progress(0.9, 1).compact == "target 1/3"
+    assert progress(0.9, 3).compact == "target met"
+    assert progress(0.9, 7).compact == "target met"
+    assert progress(1.15, 0).tiny == "0.15ms to target"
+    assert progress(0.9, 1).tiny == "target 1/3"
+
+
 # ------------------------------------------------------------------ re-establishing
 
 

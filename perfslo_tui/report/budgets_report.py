@@ -117,7 +117,7 @@ def render_budgets_text(
     rule = advice[0].rule.text if advice else ""
     out.append(
         f"Budgets from the last {runs} clean comparable runs of each SLO "
-        "(not on a busy machine, not dirty, since the latest step change)"
+        "(not on a busy machine, not dirty, since the latest step change at a new commit)"
     )
     out.append(f"Suggested budget: {rule}, rounded up to 2 significant figures (t: the tolerance)")
     out.append("")

@@ -315,7 +315,7 @@ class PerfSLOApp(App[int]):
         age = self.evaluation.baseline_age if self.evaluation is not None else None
         if age is not None and age.stale:
             # The first line is full at 80 columns: a stale baseline is said here too.
-            parts.insert(0, f"⚠ baseline {age.short} old: b re-establishes it")
+            parts.insert(0, f"⚠ {age.brief}: b re-establishes it")
         parts.append(f"sort: {self.sort_mode}")
         parts.append(f"view: {self.view_mode}")
         if self.metric != "time":

@@ -59,12 +59,12 @@ def value_line(result: SLOResult, stale: bool) -> Text:
     return line
 
 
-def state_line(result: SLOResult, style: str) -> Text:
-    """``64.2% of budget  PASS`` with the confirmation, if any."""
+def state_line(result: SLOResult, style: str, of_budget: bool = True) -> Text:
+    """``64.2% of budget  PASS`` (``64.2%  PASS`` without ``of_budget``) with the confirmation, if any."""
     line = _line()
     if result.budget is not None:
         line.append(format_percent(result.budget.percent_of_budget), style=f"bold {style}")
-        line.append(" of budget  ", style="dim")
+        line.append(" of budget  " if of_budget else "  ", style="dim")
     line.append(result.state_label, style=f"bold {style}")
     if result.confirmation_label:
         line.append(f" {result.confirmation_label}", style="dim")
@@ -132,8 +132,21 @@ def card_body(
         head = [title_line(result), short_line(result, style, stale)]
     progress = result.target_progress
     if progress is not None and lines >= 6:
-        # Toward the target, under the state (cards too small for it keep the budget's view).
+        # Toward the target, under the state.
         head.insert(4 if lines >= 7 else 3, _line((printable(progress.progress, 200), "cyan")))
+    elif progress is not None:
+        # No line to spare (the overview at 80×24): the short form after the
+        # state, when it fits, so a target is never invisible on its card.
+        at = 2 if lines >= 4 else 1
+        candidates = [(head[at], progress.compact)]
+        if lines >= 4:
+            candidates.append((state_line(result, style, of_budget=False), progress.compact))
+            candidates.append((state_line(result, style, of_budget=False), progress.tiny))
+        for state, words in candidates:
+            if isinstance(state, Text) and state.cell_len + 2 + cell_len(words) <= width:
+                state.append(f"  {words}", style="cyan")
+                head[at] = state
+                break
     left = lines - len(head)
     if left >= 2:
         return Group(*head, plot(left))

@@ -11,8 +11,9 @@ comparable* runs:
   than 10 % slower than the machine's quiet level, :func:`~perfslo_tui.verdict.levels.is_busy`;
   only times have a reference, instruction counts and memory are never busy);
 * comparable: committed code (not a dirty work tree), and after the SLO's
-  latest step change in the trend window (the level before a step is other
-  code).
+  latest step change in the trend window when the step came with a new
+  commit (the level before it is other code; a step within one commit is
+  the machine, and its runs stay evidence).
 
 From their medians (what the budget check compares): the median, the p95, the
 run-to-run spread and the trend. The suggested budget is the rule's value
@@ -320,7 +321,7 @@ def gather_evidence(
     step = result.step if result is not None else None
     if step is not None:
         start = frame.filter(pl.col("run_id") == step.run_id)
-        if start.height:
+        if start.height and _new_code_at(frame, int(start["ts_ms"][0]), str(start["commit"][0])):
             since_step = step.run_id
             frame = frame.filter(pl.col("ts_ms") >= int(start["ts_ms"][0]))
     dirty = int(frame.tail(runs * _LOOK_BACK)["dirty"].sum())
@@ -349,6 +350,17 @@ def gather_evidence(
         spread=run_to_run_noise(values),
         trend=trend,
     )
+
+
+def _new_code_at(frame: pl.DataFrame, ts_ms: int, commit: str) -> bool:
+    """True when the run before a step was measured at another commit.
+
+    A step between runs of one commit is the machine, not the code (a busy
+    spell the reference did not catch, a CPU frequency change): it is the
+    noise a budget has to live with, so the runs before it stay evidence.
+    """
+    before = frame.filter(pl.col("ts_ms") < ts_ms).tail(1)
+    return before.height == 0 or str(before["commit"][0]) != commit
 
 
 def _levels(history: RunHistory, series: str, frame: pl.DataFrame) -> list[RunLevel]:

@@ -84,6 +84,24 @@ class TargetProgress:
         return f"{target} met in this run ({seen}/{self.confirm_runs} runs)"
 
     @property
+    def compact(self) -> str:
+        """``target 1ms: 0.15ms to go``, ``target met`` or ``target 1/3``: for small cards."""
+        if not self.met:
+            return (
+                f"target {format_value(self.target, self.unit)}: {format_value(self.to_go, self.unit)} to go"
+            )
+        if self.confirmed:
+            return "target met"
+        return f"target {min(self.streak, self.confirm_runs)}/{self.confirm_runs}"
+
+    @property
+    def tiny(self) -> str:
+        """``0.15ms to target``, ``target met`` or ``target 1/3``: when even :attr:`compact` does not fit."""
+        if not self.met:
+            return f"{format_value(self.to_go, self.unit)} to target"
+        return self.compact
+
+    @property
     def summary(self) -> str:
         """The progress; a confirmed target adds what to do next (for views that show the % of budget)."""
         if self.confirmed:
@@ -179,6 +197,20 @@ class BaselineAge:
         if self.commits is not None:
             parts.append(f"{self.commits} commits")
         return " · ".join(parts)
+
+    @property
+    def brief(self) -> str:
+        """The limits passed, for the header: ``baseline 5 commits behind (max 3)``, or empty.
+
+        Only what was passed (a 5-commit-old baseline is not stale for being
+        under an hour old), with the limit, so the warning says why.
+        """
+        parts: list[str] = []
+        if self.too_old and self.days is not None and self.max_days is not None:
+            parts.append(f"{_days_text(self.days)} old (max {self.max_days:g} days)")
+        if self.too_many_commits and self.commits is not None:
+            parts.append(f"{self.commits} commits behind (max {self.max_commits})")
+        return f"baseline {' and '.join(parts)}" if parts else ""
 
     @property
     def warnings(self) -> list[str]:
