@@ -25,6 +25,7 @@ In ``perfslo.toml`` the same keys sit at the top level (no ``[tool.perfslo]``).
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ _GLOBAL_KEYS = {
     "history_runs",
     "slos",
     "rename",
+    "history_url",
 }
 _SLO_KEYS = {"budget", "tolerance", "description", "command", "warmup", "runs"}
 
@@ -107,6 +109,9 @@ class Config:
         keep_runs: Latest runs ``perfslo prune`` always keeps.
         history_runs: Recent runs used to estimate run-to-run noise.
         rename: Source benchmark name -> SLO name, for importers.
+        history_url: The shared history's ``postgresql://`` URL (never with
+            a password), or None: the artifacts folder is the history.
+            ``PERFSLO_DATABASE_URL`` in the environment wins over it.
     """
 
     path: Path | None
@@ -119,6 +124,7 @@ class Config:
     keep_runs: int = 20
     history_runs: int = 20
     rename: Mapping[str, str] = field(default_factory=dict)
+    history_url: str | None = None
 
     @property
     def baseline_path(self) -> Path:
@@ -138,6 +144,7 @@ class Config:
             keep_runs=self.keep_runs,
             history_runs=self.history_runs,
             rename=self.rename,
+            history_url=self.history_url,
         )
 
 
@@ -227,6 +234,7 @@ def parse_config(table: Mapping[str, Any], path: Path) -> Config:
     slos: dict[str, SLOConfig] = {}
     for name, body in slos_raw.items():
         slos[name] = _parse_slo(name, body, path, f"{prefix}slos.{name}")
+    history_url = _history_url(table, path, prefix)
     return Config(
         path=path,
         root=root,
@@ -238,7 +246,23 @@ def parse_config(table: Mapping[str, Any], path: Path) -> Config:
         keep_runs=keep_runs,
         history_runs=history_runs,
         rename=rename,
+        history_url=history_url,
     )
+
+
+def _history_url(table: Mapping[str, Any], path: Path, prefix: str) -> str | None:
+    """The shared history's URL: a ``postgresql://`` URL without a password (config files get committed)."""
+    url: str | None = _get(table, "history_url", str, None, path, prefix)
+    if url is None or not url.strip():
+        return None
+    key = prefix + "history_url"
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(path, key, "must be a postgresql:// URL")
+    if re.match(r"^[a-z]+://[^/@?]*:[^/@?]*@", url) or re.search(r"[?&]password=", url):
+        raise ConfigError(
+            path, key, "holds a password: remove it; put it in PGPASSWORD, PERFSLO_DATABASE_URL or ~/.pgpass"
+        )
+    return url
 
 
 def _parse_slo(name: str, body: Any, path: Path, key: str) -> SLOConfig:

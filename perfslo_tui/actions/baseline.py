@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from perfslo_tui.config import Config
 from perfslo_tui.runs.files import (
     ArtifactError,
     RunFile,
     baseline_document_from_run,
+    parse_run,
     read_run,
     write_baseline,
 )
 from perfslo_tui.runs.history import RunHistory
 from perfslo_tui.runs.store import load_history
+
+if TYPE_CHECKING:
+    from perfslo_tui.runs.pg.history import PgHistory
 
 
 def establish_baseline(
@@ -42,3 +47,32 @@ def establish_baseline(
     document = baseline_document_from_run(run)
     path, kept = write_baseline(config.artifacts_dir, document)
     return path, kept, run
+
+
+def establish_shared_baseline(history: PgHistory, run_id: str) -> RunFile:
+    """Make a run of the shared history the baseline of its machine there.
+
+    Args:
+        history: The shared history (a role that may write).
+        run_id: The stored run's name.
+
+    Returns:
+        The run the baseline came from.
+
+    Raises:
+        ArtifactError: When the run is not stored or its samples were pruned.
+        SharedHistoryError: When the history cannot be read or written.
+    """
+    import orjson
+
+    found = history.run_document(run_id)
+    if found is None:
+        raise ArtifactError(Path(run_id), f"not in the shared history {history.where}")
+    _stored, data = found
+    if data is None:
+        raise ArtifactError(
+            Path(run_id), "its samples were pruned from the shared history: make a newer run the baseline"
+        )
+    run = parse_run(Path(run_id), orjson.loads(data))
+    history.push_baseline(baseline_document_from_run(run))
+    return run

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from perfslo_tui.actions.bench import run_to_completion
 from perfslo_tui.config import Config
-from perfslo_tui.runs.store import RunStore
+from perfslo_tui.runs.selection import RunLoader
 from perfslo_tui.verdict.engine import evaluate
 from perfslo_tui.verdict.model import Evaluation
 
@@ -27,23 +27,27 @@ def needs_confirmation(evaluation: Evaluation) -> bool:
 
 def confirm_by_rerunning(
     config: Config,
-    store: RunStore,
+    store: RunLoader,
     evaluation: Evaluation,
     confirm_runs: int,
     rerun: Callable[[], object] | None = None,
     announce: bool = True,
+    pick_run: Callable[[], str | None] | None = None,
 ) -> Evaluation:
     """Re-run the benchmarks until unconfirmed problems confirm or clear.
 
     Args:
         config: The project's config (for the bench command).
-        store: The loaded run store; refreshed after each re-run.
+        store: The loaded history (folder or shared); refreshed after each re-run.
         evaluation: The evaluation of the latest run.
         confirm_runs: N: consecutive runs needed; at most N re-runs that
             were not measured on a busy machine, and 2N in all.
         rerun: What produces one more run (default: the configured bench
             command, run to completion). Benchmarks pass an in-process one.
         announce: Print a line on stderr before each re-run.
+        pick_run: Which run to evaluate after a re-run (default: the latest
+            of the history; the gate on a shared history picks the newest
+            local run, as other machines push meanwhile).
 
     Returns:
         The evaluation of the latest run after re-running.
@@ -70,7 +74,9 @@ def confirm_by_rerunning(
                 file=sys.stderr,
             )
         produce()
-        evaluation = evaluate(store.refresh(), config, confirm_runs=confirm_runs, previous=evaluation)
+        history = store.refresh()
+        run_id = pick_run() if pick_run is not None else None
+        evaluation = evaluate(history, config, run_id=run_id, confirm_runs=confirm_runs, previous=evaluation)
         pending = [r for r in evaluation.slos if r.needs_confirmation]
         if not pending or not all(r.busy for r in pending):
             reruns += 1

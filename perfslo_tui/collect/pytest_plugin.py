@@ -181,3 +181,5 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             )
         terminalreporter.write_line(f"{printable(name, 40):<32} {status}  n={len(samples)}")
     terminalreporter.write_line(f"perfslo: wrote {perf_session.written}")
+    if measurement.push_note is not None:
+        terminalreporter.write_line(f"perfslo: {measurement.push_note}")

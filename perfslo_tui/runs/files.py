@@ -23,6 +23,7 @@ import numpy as np
 import orjson
 
 from perfslo_tui.atomic import atomic_write_bytes
+from perfslo_tui.runs.machine import UNKNOWN, machine_key
 from perfslo_tui.runs.metadata import now_ms
 from perfslo_tui.runs.summary import summarize
 from perfslo_tui.text import clip, short_commit, utc_iso
@@ -68,6 +69,7 @@ class RunFile:
         dirty: True when the work tree had uncommitted changes.
         source: What produced it (``perfslo``, ``pytest``, ``import:pyperf``...).
         samples: Per SLO, the raw samples in milliseconds.
+        machine: The machine key (:func:`perfslo_tui.runs.machine.machine_key`).
     """
 
     path: Path
@@ -78,6 +80,7 @@ class RunFile:
     dirty: bool
     source: str
     samples: Mapping[str, Sequence[float]]
+    machine: str = UNKNOWN
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +95,8 @@ class Baseline:
         medians: Per SLO, the baseline median (ms).
         samples: Per SLO, the baseline samples (may be empty when imported
             from a format that kept only summaries).
+        machine: The machine key of the run it came from; None for a
+            baseline written before perfslo recorded it.
     """
 
     path: Path
@@ -100,6 +105,7 @@ class Baseline:
     source_run: str | None
     medians: Mapping[str, float]
     samples: Mapping[str, Sequence[float]]
+    machine: str | None = None
 
 
 @functools.cache
@@ -225,6 +231,7 @@ def parse_run(path: Path, document: Any) -> RunFile:
         dirty=bool(meta.get("dirty", False)),
         source=str(meta.get("source") or "perfslo"),
         samples={name: body["samples"] for name, body in document["slos"].items()},
+        machine=machine_key(meta),
     )
 
 
@@ -402,7 +409,15 @@ def parse_baseline(path: Path, document: Any) -> Baseline:
         source_run=document.get("source_run"),
         medians={name: float(body["median"]) for name, body in slos.items()},
         samples={name: list(body.get("samples") or []) for name, body in slos.items()},
+        machine=_baseline_machine(document.get("machine")),
     )
+
+
+def _baseline_machine(value: Any) -> str | None:
+    """The machine key a baseline records, if it is a plausible one."""
+    if isinstance(value, str) and 0 < len(value) <= 64 and value.isprintable():
+        return value
+    return None
 
 
 def read_baseline(path: Path) -> Baseline | None:
@@ -436,6 +451,7 @@ def baseline_document_from_run(run: RunFile, established_ms: int | None = None) 
         "source_run": run.run_id,
         "commit": run.commit,
         "branch": run.branch,
+        "machine": run.machine,
         "slos": slos,
     }
 

@@ -47,6 +47,7 @@ TABLE_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "branch": pl.String,
     "dirty": pl.Boolean,
     "source": pl.String,
+    "machine": pl.String,
     "slo": pl.String,
     "count": pl.Int64,
     "median": pl.Float64,
@@ -85,6 +86,7 @@ def runs_to_table(runs: Iterable[RunFile]) -> pl.DataFrame:
             columns["branch"].append(run.branch)
             columns["dirty"].append(run.dirty)
             columns["source"].append(run.source)
+            columns["machine"].append(run.machine)
             columns["slo"].append(slo)
             for name, value in stats.as_dict().items():
                 columns[name].append(value)
