@@ -64,6 +64,10 @@ class HistoryLoader(RunLoader, Protocol):
         """Let go of connections and files."""
         ...
 
+    def live_source(self) -> str | None:
+        """The shared history's URL a live view listens to; None: watch the folder's files instead."""
+        ...
+
 
 def describe_choice(choice: str, machines: Mapping[str, MachineInfo]) -> str:
     """A choice in words, for messages."""
@@ -209,6 +213,10 @@ class FolderLoader:
 
     def close(self) -> None:
         """Nothing to let go of."""
+
+    def live_source(self) -> str | None:
+        """None: a live view watches the folder."""
+        return None
 
     def _stamp(self, full: RunHistory) -> RunHistory:
         if full.changes.any or not self._machines:

@@ -37,11 +37,22 @@ from perfslo_tui.actions.bench import BenchCommandError, build_command, command_
 from perfslo_tui.config import Config, ConfigError, load_config
 from perfslo_tui.runs.files import ArtifactError
 from perfslo_tui.runs.history import RunHistory
-from perfslo_tui.runs.store import RunStore
+from perfslo_tui.runs.machine import MachineError
+from perfslo_tui.runs.pg import SharedHistoryError
+from perfslo_tui.runs.selection import ALL, LATEST, HistoryLoader, describe_choice, open_loader
 from perfslo_tui.text import printable, short_commit
-from perfslo_tui.tui.messages import BaselineDone, CommandFinished, CommandOutput, StoreUpdated, WatchState
+from perfslo_tui.tui.messages import (
+    BaselineDone,
+    CommandFinished,
+    CommandOutput,
+    SharedRun,
+    SharedStatus,
+    StoreUpdated,
+    WatchState,
+)
 from perfslo_tui.tui.runner import CommandRunner
 from perfslo_tui.tui.screens import ConfirmScreen, DetailScreen, HelpScreen
+from perfslo_tui.tui.shared import SharedBar
 from perfslo_tui.tui.watcher import watch_folder
 from perfslo_tui.tui.widgets import ErrorsPanel, HeaderBar, RegressionPanel, SLOCard
 from perfslo_tui.verdict.engine import evaluate
@@ -52,6 +63,27 @@ CARD_WIDTH = 34
 CARD_HEIGHT = 12
 CARD_HEIGHT_MAX = 18
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+# The monitor keeps the samples of this many latest runs of a shared history.
+MONITOR_SAMPLES = 10_000
+DAY_MS = 86_400_000
+
+
+def monitor_loader(config: Config, machine: str | None = None) -> HistoryLoader:
+    """The monitor's history: the shared history when configured, else the artifacts folder.
+
+    Raises:
+        SharedHistoryError: A shared history is configured but cannot be used.
+    """
+    import os
+
+    return open_loader(
+        config.artifacts_dir,
+        config.history_url,
+        os.environ,
+        choice=machine or LATEST,
+        window_ms=config.trend_days * DAY_MS,
+        recent_samples=MONITOR_SAMPLES,
+    )
 
 
 def _sort_key(mode: str) -> Callable[[SLOCard], tuple[object, ...]]:
@@ -92,6 +124,8 @@ class PerfSLOApp(App[int]):
         now: The clock (seconds since the epoch) for ages on screen; tests
             freeze it.
         watch: Start the watchfiles watcher (tests of static screens turn it off).
+        loader: Where the runs come from (default: the shared history when
+            one is configured, else the artifacts folder).
     """
 
     CSS_PATH = "app.tcss"
@@ -111,6 +145,7 @@ class PerfSLOApp(App[int]):
         Binding("x", "cancel_run", "Cancel run"),
         Binding("o", "toggle_log", "Output"),
         Binding("b", "baseline", "Baseline"),
+        Binding("m", "cycle_machine", "Machine", show=False),
     ]
 
     # What the screen shows; each change redraws what depends on it (watch_ methods).
@@ -122,12 +157,21 @@ class PerfSLOApp(App[int]):
     filter_text = var("", init=False)
     session_run_id: var[str | None] = var(None, init=False)
 
-    def __init__(self, config: Config, now: Callable[[], float] = time.time, watch: bool = True) -> None:
+    def __init__(
+        self,
+        config: Config,
+        now: Callable[[], float] = time.time,
+        watch: bool = True,
+        loader: HistoryLoader | None = None,
+    ) -> None:
         super().__init__()
         self.config = config
         self.now = now
         self.watch_enabled = watch
-        self.store = RunStore(config.artifacts_dir)
+        self.store = loader if loader is not None else monitor_loader(config)
+        self._stop_listen = threading.Event()
+        # A machine the user picked (m), applied by the refresh worker.
+        self._machine_request: str | None = None
         self.cards: dict[str, SLOCard] = {}
         self.updates = 0
         self.runner: CommandRunner | None = None
@@ -154,6 +198,7 @@ class PerfSLOApp(App[int]):
     def compose(self) -> ComposeResult:
         """Header, filter, the card grid, the panels, the log, the status line, the footer."""
         yield HeaderBar(now=lambda: self.now(), id="header")
+        yield SharedBar(id="shared")
         yield FilterInput(placeholder="filter SLOs by name", id="filter", classes="hidden")
         with Horizontal(id="body"):
             with VerticalScroll(id="cards-scroll"):
@@ -173,8 +218,12 @@ class PerfSLOApp(App[int]):
         self.query_one("#errors-box").border_title = "load errors"
         self.query_one("#log").border_title = "bench command output (o hides)"
         self._update_header()
+        self.query_one(SharedBar).display = False
+        live = self.store.live_source()
+        if live is not None:
+            self._listen(live)  # before the first load: no run can fall in between
         self.request_refresh()
-        if self.watch_enabled:
+        if self.watch_enabled and live is None:
             self._watch()
         self.set_interval(1.0, self._tick)
 
@@ -204,6 +253,8 @@ class PerfSLOApp(App[int]):
             header.tick()
 
     def _folder_label(self) -> str:
+        if self.history is not None and self.history.shared is not None:
+            return self.history.shared
         folder = self.config.artifacts_dir
         try:
             return str(folder.relative_to(self.config.root)) + "/"
@@ -296,12 +347,21 @@ class PerfSLOApp(App[int]):
 
     def _refresh_once(self, names: set[str] | None) -> None:
         """Runs in the worker thread: refresh, evaluate, post the new state."""
+        request, self._machine_request = self._machine_request, None
+        if request is not None:
+            self.store.select_machine(request)
         try:
             history = self.store.refresh(names)
         except OSError as exc:  # an unexpected I/O failure must not kill the monitor
-            self.store.errors[self.config.artifacts_dir] = f"cannot refresh: {exc}"
+            errors = getattr(self.store, "errors", None)
+            if isinstance(errors, dict):
+                errors[self.config.artifacts_dir] = f"cannot refresh: {exc}"
             history = self.store.history()
-        session = self.session_run_id
+        except (SharedHistoryError, MachineError) as exc:
+            # What is on screen stays; the bar says why it is not current.
+            self.post_message(SharedStatus(f"cannot refresh: {exc}", False))
+            return
+        session = self.session_run_id if request is None else None
         if session is None and history.latest is not None:
             # The session's reference: the latest run at first load (or the first to arrive).
             session = history.latest.run_id
@@ -319,6 +379,7 @@ class PerfSLOApp(App[int]):
         self.evaluation = message.evaluation
         self.session_run_id = message.evaluation.session_run_id
         self.missing_dir = message.history.missing_dir
+        self.query_one(SharedBar).show(message.history)
         self.updates += 1
         grid = self.query_one("#cards", Container)
         names = [r.name for r in message.evaluation.slos]
@@ -383,6 +444,64 @@ class PerfSLOApp(App[int]):
     def on_watch_state(self, message: WatchState) -> None:
         """Show whether the folder is being watched."""
         self.watching = message.watching
+
+    # ------------------------------------------------------ shared history
+
+    @work(thread=True, exclusive=True, group="listen", exit_on_error=False)
+    def _listen(self, url: str) -> None:
+        """LISTEN to the shared history (its own connection) until quit; reconnects by itself."""
+        from perfslo_tui.runs.pg.history import PgHistory, RunEvent
+
+        def arrived(event: RunEvent) -> None:
+            if event.run is not None:
+                self.post_message(SharedRun(event.run.machine, event.run.run_id))
+            else:
+                self.post_message(SharedRun(None, None))
+
+        def status(text: str, ok: bool) -> None:
+            self.post_message(SharedStatus(text, ok))
+
+        try:
+            with PgHistory(url) as listener:
+                listener.listen(arrived, self._stop_listen, status)
+        except SharedHistoryError as exc:
+            status(f"not live: {exc}", False)
+
+    def on_shared_status(self, message: SharedStatus) -> None:
+        """The listener is live, lost, or back: say so; once back, catch up."""
+        bar = self.query_one(SharedBar)
+        was_ok = bar.ok
+        bar.set_status(message.text, message.ok)
+        if message.ok and not was_ok:
+            self.notify(printable(message.text, 200))
+            self.request_refresh()
+        elif not message.ok and was_ok:
+            self.notify(printable(message.text, 200), severity="warning")
+
+    def on_shared_run(self, message: SharedRun) -> None:
+        """A run (or a baseline) arrived: refresh when it concerns the machine shown."""
+        shown = self.history.machine if self.history is not None else None
+        if message.machine is None or shown is None or message.machine == shown:
+            self.request_refresh()
+        else:
+            self.query_one(SharedBar).count_elsewhere()
+
+    def action_cycle_machine(self) -> None:
+        """Show the next machine of the history (the last choice mixes all of them)."""
+        history = self.history
+        if history is None or not history.machines:
+            self.notify("no runs yet")
+            return
+        order = [*history.machines, ALL]
+        current = history.machine if history.machine is not None else ALL
+        if len(order) == 2 and current != ALL:
+            self.notify(f"only one machine in this history: {describe_choice(current, history.machines)}")
+            return
+        choice = order[(order.index(current) + 1) % len(order)] if current in order else order[0]
+        self._machine_request = choice
+        self.query_one(SharedBar).reset_elsewhere()
+        self.notify(f"showing {printable(describe_choice(choice, history.machines), 120)}")
+        self.request_refresh()
 
     # --------------------------------------------------- cards: navigation
 
@@ -568,7 +687,11 @@ class PerfSLOApp(App[int]):
         question.append(printable(run_id, 80), style="bold")
         question.append(" (commit ")
         question.append(printable(short_commit(commit), 12), style="bold")
-        question.append(") the baseline?\nThe current baseline is kept in baselines/.")
+        if self.store.live_source() is not None:
+            question.append(") the baseline of its machine in the shared history?\n")
+            question.append("Earlier baselines stay there.")
+        else:
+            question.append(") the baseline?\nThe current baseline is kept in baselines/.")
         chosen = run_id
 
         def answered(yes: bool | None) -> None:
@@ -580,8 +703,17 @@ class PerfSLOApp(App[int]):
     @work(thread=True, exclusive=True, group="baseline", exit_on_error=False)
     def _establish(self, run_id: str) -> None:
         try:
-            path, kept, run = establish_baseline(self.config, self.config.artifacts_dir / run_id)
-        except (ArtifactError, OSError, ValueError) as exc:
+            live = self.store.live_source()
+            if live is not None:
+                from perfslo_tui.actions.baseline import establish_shared_baseline
+                from perfslo_tui.runs.pg.history import PgHistory
+
+                # The baseline of the run's machine, in the shared history (its own connection).
+                with PgHistory(live) as history:
+                    run = establish_shared_baseline(history, run_id)
+            else:
+                _path, _kept, run = establish_baseline(self.config, self.config.artifacts_dir / run_id)
+        except (ArtifactError, OSError, ValueError, SharedHistoryError) as exc:
             self.post_message(BaselineDone(f"✗ baseline not set: {printable(str(exc), 200)}", False))
             return
         self.post_message(BaselineDone(f"✓ baseline set from {printable(run.run_id, 80)}", True))
@@ -617,12 +749,14 @@ class PerfSLOApp(App[int]):
 
     def _stop_everything(self) -> None:
         self._stop_watch.set()
+        self._stop_listen.set()
         if self.runner is not None:
             self.runner.kill()
 
     def on_unmount(self) -> None:
         """Belt and braces for exits that bypass ``q``."""
         self._stop_everything()
+        self.store.close()
 
     def result(self, name: str) -> SLOResult | None:
         """The current result of one SLO (for tests and the drill-down)."""
@@ -638,6 +772,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--config", type=Path, help="the config file (default: found from the current directory)"
     )
+    parser.add_argument(
+        "--machine",
+        metavar="KEY",
+        help="the machine to show first: a key (or its first characters), `this`, or `all` "
+        "(default: the newest run's; m switches)",
+    )
     return parser
 
 
@@ -651,7 +791,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.artifacts is not None:
         config = config.with_artifacts_dir(args.artifacts.resolve())
-    app = PerfSLOApp(config)
+    try:
+        loader = monitor_loader(config, args.machine)
+        if loader.live_source() is not None:
+            # A wrong URL, password or database is one line now, not a screen that never fills.
+            loader.refresh()
+    except (SharedHistoryError, MachineError) as exc:
+        print(f"perfslo-tui: {printable(str(exc), 1000)}", file=sys.stderr)
+        return 2
+    app = PerfSLOApp(config, loader=loader)
     result = app.run()
     return result or 0
 

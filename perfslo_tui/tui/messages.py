@@ -64,3 +64,23 @@ class BaselineDone(Message):
     text: str
     ok: bool
 
+
+
+@dataclass(eq=False)
+class SharedStatus(Message):
+    """The shared history's listener: connected (``ok``), lost and reconnecting, or back."""
+
+    text: str
+    ok: bool
+
+    def can_replace(self, message: Message) -> bool:
+        """Only the latest state matters."""
+        return isinstance(message, SharedStatus)
+
+
+@dataclass(eq=False)
+class SharedRun(Message):
+    """Something arrived in the shared history: a run of ``machine``, or a baseline (``machine`` None)."""
+
+    machine: str | None
+    run_id: str | None

@@ -86,6 +86,10 @@ class PgRunStore(RunStore):
         """Close the connections."""
         self.db.close()
 
+    def live_source(self) -> str | None:
+        """The URL a live view listens to (LISTEN/NOTIFY)."""
+        return self.db.url
+
     def refresh(self, names: Collection[str] | None = None) -> RunHistory:
         """Bring the table up to date with the shared history.
 
