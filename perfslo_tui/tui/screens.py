@@ -39,7 +39,7 @@ KEYS: list[tuple[str, str, str]] = [
     ("x", "anywhere", "cancel the running bench command"),
     ("o", "anywhere", "show or hide the bench command's output"),
     ("b", "anywhere", "make the latest run (drill-down: the selected run) the baseline, after confirming"),
-    ("m", "overview", "next machine (runs of different machines are never compared; the last choice mixes them)"),
+    ("m", "overview", "next machine (runs of two machines are never compared; the last choice mixes them)"),
     ("Esc", "drill-down", "back to the overview"),
     ("?", "anywhere", "this help"),
     ("q", "anywhere", "quit (stops the watcher and any running command)"),

@@ -80,7 +80,12 @@ async def loaded(pilot: Pilot[int]) -> PerfSLOApp:
     app = pilot.app
     assert isinstance(app, PerfSLOApp)
     await wait_for(pilot, lambda: app.evaluation is not None and len(app.cards) > 0)
-    await wait_for(pilot, lambda: not any(w.is_running for w in app.workers if w.group != "watch"))
+
+    def idle() -> bool:
+        # The watcher and the shared history's listener run for as long as the app.
+        return not any(w.is_running for w in app.workers if w.group not in ("watch", "listen"))
+
+    await wait_for(pilot, idle)
     await pilot.wait_for_scheduled_animations()
     await pilot.pause()
     return app

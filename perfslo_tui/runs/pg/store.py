@@ -152,7 +152,8 @@ class PgRunStore(RunStore):
         if not fresh:
             return RunChanges()
         rows = self.db.load_runs([run.id for run in fresh])
-        self._merge(rows)
+        if rows.height:
+            self._merge(rows)
         self._ids.update(run.id for run in fresh)
         self._max_id = max(self._max_id, *(run.id for run in fresh))
         self._stored += len(fresh)
