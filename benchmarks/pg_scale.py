@@ -20,7 +20,7 @@
   writers retry, the monitor says it lost the history and reconnects,
   nothing is lost.
 
-``--quick`` (a few thousand runs, ~30 s) checks it all end to end and is run
+``--quick`` (a few thousand runs, ~20 s) checks it all end to end and is run
 by a test; the full mode (``--runs 1000000``) builds the issue's history.
 """
 
@@ -517,7 +517,7 @@ def _children(args: argparse.Namespace) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument(
-        "--quick", action="store_true", help="a few thousand runs, small writer counts (~30 s)"
+        "--quick", action="store_true", help="a few thousand runs, small writer counts (~20 s)"
     )
     parser.add_argument("--runs", type=int, default=1_000_000)
     parser.add_argument("--sample-runs", type=int, default=10_000)
@@ -537,7 +537,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     settings = SETTINGS
     if args.quick:
-        args.runs, args.sample_runs, args.per_writer, args.repeats, args.live = 3_000, 600, 12, 1, 8
+        args.runs, args.sample_runs, args.per_writer, args.repeats, args.live = 3_000, 600, 6, 1, 6
         settings = QUICK_SETTINGS
     figures: dict[str, Any] = {"runs": args.runs, "sample_runs": args.sample_runs}
     total_started = time.perf_counter()
@@ -562,7 +562,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  writers: {figures['writers']}", flush=True)
         first += args.writers * args.per_writer + 10
         figures["restart"] = concurrent_writers(
-            url, project, first, 2, 60 if args.quick else 400, 0, server=server
+            url, project, first, 2, 30 if args.quick else 400, 0, server=server
         )
         print(f"  restart: {figures['restart']}", flush=True)
     figures["total_s"] = time.perf_counter() - total_started

@@ -15,12 +15,16 @@ if ! { "$VENV/bin/python" -m pip install -q --upgrade pip && "$VENV/bin/python" 
 fi
 # System tools some tests drive for real: headless Chromium for the HTML
 # dashboard, hyperfine and Google Benchmark (g++, libbenchmark-dev) for the
-# importer tests. Installed when apt is usable.
+# importer tests, PostgreSQL's server binaries for the shared-history tests
+# (they start throwaway servers of their own; tests/pg). Installed when apt is usable.
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v hyperfine >/dev/null 2>&1 || need+=(hyperfine)
 command -v g++ >/dev/null 2>&1 || need+=(g++)
 [ -e /usr/include/benchmark/benchmark.h ] || need+=(libbenchmark-dev)
+if ! command -v initdb >/dev/null 2>&1 && ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
+  need+=(postgresql)
+fi
 if [ ${#need[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"; } >"$log" 2>&1 \
     || { cat "$log"; echo "scripts/test.sh: apt-get install ${need[*]} failed" >&2; }

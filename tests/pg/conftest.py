@@ -1,8 +1,8 @@
 """A real, throwaway PostgreSQL server for the shared-history tests.
 
 One server per test session (initdb into a temp folder, a free port on
-127.0.0.1), a fresh database per test; tests that restart or stop a server
-get one of their own. Without PostgreSQL's server binaries the tests are
+127.0.0.1), a fresh database per test; tests that restart or stop the server
+take ``own_server`` (they run one at a time). Without PostgreSQL's server binaries the tests are
 skipped with the reason, except under CI (``CI=1``), where
 ``scripts/test.sh`` installs them: there a missing server is a failure.
 """
@@ -45,11 +45,11 @@ def pg_server() -> Iterator[PgServer]:
 
 
 @pytest.fixture
-def own_server() -> Iterator[PgServer]:
-    """A server of the test's own, for tests that restart or stop it."""
-    _need_binaries()
-    with throwaway_server(TEST_SETTINGS) as server:
-        yield server
+def own_server(pg_server: PgServer) -> Iterator[PgServer]:
+    """The server, for a test that restarts or stops it (with ``pg_url``); running again afterwards."""
+    yield pg_server
+    if pg_server.pg_ctl("status", check=False).returncode != 0:
+        pg_server.start()
 
 
 @pytest.fixture

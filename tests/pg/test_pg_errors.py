@@ -205,8 +205,10 @@ def test_urls_are_shown_without_passwords() -> None:
     )
 
 
-def test_a_server_that_stops_mid_session_is_one_line_after_the_retry_window(own_server: PgServer) -> None:
-    url = own_server.url()
+def test_a_server_that_stops_mid_session_is_one_line_after_the_retry_window(
+    own_server: PgServer, pg_url: str
+) -> None:
+    url = pg_url
     history = PgHistory(url, retry_seconds=1.0)
     history.migrate()
     own_server.stop()

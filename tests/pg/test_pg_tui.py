@@ -89,9 +89,9 @@ async def test_a_run_pushed_by_another_process_reaches_a_card(
 
 
 async def test_a_server_restart_is_shown_and_the_monitor_recovers_without_losing_a_run(
-    own_server: PgServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    own_server: PgServer, pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    url = own_server.url()
+    url = pg_url
     root = _project(tmp_path, url, monkeypatch)
     push_folder(write_runs(tmp_path / "seed", range(3))[0].parent, PgHistory(url))
     app = _app(root)
