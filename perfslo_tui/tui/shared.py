@@ -64,23 +64,23 @@ class SharedBar(Static):
             return None
         line = Text(no_wrap=True, overflow="ellipsis")
         if shared:
+            # The header names the shared history; the bar says how the connection is.
             if self.ok:
-                line.append("⇄ live ", style="bold green")
+                line.append("⇄ live", style="bold green")
             else:
-                line.append("⚠ ", style="bold yellow")
-                line.append(printable(self.status, 160), style="bold yellow")
-                line.append("  ")
-            line.append(printable(history.shared or "", 80), style="dim")
+                status = self.status.replace(history.shared or "", "the shared history")
+                line.append(f"⚠ {printable(status, 160)}", style="bold yellow")
             line.append(" · ", style="dim")
         line.append(machine_label(history))
-        others = len(history.machines) - (1 if history.machine is not None else 0)
-        if history.machine is not None and others > 0:
-            line.append(f" · {others} other machine{'s' if others != 1 else ''} (m switches)", style="dim")
-        elif history.machine is None:
-            line.append(" · m switches", style="dim")
+        # News first: on a narrow terminal the end of the line is cut.
         if self.elsewhere:
             plural = "s" if self.elsewhere != 1 else ""
             line.append(f" · {self.elsewhere} new run{plural} elsewhere", style="cyan")
+        others = len(history.machines) - (1 if history.machine is not None else 0)
+        if history.machine is not None and others > 0:
+            line.append(f" · m: {others} other machine{'s' if others != 1 else ''}", style="dim")
+        elif history.machine is None:
+            line.append(" · m: one machine at a time", style="dim")
         return line
 
     def _draw(self) -> None:
