@@ -35,7 +35,6 @@ def test_the_key_comes_from_hardware_and_system_not_the_host_name_nor_the_kernel
     assert machine_key({"host": {**CI, "os": "Linux 6.9.1"}}) == key  # a kernel update is the same machine
     assert machine_key({"host": {**CI, "cpu_count": 2}}) != key
     assert machine_key({"host": {**CI, "os": "Darwin 23.1"}}) != key
-    assert machine_key({"host": {**CI, "cpu_model": "AMD EPYC 7763"}}) != key
     assert (
         machine_key({})
         == machine_key({"host": "HOST"})

@@ -44,6 +44,11 @@ class HistoryLoader(RunLoader, Protocol):
     """What the views load a :class:`RunHistory` from: the artifacts folder or the shared history."""
 
     @property
+    def errors(self) -> dict[Path, str]:
+        """Files (or sources) that could not be used: path → reason; a view may add one."""
+        ...
+
+    @property
     def choice(self) -> str:
         """The machine choice: ``latest``, ``this``, ``all`` or a machine key."""
         ...
@@ -192,6 +197,11 @@ class FolderLoader:
     def choice(self) -> str:
         """The machine choice."""
         return self._choice
+
+    @property
+    def errors(self) -> dict[Path, str]:
+        """The folder's load errors (the store's own dict)."""
+        return self.store.errors
 
     def select_machine(self, choice: str) -> None:
         """Show another machine from the next refresh on."""

@@ -353,9 +353,7 @@ class PerfSLOApp(App[int]):
         try:
             history = self.store.refresh(names)
         except OSError as exc:  # an unexpected I/O failure must not kill the monitor
-            errors = getattr(self.store, "errors", None)
-            if isinstance(errors, dict):
-                errors[self.config.artifacts_dir] = f"cannot refresh: {exc}"
+            self.store.errors[self.config.artifacts_dir] = f"cannot refresh: {exc}"
             history = self.store.history()
         except (SharedHistoryError, MachineError) as exc:
             # What is on screen stays; the bar says why it is not current.
