@@ -101,25 +101,43 @@ def generate_old_runs(url: str, count: int) -> float:
         conn.execute("SET synchronous_commit = off")
         conn.execute("ALTER TABLE perfslo.slo_stats DROP CONSTRAINT slo_stats_run_fkey")
         conn.execute("ALTER TABLE perfslo.slo_stats DROP CONSTRAINT slo_stats_pkey")
+        # Each run with its summaries (medians near each SLO's level, k + 1 ms, with a
+        # little noise), then the same summaries as slo_stats rows.
         conn.execute(
-            "INSERT INTO perfslo.runs (digest, run_id, ts_ms, commit, branch, dirty, source, machine, host)"
+            "INSERT INTO perfslo.runs (digest, run_id, ts_ms, commit, branch, dirty, source, machine, host,"
+            " slos, counts, medians, means, mins, maxs, p95s, stdevs)"
             " SELECT sha256(convert_to('synthetic-run-' || i, 'UTF8')),"
             " format('perf-%%s-%%s.json', left(%s, 7), %s::bigint + i * %s::bigint),"
-            " %s::bigint + i * %s::bigint, %s, 'bench', false, 'perfslo', %s, %s::jsonb"
-            " FROM generate_series(0, %s - 1) AS i",
-            (COMMIT, START_MS, STEP_MS, START_MS, STEP_MS, COMMIT, machine, json.dumps(HOST), count),
+            " %s::bigint + i * %s::bigint, %s, 'bench', false, 'perfslo', %s, %s::jsonb,"
+            " a.slos, a.counts, a.medians, a.means, a.mins, a.maxs, a.p95s, a.stdevs"
+            " FROM generate_series(0, %s - 1) AS i, LATERAL ("
+            "  SELECT array_agg('synthetic-' || k ORDER BY k) AS slos, array_agg(100::bigint) AS counts,"
+            "  array_agg(m ORDER BY k) AS medians, array_agg(m * 1.005 ORDER BY k) AS means,"
+            "  array_agg(m * 0.8 ORDER BY k) AS mins, array_agg(m * 1.4 ORDER BY k) AS maxs,"
+            "  array_agg(m * 1.18 ORDER BY k) AS p95s, array_agg(m * 0.1 ORDER BY k) AS stdevs"
+            "  FROM (SELECT k, (k + 1) * exp(0.01 * (random() + random() + random() - 1.5) + 0 * i) AS m"
+            "  FROM generate_series(0, %s) AS k) AS x) AS a",
+            (
+                COMMIT,
+                START_MS,
+                STEP_MS,
+                START_MS,
+                STEP_MS,
+                COMMIT,
+                machine,
+                json.dumps(HOST),
+                count,
+                len(SLOS) - 1,
+            ),
         )
         conn.execute(
             "INSERT INTO perfslo.machines (key, host) VALUES (%s, %s::jsonb) ON CONFLICT DO NOTHING",
             (machine, json.dumps(HOST)),
         )
-        # Medians near each SLO's level (k + 1 ms) with a little noise.
         conn.execute(
             "INSERT INTO perfslo.slo_stats (run, slo, count, median, mean, min, max, p95, stdev)"
-            " SELECT r.id, 'synthetic-' || k, 100, m, m * 1.005, m * 0.8, m * 1.4, m * 1.18, m * 0.1"
-            " FROM perfslo.runs r CROSS JOIN generate_series(0, %s) AS k,"
-            " LATERAL (SELECT (k + 1) * exp(0.01 * (random() + random() + random() - 1.5)) AS m) AS v",
-            (len(SLOS) - 1,),
+            " SELECT r.id, u.* FROM perfslo.runs r,"
+            " unnest(r.slos, r.counts, r.medians, r.means, r.mins, r.maxs, r.p95s, r.stdevs) AS u"
         )
         conn.execute("ALTER TABLE perfslo.slo_stats ADD PRIMARY KEY (run, slo)")
         conn.execute(
@@ -203,11 +221,27 @@ def project_folder(root: Path) -> Path:
 # ---------------------------------------------------------------- fresh processes
 
 
+def bare_import() -> float:
+    """A bare ``python -c "import polars, numpy"``: what any start costs on this machine right now."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import polars, numpy"], check=True, timeout=120)
+    return time.perf_counter() - started
+
+
+def _ratio(walls: list[float], bare: list[float]) -> dict[str, float]:
+    return {
+        "bare_median_s": statistics.median(bare),
+        "ratio": statistics.median(walls) / statistics.median(bare),
+    }
+
+
 def gate(url: str, project: Path, repeats: int) -> dict[str, Any]:
-    """``perfslo check`` on the shared history, each time in a fresh process."""
+    """``perfslo check`` on the shared history, each time in a fresh process (a bare import alternated)."""
     walls: list[float] = []
+    bare: list[float] = []
     code = None
     for _ in range(repeats):
+        bare.append(bare_import())
         started = time.perf_counter()
         proc = subprocess.run(
             [sys.executable, "-m", "perfslo_tui", "check", "--format", "json", "--no-step-summary"],
@@ -228,13 +262,16 @@ def gate(url: str, project: Path, repeats: int) -> dict[str, Any]:
         "max_s": max(walls),
         "exit": code,
         "run_count": runs,
+        **_ratio(walls, bare),
     }
 
 
 def tui_start(url: str, project: Path, repeats: int) -> dict[str, Any]:
     """``perfslo-tui`` on the shared history, headless in a fresh process: start to first full paint."""
     times = []
+    bare: list[float] = []
     for _ in range(repeats):
+        bare.append(bare_import())
         started = time.time()
         out = subprocess.run(
             [*_py(), "--tui-probe", url, str(project), "0"],
@@ -246,7 +283,12 @@ def tui_start(url: str, project: Path, repeats: int) -> dict[str, Any]:
         if out.returncode != 0:
             raise RuntimeError(f"tui probe failed: {out.stderr[-2000:]}")
         times.append(float(json.loads(out.stdout.splitlines()[0])["painted"]) - started)
-    return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times)}
+    return {
+        "median_s": statistics.median(times),
+        "min_s": min(times),
+        "max_s": max(times),
+        **_ratio(times, bare),
+    }
 
 
 def push_to_screen(url: str, project: Path, first_index: int, count: int) -> dict[str, Any]:
@@ -593,11 +635,13 @@ def _table(args: argparse.Namespace, figures: dict[str, Any]) -> None:
     g, t, s = figures["gate"], figures["tui_start"], figures["push_to_screen"]
     print(
         f"| `perfslo check`, fresh process ({g['run_count']:,} runs in history), median [min–max] "
-        f"| {_fmt(g['median_s'])} s [{_fmt(g['min_s'])}–{_fmt(g['max_s'])}] |"
+        f"| {_fmt(g['median_s'])} s [{_fmt(g['min_s'])}–{_fmt(g['max_s'])}], "
+        f"{_fmt(g['ratio'])}× a bare `import polars, numpy` ({_fmt(g['bare_median_s'])} s) |"
     )
     print(
         f"| `perfslo-tui` start to first full paint (headless), median [min–max] "
-        f"| {_fmt(t['median_s'])} s [{_fmt(t['min_s'])}–{_fmt(t['max_s'])}] |"
+        f"| {_fmt(t['median_s'])} s [{_fmt(t['min_s'])}–{_fmt(t['max_s'])}], "
+        f"{_fmt(t['ratio'])}× a bare import ({_fmt(t['bare_median_s'])} s) |"
     )
     print(
         f"| pushed by another process → on a card, p50 / p95 / max (n={s['n']}) "

@@ -249,3 +249,18 @@ def test_without_the_driver_a_shared_history_is_one_line_naming_the_extra(
     # The file store needs none of it.
     monkeypatch.delenv("PERFSLO_DATABASE_URL")
     assert main(["check", "--format", "json"]) in (0, 1)
+
+
+def test_a_first_connection_during_a_server_restart_waits_for_it(own_server: PgServer, pg_url: str) -> None:
+    import threading
+    import time
+
+    PgHistory(pg_url).migrate()
+    restart = threading.Thread(target=own_server.restart)
+    restart.start()
+    counts = []
+    while restart.is_alive():  # fresh objects: each call is a first connection, like a gate starting now
+        counts.append(PgHistory(pg_url).run_count())
+        time.sleep(0.02)
+    restart.join()
+    assert counts and counts == [0] * len(counts)

@@ -32,6 +32,11 @@ MIGRATION_LOCK = 0x706572666C736F
 # How long a writer or a reader keeps retrying after losing a server it had
 # reached: a restart takes a few seconds, a failover up to ~30 s.
 RETRY_SECONDS = 30.0
+# A first connection is retried briefly too, when the server says it is starting
+# or stopping (a restart), or refuses for a moment (the gap inside a restart):
+# a gate that starts during a restart waits for it, a server that is down fails fast.
+RESTARTING_SECONDS = 15.0
+REFUSED_SECONDS = 1.0
 _MIGRATION_RE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _T = TypeVar("_T")
 
@@ -54,6 +59,17 @@ def bundled_migrations() -> tuple[Migration, ...]:
         if match:
             found.append(Migration(int(match.group(1)), match.group(2), entry.read_text(encoding="utf-8")))
     return tuple(sorted(found, key=lambda m: m.version))
+
+
+def _first_wait(error: psycopg.Error) -> float:
+    """How long a first connection waits for a server that failed it this way."""
+    low = str(error).lower()
+    restarting = ("starting up", "shutting down", "server closed the connection", "terminating connection")
+    if isinstance(error, psycopg.errors.CannotConnectNow) or any(part in low for part in restarting):
+        return RESTARTING_SECONDS
+    if "connection refused" in low or "no such file or directory" in low:
+        return REFUSED_SECONDS
+    return 0.0
 
 
 class ConnectFailed(Exception):
@@ -145,6 +161,7 @@ class Database:
             SharedHistoryError: One line naming what failed.
         """
         deadline: float | None = None
+        first_deadline: float | None = None
         delay = 0.1
         while True:
             try:
@@ -152,8 +169,16 @@ class Database:
                 with conn.transaction():
                     return work(conn)
             except ConnectFailed as exc:
-                if not (self._reached and is_transient(exc.error)):
+                if not is_transient(exc.error):
                     raise SharedHistoryError(connect_problem(exc.error, self.url)) from None
+                if not self._reached:
+                    # Never reached: only a server that is restarting gets time.
+                    if first_deadline is None:
+                        first_deadline = time.monotonic() + _first_wait(exc.error)
+                    if time.monotonic() >= first_deadline:
+                        raise SharedHistoryError(connect_problem(exc.error, self.url)) from None
+                    time.sleep(0.1)
+                    continue
                 failure: BaseException = exc.error
             except SharedHistoryError:
                 raise

@@ -20,6 +20,7 @@ finished statement; measured 1.5-2x faster than ADBC's own binding
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -42,6 +43,12 @@ if TYPE_CHECKING:
 
 DEFAULT_RECENT_SAMPLES = 10_000
 RUN_SELECT = "id, run_id, ts_ms, commit, branch, dirty, source, machine"
+# Schema 2: each run's summaries as arrays on its row (one element per series).
+SUMMARY_ARRAYS = "slos, counts, medians, means, mins, maxs, p95s, stdevs"
+_ARRAY_COLUMNS = {
+    "slos": "slo", "counts": "count", "medians": "median", "means": "mean",
+    "mins": "min", "maxs": "max", "p95s": "p95", "stdevs": "stdev",
+}  # fmt: skip
 STAT_SELECT = "slo, count, median, mean, min, max, p95, stdev"
 
 
@@ -72,10 +79,34 @@ class Reader(Database):
     """The read side of :class:`~perfslo_tui.runs.pg.history.PgHistory`."""
 
     _adbc: Any = None  # an ADBC connection for Arrow reads, opened on first load
+    _opening: threading.Thread | None = None  # opens it ahead of the first load
+
+    def prepare_arrow(self) -> None:
+        """Import the Arrow driver and connect it in the background, while other queries run.
+
+        The first load then finds both done (~0.1-0.2 s of a gate's start).
+        A failure here is left for the load itself to report.
+        """
+        if self._adbc is not None or self._opening is not None:
+            return
+
+        def open_arrow() -> None:
+            try:
+                import adbc_driver_postgresql.dbapi as adbc
+
+                self._adbc = adbc.connect(self.url)
+            except Exception:  # noqa: BLE001, S110 (the load retries and reports it in one line)
+                pass
+
+        self._opening = threading.Thread(target=open_arrow, name="perfslo-arrow", daemon=True)
+        self._opening.start()
 
     def close(self) -> None:
         """Close the connections (they reopen on next use)."""
         super().close()
+        if self._opening is not None:
+            self._opening.join()
+            self._opening = None
         self._close_adbc()
 
     def load_table(
@@ -114,6 +145,8 @@ class Reader(Database):
             f" UNION (SELECT id FROM perfslo.runs WHERE {only} AND commit = %(base)s"
             " ORDER BY ts_ms DESC, run_id DESC LIMIT %(recent)s))"
         )
+        if self.ensure_schema() >= 2:
+            return self._load_summaries(picked, only, since, params)
         if since is None:
             runs_sql = f"SELECT {RUN_SELECT} FROM perfslo.runs WHERE {only}"  # noqa: S608 (constant SQL)
             stats_sql = (
@@ -139,6 +172,27 @@ class Reader(Database):
         # Run columns travel once per run, not once per series: half the bytes.
         runs, stats = self._fetch_arrow([(runs_sql, params), (stats_sql, params)])
         return join_run_table(runs, stats)
+
+    def _load_summaries(
+        self, picked: str, only: str, since: int | None, params: Mapping[str, Any]
+    ) -> LoadedTable:
+        """Schema 2: the window's runs with their summaries from one index range, samples for the picked."""
+        columns = f"{RUN_SELECT}, {SUMMARY_ARRAYS}"
+        if since is None:
+            runs_sql = f"SELECT {columns} FROM perfslo.runs WHERE {only}"
+        else:
+            # Two disjoint parts: the window (an index range) and the picked runs before it.
+            runs_sql = (
+                f"WITH {picked} SELECT {columns} FROM perfslo.runs WHERE {only} AND ts_ms >= %(since)s"
+                f" UNION ALL SELECT {columns} FROM perfslo.runs WHERE id IN (SELECT id FROM picked)"
+                " AND ts_ms < %(since)s"
+            )
+        samples_sql = (
+            f"WITH {picked} SELECT run AS id, slo, samples FROM perfslo.slo_stats"
+            " WHERE run IN (SELECT id FROM picked) AND samples IS NOT NULL"
+        )
+        runs, samples = self._fetch_arrow([(runs_sql, params), (samples_sql, params)])
+        return explode_run_table(runs, samples)
 
     def load_runs(self, ids: Sequence[int]) -> pl.DataFrame:
         """The table rows (with samples) of the runs with these row ids: what a live view appends."""
@@ -318,12 +372,15 @@ class Reader(Database):
 
     def _fetch_arrow(self, queries: Sequence[tuple[str, Mapping[str, Any]]]) -> list[pyarrow.Table]:
         """Run queries through ADBC in one snapshot; their Arrow tables (a lost connection is retried)."""
-        import adbc_driver_postgresql.dbapi as adbc
-
         literals = self.run(
             "prepare the query",
             lambda conn: [psycopg.ClientCursor(conn).mogrify(text, dict(args)) for text, args in queries],
         )
+        if self._opening is not None:
+            self._opening.join()
+            self._opening = None
+        import adbc_driver_postgresql.dbapi as adbc
+
         deadline: float | None = None
         while True:
             try:
@@ -377,6 +434,27 @@ def join_run_table(runs: pyarrow.Table, stats: pyarrow.Table) -> LoadedTable:
         stat_frame.join(run_frame, on="id", how="inner")
         .sort(["_order", "slo"])
         .with_columns(pl.col("samples").cast(pl.List(pl.Float64)).fill_null(empty))
+    )
+    table = frame.select(pl.col(name).cast(dtype) for name, dtype in TABLE_SCHEMA.items())
+    return LoadedTable(table, ids)
+
+
+def explode_run_table(runs: pyarrow.Table, samples: pyarrow.Table) -> LoadedTable:
+    """The run table from the runs with their summary arrays and the picked runs' samples."""
+    run_frame = pl.from_arrow(runs)
+    sample_frame = pl.from_arrow(samples)
+    assert isinstance(run_frame, pl.DataFrame) and isinstance(sample_frame, pl.DataFrame)
+    ids = frozenset(int(i) for i in run_frame.get_column("id").to_list())
+    # The arrays hold the series in byte order of their names: sorting the runs
+    # and exploding them gives the file store's order without sorting every row.
+    frame = (
+        run_frame.sort(["ts_ms", "run_id"])
+        .explode(list(_ARRAY_COLUMNS))
+        .rename(_ARRAY_COLUMNS)
+        .join(sample_frame, on=["id", "slo"], how="left", maintain_order="left")
+        .with_columns(
+            pl.col("samples").cast(pl.List(pl.Float64)).fill_null(pl.lit([], dtype=pl.List(pl.Float64)))
+        )
     )
     table = frame.select(pl.col(name).cast(dtype) for name, dtype in TABLE_SCHEMA.items())
     return LoadedTable(table, ids)

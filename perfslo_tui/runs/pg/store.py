@@ -16,11 +16,13 @@ re-run.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Collection
 from pathlib import Path
 
 from perfslo_tui.runs.history import RunChanges, RunHistory, runs_of
 from perfslo_tui.runs.machine import MachineInfo
+from perfslo_tui.runs.pg import SharedHistoryError
 from perfslo_tui.runs.pg.history import CATCH_UP_MARGIN, PgHistory
 from perfslo_tui.runs.pg.reads import DEFAULT_RECENT_SAMPLES
 from perfslo_tui.runs.selection import LATEST, resolve_machine
@@ -112,11 +114,17 @@ class PgRunStore(RunStore):
         return self._shared_snapshot(RunChanges())
 
     def _load(self) -> RunHistory:
+        self.db.prepare_arrow()
         newest = self.db.newest_run()
         self.machine = resolve_machine(self._choice, self.machines, newest.machine if newest else None)
         found = self.db.baseline_document(self.machine)
         self._baseline_id = found[0] if found else None
         self.baseline = self.db.parse_stored_baseline(*found) if found else None
+        counting = None
+        if self.window_ms is not None:
+            # The count scans the machine's whole index: on its own connection, while the table loads.
+            counting = _Count(self.db, self.machine)
+            counting.start()
         loaded = self.db.load_table(
             self.recent_samples,
             machine=self.machine,
@@ -128,7 +136,7 @@ class PgRunStore(RunStore):
         self._series = None
         self._ids = set(loaded.ids)
         self._max_id = max(self._ids, default=0)
-        self._stored = self.db.run_count(self.machine) if self.window_ms is not None else len(self._ids)
+        self._stored = counting.result() if counting is not None else len(self._ids)
         self._loaded = True
         switched, self._switched = self._switched, False
         added = tuple(self._runs.get_column("run_id").to_list())
@@ -168,3 +176,33 @@ class PgRunStore(RunStore):
             stored_runs=self._stored,
             shared=self.db.where,
         )
+
+
+class _Count(threading.Thread):
+    """``run_count`` of one machine on a connection of its own, in the background."""
+
+    def __init__(self, db: PgHistory, machine: str | None) -> None:
+        super().__init__(name="perfslo-count", daemon=True)
+        self.db = PgHistory(db.url, migrations=db.migrations, retry_seconds=db.retry_seconds)
+        self.machine = machine
+        self.count: int | None = None
+        self.error: SharedHistoryError | None = None
+
+    def run(self) -> None:
+        try:
+            with self.db:
+                self.count = self.db.run_count(self.machine)
+        except SharedHistoryError as exc:
+            self.error = exc
+
+    def result(self) -> int:
+        """The count (waits for it).
+
+        Raises:
+            SharedHistoryError: When it could not be counted.
+        """
+        self.join()
+        if self.error is not None:
+            raise self.error
+        assert self.count is not None
+        return self.count

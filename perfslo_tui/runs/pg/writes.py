@@ -149,10 +149,10 @@ class Writer(Database):
         by_run: dict[str, list[tuple[Any, ...]]] = {}
         for row in rows.iter_rows():
             by_run.setdefault(row[0], []).append(row[1:])
-        with_machines = (self._schema_version or 0) >= 2
+        version_2 = (self._schema_version or 0) >= 2
 
         def insert(conn: psycopg.Connection[Any]) -> list[bool]:
-            return [self._insert_one(conn, run, by_run[run.run.run_id], with_machines) for run in runs]
+            return [self._insert_one(conn, run, by_run[run.run.run_id], version_2) for run in runs]
 
         return self.run("store the run", insert)
 
@@ -161,32 +161,30 @@ class Writer(Database):
         conn: psycopg.Connection[Any],
         run: PreparedRun,
         stats: list[tuple[Any, ...]],
-        with_machines: bool,
+        version_2: bool,
     ) -> bool:
         meta = run.run
         host = run.document["metadata"].get("host")
         host_json = orjson.dumps(host if isinstance(host, dict) else {}).decode()
         name = run.name
         row = None
+        columns = "digest, run_id, ts_ms, commit, branch, dirty, source, machine, host, document"
+        values: list[Any] = [
+            run.digest, name, meta.timestamp_ms, meta.commit, meta.branch, meta.dirty,
+            meta.source, meta.machine, host_json, run.data,
+        ]  # fmt: skip
+        if version_2:
+            # The run's summaries on its own row too, series in byte order of their names.
+            ordered = sorted(stats, key=lambda stat: str(stat[0]))
+            columns += ", slos, counts, medians, means, mins, maxs, p95s, stdevs"
+            values += [list(column) for column in zip(*(stat[:-1] for stat in ordered), strict=True)]
+        # Constant column names and placeholders only: every value is bound.
+        placeholders = ", ".join("%s::jsonb" if column == "host" else "%s" for column in columns.split(", "))
+        insert = f"INSERT INTO perfslo.runs ({columns}) VALUES ({placeholders}) ON CONFLICT DO NOTHING"
+        insert += " RETURNING id"
         for attempt in range(2):
-            row = conn.execute(
-                "INSERT INTO perfslo.runs"
-                " (digest, run_id, ts_ms, commit, branch, dirty, source, machine, host, document)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s)"
-                " ON CONFLICT DO NOTHING RETURNING id",
-                (
-                    run.digest,
-                    name,
-                    meta.timestamp_ms,
-                    meta.commit,
-                    meta.branch,
-                    meta.dirty,
-                    meta.source,
-                    meta.machine,
-                    host_json,
-                    run.data,
-                ),  # fmt: skip
-            ).fetchone()
+            values[1] = name
+            row = conn.execute(insert, values).fetchone()  # type: ignore[arg-type]
             if row is not None:
                 break
             if conn.execute("SELECT 1 FROM perfslo.runs WHERE digest = %s", (run.digest,)).fetchone():
@@ -209,7 +207,7 @@ class Writer(Database):
                 " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 [(run_row, *values) for values in stats],
             )
-        if with_machines:
+        if version_2:
             conn.execute(
                 "INSERT INTO perfslo.machines (key, host) VALUES (%s, %s::jsonb) ON CONFLICT DO NOTHING",
                 (meta.machine, host_json),
