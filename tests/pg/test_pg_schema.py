@@ -65,8 +65,9 @@ def test_version_1_with_data_upgrades_to_2_and_the_older_perfslo_then_refuses_it
         assert conn.execute("SELECT to_regclass('perfslo.machines')").fetchone() == (None,)
 
     new = PgHistory(pg_url)
-    # A newer perfslo reads a version-1 history as it is (no machines table yet) ...
+    # A newer perfslo reads a version-1 history as it is (no machines table, no summaries per run) ...
     assert new.check_schema() == 1
+    before = new.load_table(recent_samples=1, window_ms=86_400_000).table
     mine = machine_key({"host": {"cpu": "x86_64", "cpu_count": 2, "os": "Linux"}})
     assert set(new.machines()) == {mine, machine_key({"host": OTHER_HOST})}
     # ... and its first push upgrades it, filling the new table from the runs already stored.
@@ -74,6 +75,10 @@ def test_version_1_with_data_upgrades_to_2_and_the_older_perfslo_then_refuses_it
     with psycopg.connect(pg_url) as conn:
         rows = dict(conn.execute("SELECT key, host->>'cpu' FROM perfslo.machines").fetchall())
     assert rows == {mine: "x86_64", machine_key({"host": OTHER_HOST}): "aarch64"}
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT count(*) FROM perfslo.runs WHERE medians IS NULL").fetchone() == (0,)
+    # ... and reads the same table through the summaries the migration filled in.
+    assert PgHistory(pg_url).load_table(recent_samples=1, window_ms=86_400_000).table.equals(before)
     assert new.push_run(run_bytes(3, host={**OTHER_HOST, "cpu": "riscv64"}))
     assert len(new.machines()) == 3
     assert new.load_table().table["run_id"].n_unique() == 3
