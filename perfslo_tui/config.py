@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ _GLOBAL_KEYS = {
     "instructions_timeout",
     "slos",
     "rename",
+    "history_url",
 }
 _SLO_KEYS = {
     "budget",
@@ -177,6 +179,9 @@ class Config:
         rename: Source benchmark name -> SLO name, for importers.
         instructions_timeout: Seconds one instruction count may take under
             valgrind before it is refused or stopped.
+        history_url: The shared history's ``postgresql://`` URL (never with
+            a password), or None: the artifacts folder is the history.
+            ``PERFSLO_DATABASE_URL`` in the environment wins over it.
     """
 
     path: Path | None
@@ -191,6 +196,7 @@ class Config:
     history_runs: int = 20
     rename: Mapping[str, str] = field(default_factory=dict)
     instructions_timeout: float = 300.0
+    history_url: str | None = None
 
     @property
     def baseline_path(self) -> Path:
@@ -300,6 +306,7 @@ def parse_config(table: Mapping[str, Any], path: Path) -> Config:
     slos: dict[str, SLOConfig] = {}
     for name, body in slos_raw.items():
         slos[name] = _parse_slo(name, body, path, f"{prefix}slos.{name}")
+    history_url = _history_url(table, path, prefix)
     return Config(
         path=path,
         root=root,
@@ -313,7 +320,23 @@ def parse_config(table: Mapping[str, Any], path: Path) -> Config:
         history_runs=history_runs,
         instructions_timeout=instructions_timeout or 300.0,
         rename=rename,
+        history_url=history_url,
     )
+
+
+def _history_url(table: Mapping[str, Any], path: Path, prefix: str) -> str | None:
+    """The shared history's URL: a ``postgresql://`` URL without a password (config files get committed)."""
+    url: str | None = _get(table, "history_url", str, None, path, prefix)
+    if url is None or not url.strip():
+        return None
+    key = prefix + "history_url"
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(path, key, "must be a postgresql:// URL")
+    if re.match(r"^[a-z]+://[^/@?]*:[^/@?]*@", url) or re.search(r"[?&]password=", url):
+        raise ConfigError(
+            path, key, "holds a password: remove it; put it in PGPASSWORD, PERFSLO_DATABASE_URL or ~/.pgpass"
+        )
+    return url
 
 
 def _parse_slo(name: str, body: Any, path: Path, key: str) -> SLOConfig:
