@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from pghelpers import REPO, env
 
 from benchmarks.pgserver import find_bin_dir
+from tests.pg.pghelpers import REPO, env
 
 
 @pytest.mark.slow

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from pghelpers import folder_state, write_runs
 
 from benchmarks.history import CONFIG, SLOS
 from perfslo_tui.collect.measure import PerfMeasurement
@@ -16,6 +15,7 @@ from perfslo_tui.config import load_config
 from perfslo_tui.runs.files import read_run
 from perfslo_tui.runs.machine import this_machine
 from perfslo_tui.runs.pg.history import PgHistory
+from tests.pg.pghelpers import folder_state, write_runs
 
 
 def _project(root: Path) -> Path:

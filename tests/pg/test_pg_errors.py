@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 
 import pytest
-from pghelpers import folder_state, perfslo, write_runs
 
 from benchmarks.history import CONFIG
 from benchmarks.pgserver import SUPERUSER_PASSWORD, PgServer, free_port
@@ -15,6 +14,7 @@ from perfslo_tui.commands.cli import main
 from perfslo_tui.runs.pg import SharedHistoryError, open_history
 from perfslo_tui.runs.pg.history import PgHistory
 from perfslo_tui.runs.pg.urls import check_config_url, describe_url, resolve_url
+from tests.pg.pghelpers import folder_state, perfslo, write_runs
 
 WRONG = "Wr0ng-passw0rd"
 

@@ -7,9 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pghelpers import REPO, env, write_runs
-
 from benchmarks.history import CONFIG
+from tests.pg.pghelpers import REPO, env, write_runs
 
 HEAVY = ("psycopg", "pyarrow", "adbc_driver_postgresql", "adbc_driver_manager")
 PROBE = """

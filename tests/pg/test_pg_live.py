@@ -9,7 +9,6 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from pghelpers import perfslo, python, run_bytes, run_name, write_runs
 
 from benchmarks.history import CONFIG
 from benchmarks.pg_scale import document_bytes, writer_ranges
@@ -21,6 +20,7 @@ from perfslo_tui.runs.pg.store import PgRunStore
 from perfslo_tui.runs.pg.sync import push_folder
 from perfslo_tui.runs.pg.writes import STAT_COLUMNS, prepare_run
 from perfslo_tui.runs.store import load_history, runs_to_table
+from tests.pg.pghelpers import perfslo, python, run_bytes, run_name, write_runs
 
 PUSH = """
 import sys

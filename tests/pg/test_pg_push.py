@@ -9,7 +9,6 @@ import orjson
 import polars as pl
 import psycopg
 import pytest
-from pghelpers import OTHER_HOST, folder_state, run_bytes, run_name, write_runs
 
 from benchmarks.history import CONFIG, SLOS
 from perfslo_tui.config import parse_config
@@ -23,6 +22,7 @@ from perfslo_tui.runs.pg.sync import pull_to_folder, push_folder
 from perfslo_tui.runs.pg.writes import run_digest
 from perfslo_tui.runs.store import TABLE_SCHEMA, load_history
 from perfslo_tui.verdict.engine import evaluate
+from tests.pg.pghelpers import OTHER_HOST, folder_state, run_bytes, run_name, write_runs
 
 DAY_MS = 86_400_000
 

@@ -6,13 +6,13 @@ import threading
 
 import psycopg
 import pytest
-from pghelpers import OTHER_HOST, run_bytes
 
 from benchmarks.pgserver import PgServer
 from perfslo_tui.runs.machine import machine_key
 from perfslo_tui.runs.pg import SharedHistoryError
 from perfslo_tui.runs.pg.database import bundled_migrations
 from perfslo_tui.runs.pg.history import PgHistory
+from tests.pg.pghelpers import OTHER_HOST, run_bytes
 
 
 def test_migrations_are_numbered_from_one_without_gaps() -> None:

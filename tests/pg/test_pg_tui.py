@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import orjson
 import pytest
-from pghelpers import OTHER_HOST, python, write_runs
 
 from benchmarks.history import CONFIG, SLOS, START_MS, STEP_MS, run_document
 from benchmarks.pgserver import PgServer
@@ -18,6 +17,7 @@ from perfslo_tui.runs.pg.sync import push_folder
 from perfslo_tui.tui.app import PerfSLOApp, monitor_loader
 from perfslo_tui.tui.screens import ConfirmScreen
 from perfslo_tui.tui.shared import SharedBar
+from tests.pg.pghelpers import OTHER_HOST, python, write_runs
 from tests.tui.tuihelpers import anyio_backend, loaded, wait_for
 
 pytestmark = pytest.mark.anyio

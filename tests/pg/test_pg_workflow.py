@@ -7,9 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pghelpers import env
-
 from perfslo_tui.runs.pg.history import PgHistory
+from tests.pg.pghelpers import env
 
 REPO = Path(__file__).resolve().parents[2]
 GATE = REPO / ".github" / "workflows" / "perf-slo-gate.yml"
