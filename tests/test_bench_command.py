@@ -163,7 +163,7 @@ def test_check_confirm_reruns_the_command_as_written(bench_project: Path) -> Non
     (bench_project / "perfslo.toml").write_text(text.replace("confirm_runs = 1", "confirm_runs = 2"))
     result = run_cli("check", "--confirm", "2", cwd=bench_project)
     assert result.returncode in (0, 1), result.stderr
-    assert "re-running the benchmarks" in result.stderr
+    assert "perfslo: re-run 1 of at most 4" in result.stderr
     assert (bench_project / "count.txt").read_text().count("ran") >= 1
     assert "usage error" not in (bench_project / "bench.log").read_text()
     assert len(runs(bench_project)) >= 2

@@ -98,7 +98,7 @@ def perfslo_tui(project: Path, url: str) -> object:
     import subprocess
     import sys
 
-    from pghelpers import env
+    from tests.pg.pghelpers import env
 
     return subprocess.run(
         [sys.executable, "-m", "perfslo_tui.tui.app"],
