@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ _GLOBAL_KEYS = {
     "profile_command",
     "slos",
     "rename",
+    "history_url",
 }
 _SLO_KEYS = {
     "budget",
@@ -211,6 +213,9 @@ class Config:
         profile_command: The shell command that profiles one SLO (``{slo}``)
             into a file (``{output}``), for benchmarks perfslo's harness does
             not run (``node --cpu-prof``, ``py-spy record``, ``perf record``).
+        history_url: The shared history's ``postgresql://`` URL (never with
+            a password), or None: the artifacts folder is the history.
+            ``PERFSLO_DATABASE_URL`` in the environment wins over it.
     """
 
     path: Path | None
@@ -228,6 +233,7 @@ class Config:
     baseline_max_age_days: float | None = None
     baseline_max_commits: int | None = None
     profile_command: str | None = None
+    history_url: str | None = None
 
     @property
     def baseline_path(self) -> Path:
@@ -340,6 +346,7 @@ def parse_config(table: Mapping[str, Any], path: Path) -> Config:
     slos: dict[str, SLOConfig] = {}
     for name, body in slos_raw.items():
         slos[name] = _parse_slo(name, body, path, f"{prefix}slos.{name}")
+    history_url = _history_url(table, path, prefix)
     return Config(
         path=path,
         root=root,
@@ -356,7 +363,23 @@ def parse_config(table: Mapping[str, Any], path: Path) -> Config:
         baseline_max_age_days=max_age,
         baseline_max_commits=max_commits,
         rename=rename,
+        history_url=history_url,
     )
+
+
+def _history_url(table: Mapping[str, Any], path: Path, prefix: str) -> str | None:
+    """The shared history's URL: a ``postgresql://`` URL without a password (config files get committed)."""
+    url: str | None = _get(table, "history_url", str, None, path, prefix)
+    if url is None or not url.strip():
+        return None
+    key = prefix + "history_url"
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(path, key, "must be a postgresql:// URL")
+    if re.match(r"^[a-z]+://[^/@?]*:[^/@?]*@", url) or re.search(r"[?&]password=", url):
+        raise ConfigError(
+            path, key, "holds a password: remove it; put it in PGPASSWORD, PERFSLO_DATABASE_URL or ~/.pgpass"
+        )
+    return url
 
 
 def _parse_slo(name: str, body: Any, path: Path, key: str) -> SLOConfig:

@@ -17,7 +17,9 @@ fi
 # dashboard, hyperfine and Google Benchmark (g++, libbenchmark-dev) for the
 # importer tests, valgrind for instruction counts, Node.js (>= 18) for the Node
 # example, its JIT warm-up, the verdict benchmark, the compare tests and
-# .cpuprofile profiles, git for the worktree tests. Installed when apt is usable.
+# .cpuprofile profiles, git for the worktree tests, PostgreSQL's server binaries
+# for the shared-history tests (they start throwaway servers of their own;
+# tests/pg). Installed when apt is usable.
 need=()
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
@@ -26,8 +28,10 @@ command -v valgrind >/dev/null 2>&1 || need+=(valgrind)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v g++ >/dev/null 2>&1 || need+=(g++)
 [ -e /usr/include/benchmark/benchmark.h ] || need+=(libbenchmark-dev)
-command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v git >/dev/null 2>&1 || need+=(git)
+if ! command -v initdb >/dev/null 2>&1 && ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
+  need+=(postgresql)
+fi
 if [ ${#need[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"; } >"$log" 2>&1 \
     || { cat "$log"; echo "scripts/test.sh: apt-get install ${need[*]} failed" >&2; }

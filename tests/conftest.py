@@ -77,6 +77,8 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "PERFSLO_BRANCH",
         "PERFSLO_ARTIFACTS",
         "PERFSLO_CONFIG",
+        "PERFSLO_DATABASE_URL",
+        "PERFSLO_MACHINE",
         "GITHUB_SHA",
         "GITHUB_HEAD_REF",
         "GITHUB_REF_NAME",

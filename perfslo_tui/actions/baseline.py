@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from perfslo_tui.config import Config
 from perfslo_tui.runs.files import (
@@ -18,12 +19,17 @@ from perfslo_tui.runs.files import (
     RunFile,
     baseline_document_from_run,
     is_reference_name,
+    keep_missing_from,
     keep_missing_slos,
+    parse_run,
     read_run,
     write_baseline,
 )
 from perfslo_tui.runs.history import RunHistory
 from perfslo_tui.runs.store import load_history
+
+if TYPE_CHECKING:
+    from perfslo_tui.runs.pg.history import PgHistory
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,3 +94,45 @@ def establish_baseline(
     kept = keep_missing_slos(document, config.baseline_path)
     path, kept_file = write_baseline(config.artifacts_dir, document)
     return path, kept_file, run, {n: c for n, c in kept.items() if not is_reference_name(n)}
+
+
+def establish_shared_baseline(history: PgHistory, run_id: str) -> tuple[RunFile, dict[str, str]]:
+    """Make a run of the shared history the baseline of its machine there.
+
+    SLOs the run did not measure keep their entry from the machine's current
+    baseline in the shared history, as in the folder.
+
+    Args:
+        history: The shared history (a role that may write).
+        run_id: The stored run's name.
+
+    Returns:
+        The run the baseline came from, and per SLO kept from the previous
+        baseline, the commit that baseline comes from.
+
+    Raises:
+        ArtifactError: When the run is not stored or its samples were pruned.
+        SharedHistoryError: When the history cannot be read or written.
+    """
+    import orjson
+
+    found = history.run_document(run_id)
+    if found is None:
+        raise ArtifactError(Path(run_id), f"not in the shared history {history.where}")
+    stored, data = found
+    if data is None:
+        raise ArtifactError(
+            Path(run_id), "its samples were pruned from the shared history: make a newer run the baseline"
+        )
+    run = parse_run(Path(run_id), orjson.loads(data))
+    document = baseline_document_from_run(run)
+    kept: dict[str, str] = {}
+    current = history.baseline_document(stored.machine)
+    if current is not None:
+        try:
+            previous = orjson.loads(current[1])
+        except orjson.JSONDecodeError:
+            previous = None
+        kept = keep_missing_from(document, previous)
+    history.push_baseline(document)
+    return run, {n: c for n, c in kept.items() if not is_reference_name(n)}

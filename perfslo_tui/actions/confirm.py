@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 from perfslo_tui.actions.bench import BenchCommandError, run_to_completion, supports_single_slo
 from perfslo_tui.config import Config
-from perfslo_tui.runs.store import RunStore
+from perfslo_tui.runs.selection import RunLoader
 from perfslo_tui.text import printable, short_commit
 from perfslo_tui.verdict.ab import ABConfirmation
 from perfslo_tui.verdict.engine import evaluate
@@ -60,18 +60,19 @@ def _names(evaluation: Evaluation) -> str:
 
 def confirm_by_rerunning(
     config: Config,
-    store: RunStore,
+    store: RunLoader,
     evaluation: Evaluation,
     confirm_runs: int,
     rerun: Callable[[], object] | None = None,
     announce: bool = True,
     keep: Mapping[str, ABConfirmation] | None = None,
+    pick_run: Callable[[], str | None] | None = None,
 ) -> Evaluation:
     """Re-run the benchmarks until unconfirmed problems confirm or clear.
 
     Args:
         config: The project's config (for the bench command).
-        store: The loaded run store; refreshed after each re-run.
+        store: The loaded history (folder or shared); refreshed after each re-run.
         evaluation: The evaluation of the latest run.
         confirm_runs: N: consecutive runs needed; at most N re-runs that
             could be judged, and 2N in all.
@@ -80,6 +81,9 @@ def confirm_by_rerunning(
         announce: Print a line on stderr before and after each re-run.
         keep: Compares already attached (by SLO): attached again to every
             new evaluation, so a compare's decision is never undone by a re-run.
+        pick_run: Which run to evaluate after a re-run (default: the latest
+            of the history; the gate on a shared history picks the newest
+            local run, as other machines push meanwhile).
 
     Returns:
         The evaluation of the latest run after re-running (the first FAILED
@@ -90,6 +94,7 @@ def confirm_by_rerunning(
             finished without writing a new run into the artifacts folder.
     """
     produce = rerun if rerun is not None else lambda: run_to_completion(config)
+    known_runs = evaluation.run_count
     counted = 0
     spent = 0
     most = 2 * confirm_runs
@@ -103,16 +108,20 @@ def confirm_by_rerunning(
                 f" confirming or clearing {_names(evaluation)}",
                 file=sys.stderr,
             )
-        before = store.run_count
+        before = known_runs
         produce()
         history = store.refresh()
+        known_runs = history.run_count
         if not history.changes.added:
+            shared = history.shared
+            where = f"the shared history {shared}" if shared is not None else str(config.artifacts_dir)
             raise BenchCommandError(
-                f"the bench command finished but wrote no new run into {store.artifacts_dir} "
-                f"(runs before: {before}, after: {store.run_count}); it must write its run where "
+                f"the bench command finished but wrote no new run into {where} "
+                f"(runs before: {before}, after: {history.run_count}); it must write its run where "
                 "PERFSLO_ARTIFACTS points, which perfslo sets for it"
             )
-        evaluation = evaluate(history, config, confirm_runs=confirm_runs, previous=evaluation)
+        run_id = pick_run() if pick_run is not None else None
+        evaluation = evaluate(history, config, run_id=run_id, confirm_runs=confirm_runs, previous=evaluation)
         evaluation = attach_ab_confirmations(evaluation, keep or {})
         pending = [r for r in evaluation.slos if r.needs_confirmation]
         unjudged = [r for r in pending if r.unjudged]
@@ -247,11 +256,12 @@ def confirm_by_comparing(
 
 def confirm(
     config: Config,
-    store: RunStore,
+    store: RunLoader,
     evaluation: Evaluation,
     confirm_runs: int,
     announce: bool = True,
     max_pairs: int | None = None,
+    pick_run: Callable[[], str | None] | None = None,
 ) -> Evaluation:
     """Confirm or clear the latest run's unconfirmed problems (see the module docstring).
 
@@ -280,5 +290,5 @@ def confirm(
     elif plan.slos and announce:
         print(f"perfslo: {plan.reason}: confirming by re-running", file=sys.stderr)
     return confirm_by_rerunning(
-        config, store, evaluation, confirm_runs, announce=announce, keep=confirmations
+        config, store, evaluation, confirm_runs, announce=announce, keep=confirmations, pick_run=pick_run
     )

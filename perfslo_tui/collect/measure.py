@@ -47,6 +47,7 @@ import contextlib
 import gc
 import os
 import statistics
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -385,6 +386,9 @@ class PerfMeasurement:
         # that SLO runs under cProfile, the others are skipped, nothing is recorded.
         self.profiling = harness_profiler(reference_work) if self.recount is None else None
 
+        # What pushing the written run to the shared history did (None: no shared history).
+        self.push_note: str | None = None
+
         # perfslo re-running one SLO names it here; the others are skipped.
         self.only: str | None = os.environ.get("PERFSLO_SLO") or None
 
@@ -647,6 +651,10 @@ class PerfMeasurement:
     def write(self, source: str = "perfslo", git: dict[str, Any] | None = None) -> Path:
         """Write the collected samples as one run artifact, atomically.
 
+        With a shared history configured (``history_url``,
+        ``PERFSLO_DATABASE_URL``) the run is pushed there too; what happened
+        is in :attr:`push_note` (a failed push only warns: the file stays).
+
         Returns:
             The new run file's path; ``os.devnull`` in perfslo's re-run under
             valgrind or a profiling run, which write no run (a profiling run
@@ -657,4 +665,10 @@ class PerfMeasurement:
         if self.profiling is not None:
             self.profiling.write()
             return Path(os.devnull)
-        return write_run(self.artifacts_dir, self.document(source=source, git=git))
+        path = write_run(self.artifacts_dir, self.document(source=source, git=git))
+        from perfslo_tui.runs.pg import push_new_runs
+
+        self.push_note = push_new_runs([path], self.config.history_url, os.environ)
+        if self.push_note is not None and self.push_note.startswith("warning"):
+            print(f"perfslo: {self.push_note}", file=sys.stderr)
+        return path

@@ -251,3 +251,5 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         line = f"{printable(name, 40):<32} {format_value(median, series_unit(name))}  n={len(samples)}"
         terminalreporter.write_line(line)
     terminalreporter.write_line(f"perfslo: wrote {perf_session.written}")
+    if measurement.push_note is not None:
+        terminalreporter.write_line(f"perfslo: {measurement.push_note}")

@@ -6,12 +6,21 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from perfslo_tui.commands.gate_source import GateSource
+    from perfslo_tui.config import Config
+    from perfslo_tui.verdict.model import Evaluation
 
 HELP = "evaluate the latest run against budgets and baseline (exit 1 on confirmed violations)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``perfslo check``."""
+    from perfslo_tui.commands import add_machine_option
+
+    add_machine_option(parser)
     parser.add_argument("--run", type=Path, help="evaluate this run file instead of the latest")
     parser.add_argument("--format", choices=("text", "markdown", "json"), default="text")
     parser.add_argument("--output", "-o", type=Path, help="also write the report to this file")
@@ -32,26 +41,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate and print the report; return the gate's exit code."""
-    from perfslo_tui.atomic import atomic_write_bytes
     from perfslo_tui.commands import UsageError, load_context
-    from perfslo_tui.runs.files import read_run
-    from perfslo_tui.runs.store import RunStore
-    from perfslo_tui.text import printable
-    from perfslo_tui.verdict.engine import evaluate
+    from perfslo_tui.commands.gate_source import open_gate
 
     config = load_context(args)
     if args.confirm is not None and args.confirm < 1:
         raise UsageError("--confirm must be at least 1")
-    # A store rather than a one-off load: --confirm refreshes it after each re-run.
-    store = RunStore(config.artifacts_dir)
-    history = store.refresh()
-    run_id = None
-    if args.run is not None:
-        path = args.run.resolve()
-        # Checked before reading: a file elsewhere is not even opened.
-        if path.parent != config.artifacts_dir.resolve():
-            raise UsageError(f"{path}: --run must name a file in the artifacts folder {config.artifacts_dir}")
-        run_id = read_run(path).run_id
+    # A loader rather than a one-off load: --confirm refreshes it after each re-run.
+    source = open_gate(config, args.run, args.machine, args.confirm)
+    try:
+        return _gate(args, config, source)
+    finally:
+        source.loader.close()
+
+
+def _gate(args: argparse.Namespace, config: Config, source: GateSource) -> int:
+    from perfslo_tui.commands import UsageError, note_machines
+    from perfslo_tui.commands.gate_source import newest_local_run_id
+    from perfslo_tui.runs.selection import describe_choice
+    from perfslo_tui.text import printable
+    from perfslo_tui.verdict.engine import evaluate
+
+    history = source.loader.refresh()
+    run_id = source.run_id
+    if history.shared is not None and history.run_count == 0:
+        shown = describe_choice(source.loader.choice, history.machines)
+        raise UsageError(f"{history.shared}: no runs of {shown} (push some with `perfslo push`)")
     if history.run_count == 0:
         folder_problem = history.errors.get(history.folder)
         if folder_problem is not None:  # the folder itself: that one line says it all
@@ -67,6 +82,12 @@ def run(args: argparse.Namespace) -> int:
 
         step = next_step(config, history)
         raise UsageError(step.line() if step is not None else f"{config.artifacts_dir}: no usable runs")
+    if run_id is not None and history.run(run_id) is None:
+        raise UsageError(
+            f"{printable(run_id, 200)} is not among the runs of "
+            f"{describe_choice(history.machine or 'all', history.machines)} (see --machine)"
+        )
+    note_machines(history)
     for path, reason in sorted(history.errors.items()):
         # File names and reasons are untrusted: one escaped line per file.
         print(
@@ -75,12 +96,25 @@ def run(args: argparse.Namespace) -> int:
         )
 
     evaluation = evaluate(history, config, run_id=run_id, confirm_runs=args.confirm)
-    if args.confirm is not None and run_id is None:
+    if args.confirm is not None and (run_id is None or source.follow_local):
         from perfslo_tui.actions.confirm import confirm
 
-        evaluation = confirm(config, store, evaluation, args.confirm)
+        pick = None
+        if source.follow_local:
+            db = getattr(source.loader, "db", None)
+
+            def pick() -> str | None:
+                return newest_local_run_id(config, db)
+
+        evaluation = confirm(config, source.loader, evaluation, args.confirm, pick_run=pick)
 
     _warn_if_from_the_future(evaluation)
+    return _report(args, config, evaluation)
+
+
+def _report(args: argparse.Namespace, config: Config, evaluation: Evaluation) -> int:
+    from perfslo_tui.atomic import atomic_write_bytes
+
     report = _render(evaluation, args.format, config)
     sys.stdout.write(report)
     if args.output is not None:

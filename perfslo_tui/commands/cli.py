@@ -33,6 +33,8 @@ COMMANDS = (
     "dashboard",
     "prune",
     "import",
+    "push",
+    "pull",
 )
 
 
@@ -68,12 +70,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     from perfslo_tui.actions.bench import BenchCommandError
     from perfslo_tui.config import ConfigError
     from perfslo_tui.runs.files import ArtifactError
+    from perfslo_tui.runs.machine import MachineError
+    from perfslo_tui.runs.pg import SharedHistoryError
 
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         code: int = args.handler(args)
-    except (ConfigError, ArtifactError, UsageError, BenchCommandError) as exc:
+    except (  # one line each, exit 2
+        ConfigError, ArtifactError, UsageError, BenchCommandError, SharedHistoryError, MachineError
+    ) as exc:
         print(f"perfslo: {_one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -11,6 +12,9 @@ HELP = "write the HTML dashboard (one self-contained file: status cards, trend c
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``perfslo dashboard``."""
+    from perfslo_tui.commands import add_machine_option
+
+    add_machine_option(parser)
     parser.add_argument(
         "--output", "-o", type=Path, help="write here instead of <artifacts>/perf-dashboard.html"
     )
@@ -23,15 +27,16 @@ def run(args: argparse.Namespace) -> int:
     from perfslo_tui.report.html import render_html
     from perfslo_tui.report.trend_file import read_history, trend_path
     from perfslo_tui.runs.files import ArtifactError
+    from perfslo_tui.runs.pg import configured_url
     from perfslo_tui.verdict.engine import evaluate
 
     config = load_context(args)
-    if not config.artifacts_dir.is_dir():
+    if configured_url(config.history_url, os.environ) is None and not config.artifacts_dir.is_dir():
         from perfslo_tui.actions.next_step import next_step
 
         step = next_step(config, None)
         raise UsageError(step.line() if step is not None else f"{config.artifacts_dir}: no such folder")
-    history = load_history(config)
+    history = load_history(config, args.machine)
     for path, reason in sorted(history.errors.items()):
         print(f"perfslo: warning: skipped {_safe(str(path))}: {_safe(reason)}", file=sys.stderr)
     evaluation = evaluate(history, config)

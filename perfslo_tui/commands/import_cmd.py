@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -45,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
         config.artifacts_dir if args.artifacts is not None else artifacts_from_env(config.artifacts_dir)
     )
     failed = 0
+    written: list[Path] = []
     for path in args.files:
         try:
             outcome = import_file(
@@ -72,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
         if outcome.kind == "run":
             what += f", {outcome.samples} sample(s)"
         print(f"{name} -> {outcome.written} ({what})")
+        if outcome.kind == "run" and outcome.written is not None:
+            written.append(outcome.written)
         if outcome.kept_baseline is not None:
             print(f"  previous baseline kept as {outcome.kept_baseline}")
         for source, target in outcome.renamed.items():
@@ -84,4 +88,9 @@ def run(args: argparse.Namespace) -> int:
             )
         for note in outcome.notes:
             print(f"  note: {printable(note, 200)}")
+    from perfslo_tui.runs.pg import push_new_runs
+
+    pushed = push_new_runs(written, config.history_url, os.environ)
+    if pushed is not None:
+        print(f"perfslo: {pushed}", file=sys.stderr if pushed.startswith("warning") else sys.stdout)
     return 2 if failed else 0

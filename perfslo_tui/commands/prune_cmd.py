@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from perfslo_tui.config import Config
 
 HELP = (
     "remove run files older than the trend window; keeps the latest keep_runs runs, "
@@ -22,9 +27,12 @@ def run(args: argparse.Namespace) -> int:
     """Plan, print and (unless ``--dry-run``) apply the prune."""
     from perfslo_tui.actions.prune import apply_prune, plan_prune
     from perfslo_tui.commands import UsageError, load_context, load_history
+    from perfslo_tui.runs.pg import configured_url
     from perfslo_tui.text import printable, utc_iso
 
     config = load_context(args)
+    if configured_url(config.history_url, os.environ) is not None:
+        return _prune_shared(config, args.dry_run)
     if not config.artifacts_dir.is_dir():
         raise UsageError(f"{config.artifacts_dir}: artifacts folder does not exist")
     history = load_history(config)
@@ -62,3 +70,19 @@ def run(args: argparse.Namespace) -> int:
             f"perfslo: {printable(str(path), 300)}: cannot remove: {printable(reason, 300)}", file=sys.stderr
         )
     return 2 if result.failed else 0
+
+
+def _prune_shared(config: Config, dry_run: bool) -> int:
+    """On the shared history: drop old runs' samples and files, keep every run's summaries."""
+    from perfslo_tui.commands import shared_history
+
+    with shared_history(config) as history:
+        count = history.prune_samples(config.trend_days, config.keep_runs, dry_run=dry_run)
+        where = history.where
+    verb = "Would drop" if dry_run else "Dropped"
+    print(
+        f"{verb} the samples of {count} run(s) in {where} older than {config.trend_days} days "
+        f"(each machine keeps its latest {config.keep_runs} runs and the baseline commits' runs whole; "
+        "every run keeps its summaries for the trends)"
+    )
+    return 0

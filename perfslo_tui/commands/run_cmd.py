@@ -148,4 +148,14 @@ def run(args: argparse.Namespace) -> int:
     meta["commands"] = {slo.name: slo.command for slo in chosen if slo.command}
     path = write_run(artifacts, build_run_document(samples, meta))
     print(f"Run written: {path}")
+    _push(path, config.history_url)
     return 2 if failures else 0
+
+
+def _push(path: Path, history_url: str | None) -> None:
+    """With a shared history configured, push the run there too (a failure only warns)."""
+    from perfslo_tui.runs.pg import push_new_runs
+
+    note = push_new_runs([path], history_url, os.environ)
+    if note is not None:
+        print(f"perfslo: {note}", file=sys.stderr if note.startswith("warning") else sys.stdout)

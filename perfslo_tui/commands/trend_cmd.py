@@ -11,7 +11,12 @@ HELP = "write the trend file (per-run medians over the trend window, drift, culp
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``perfslo trend``."""
-    parser.add_argument("--output", "-o", type=Path, help="write here instead of <artifacts>/perf-trend.json")
+    from perfslo_tui.commands import add_machine_option
+
+    add_machine_option(parser)
+    parser.add_argument(
+        "--output", "-o", type=Path, help="write here instead of <artifacts>/perf-trend.json"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -21,8 +26,10 @@ def run(args: argparse.Namespace) -> int:
     from perfslo_tui.verdict.engine import evaluate
 
     config = load_context(args)
-    history = load_history(config)
-    if not config.artifacts_dir.is_dir():
+    history = load_history(config, args.machine)
+    if history.shared is not None:
+        config.artifacts_dir.mkdir(parents=True, exist_ok=True)  # where the trend file goes
+    elif not config.artifacts_dir.is_dir():
         from perfslo_tui.actions.next_step import next_step
 
         step = next_step(config, None)

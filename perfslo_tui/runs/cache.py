@@ -53,7 +53,7 @@ CACHE_DIR = ".perfslo-cache"
 INDEX_FILE = "index.json"
 DATA_RE = re.compile(r"^runs-[0-9a-f]{16}\.arrow$")
 # Bump when the table's meaning changes (columns, how stats are computed).
-CACHE_FORMAT = 3
+CACHE_FORMAT = 4
 # Files touched this close to a scan are "racy": a same-size rewrite within
 # one timestamp tick would keep their stat key. Ext4 ticks are ~4 ms, FAT's
 # 2 s; 2 s covers both, and only the last seconds' files pay for it.

@@ -24,6 +24,7 @@ import orjson
 
 from perfslo_tui.atomic import atomic_write_bytes
 from perfslo_tui.config import METRIC_UNITS
+from perfslo_tui.runs.machine import UNKNOWN, machine_key
 from perfslo_tui.runs.metadata import clean_fingerprint, now_ms
 from perfslo_tui.runs.steady import SteadyClass, SteadyState, SteadySummary, detect_steady
 from perfslo_tui.runs.summary import summarize
@@ -101,6 +102,7 @@ class RunFile:
         samples: Per SLO, the raw samples in milliseconds.
         fingerprint: How it was measured (``metadata.fingerprint``: the
             known fields with the right types; empty for older files).
+        machine: The machine key (:func:`perfslo_tui.runs.machine.machine_key`).
     """
 
     path: Path
@@ -112,6 +114,7 @@ class RunFile:
     source: str
     samples: Mapping[str, Sequence[float]]
     fingerprint: Mapping[str, Any] = field(default_factory=dict)
+    machine: str = UNKNOWN
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +137,8 @@ class Baseline:
         slo_commits: Per SLO whose baseline came from another run than the
             rest (kept from a previous baseline), that run's commit.
         slo_source_runs: The same SLOs' source runs.
+        machine: The machine key of the run it came from; None for a
+            baseline written before perfslo recorded it.
     """
 
     path: Path
@@ -146,6 +151,7 @@ class Baseline:
     steady: Mapping[str, SteadySummary] = field(default_factory=dict)
     slo_commits: Mapping[str, str] = field(default_factory=dict)
     slo_source_runs: Mapping[str, str | None] = field(default_factory=dict)
+    machine: str | None = None
 
     def commit_of(self, name: str) -> str:
         """The commit an SLO's baseline was measured at."""
@@ -280,6 +286,7 @@ def parse_run(path: Path, document: Any) -> RunFile:
         source=str(meta.get("source") or "perfslo"),
         samples={name: body["samples"] for name, body in document["slos"].items()},
         fingerprint=clean_fingerprint(meta.get("fingerprint")),
+        machine=machine_key(meta),
     )
 
 
@@ -536,7 +543,15 @@ def parse_baseline(path: Path, document: Any) -> Baseline:
         steady=steady,
         slo_commits={name: str(body.get("commit") or commit) for name, body in own.items()},
         slo_source_runs={name: body.get("source_run", source_run) for name, body in own.items()},
+        machine=_baseline_machine(document.get("machine")),
     )
+
+
+def _baseline_machine(value: Any) -> str | None:
+    """The machine key a baseline records, if it is a plausible one."""
+    if isinstance(value, str) and 0 < len(value) <= 64 and value.isprintable():
+        return value
+    return None
 
 
 def read_baseline(path: Path) -> Baseline | None:
@@ -574,6 +589,7 @@ def baseline_document_from_run(run: RunFile, established_ms: int | None = None) 
         "source_run": run.run_id,
         "commit": run.commit,
         "branch": run.branch,
+        "machine": run.machine,
         "slos": slos,
     }
     if run.fingerprint:
@@ -600,7 +616,22 @@ def keep_missing_slos(document: dict[str, Any], previous_path: Path) -> dict[str
         previous = read_json(previous_path)
     except (ArtifactError, OSError):
         return {}
+    return keep_missing_from(document, previous)
+
+
+def keep_missing_from(document: dict[str, Any], previous: Any) -> dict[str, str]:
+    """:func:`keep_missing_slos` with the previous baseline document at hand (the shared history's).
+
+    Nothing is kept from a baseline of another machine: a baseline never
+    mixes machines.
+
+    Returns:
+        Per kept SLO, the commit its baseline comes from.
+    """
     if not isinstance(previous, dict) or schema_problem(previous, "baseline") is not None:
+        return {}
+    before, now = previous.get("machine"), document.get("machine")
+    if isinstance(before, str) and isinstance(now, str) and before != now:
         return {}
     slos = document["slos"]
     kept: dict[str, str] = {}

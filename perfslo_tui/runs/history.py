@@ -16,9 +16,10 @@ from types import MappingProxyType
 import polars as pl
 
 from perfslo_tui.runs.files import Baseline
+from perfslo_tui.runs.machine import MachineInfo
 
 # The columns that describe a run (the same on every row of the run).
-RUN_COLUMNS = ("run_id", "ts_ms", "commit", "branch", "dirty", "source", "fingerprint")
+RUN_COLUMNS = ("run_id", "ts_ms", "commit", "branch", "dirty", "source", "fingerprint", "machine")
 # A series' column holding each row's position in the table (to fetch its samples).
 SERIES_ROW = "_row"
 
@@ -53,6 +54,7 @@ class RunInfo:
     dirty: bool
     source: str
     fingerprint: str = ""
+    machine: str = "unknown"
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +129,14 @@ class RunHistory:
         baseline_distance: Commits from the baseline's commit to the latest
             run's, when git can tell (the folder is in a repository that has
             both commits); counted by the loader, never by the verdict.
+        machine: The machine the runs were restricted to (None: every
+            machine the store holds; see :mod:`perfslo_tui.runs.selection`).
+        machines: Every machine the store holds, newest first.
+        stored_runs: How many runs the store holds for this machine, when
+            the table holds only some of them (the shared history loads the
+            trend window); None when the table holds them all.
+        shared: The shared history's URL (without password), or None for
+            the artifacts folder.
     """
 
     folder: Path
@@ -140,11 +150,15 @@ class RunHistory:
     version: int = 0
     previous_version: int | None = None
     baseline_distance: BaselineDistance | None = None
+    machine: str | None = None
+    machines: Mapping[str, MachineInfo] = field(default_factory=lambda: MappingProxyType({}))
+    stored_runs: int | None = None
+    shared: str | None = None
 
     @property
     def run_count(self) -> int:
-        """Number of runs loaded."""
-        return self.runs.height
+        """Number of runs in the history (the store's count when the table holds a window of them)."""
+        return self.stored_runs if self.stored_runs is not None else self.runs.height
 
     @property
     def latest(self) -> RunInfo | None:

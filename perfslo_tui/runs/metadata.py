@@ -192,8 +192,12 @@ def commits_between(old: str, new: str, cwd: Path) -> int | None:
 
 
 def host_info() -> dict[str, Any]:
-    """Host, CPU, OS and Python facts recorded with each run."""
-    return {
+    """Host, CPU, OS and Python facts recorded with each run.
+
+    ``PERFSLO_MACHINE`` adds ``label``: an explicit machine name that keeps
+    runs apart (see :mod:`perfslo_tui.runs.machine`).
+    """
+    info: dict[str, Any] = {
         "hostname": socket.gethostname(),
         "cpu": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count() or 0,
@@ -201,6 +205,10 @@ def host_info() -> dict[str, Any]:
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
     }
+    label = os.environ.get("PERFSLO_MACHINE", "").strip()
+    if label:
+        info["label"] = label[:64]
+    return info
 
 
 def make_metadata(

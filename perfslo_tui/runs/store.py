@@ -58,6 +58,7 @@ TABLE_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "dirty": pl.Boolean,
     "source": pl.String,
     "fingerprint": pl.String,
+    "machine": pl.String,
     "slo": pl.String,
     "count": pl.Int64,
     "median": pl.Float64,
@@ -113,6 +114,7 @@ def runs_to_table(runs: Iterable[RunFile]) -> pl.DataFrame:
             columns["dirty"].append(run.dirty)
             columns["source"].append(run.source)
             columns["fingerprint"].append(fingerprint)
+            columns["machine"].append(run.machine)
             columns["slo"].append(slo)
             for name, value in stats.as_dict().items():
                 columns[name].append(value)

@@ -38,7 +38,9 @@ from perfslo_tui.actions.next_step import next_step
 from perfslo_tui.config import Config, ConfigError, load_config
 from perfslo_tui.runs.files import ArtifactError
 from perfslo_tui.runs.history import RunHistory
-from perfslo_tui.runs.store import RunStore
+from perfslo_tui.runs.machine import MachineError
+from perfslo_tui.runs.pg import SharedHistoryError
+from perfslo_tui.runs.selection import ALL, LATEST, HistoryLoader, describe_choice, open_loader
 from perfslo_tui.text import printable, short_commit
 from perfslo_tui.tui.card_lines import row_header
 from perfslo_tui.tui.config_watch import watch_config
@@ -48,11 +50,14 @@ from perfslo_tui.tui.messages import (
     CommandFinished,
     CommandOutput,
     ConfigReloaded,
+    SharedRun,
+    SharedStatus,
     StoreUpdated,
     WatchState,
 )
 from perfslo_tui.tui.runner import CommandRunner
 from perfslo_tui.tui.screens import ConfirmScreen, DetailScreen, HelpScreen, baseline_question
+from perfslo_tui.tui.shared import SharedBar
 from perfslo_tui.tui.watcher import watch_folder
 from perfslo_tui.tui.widgets import ErrorsPanel, HeaderBar, RegressionPanel, SLOCard
 from perfslo_tui.verdict.engine import evaluate
@@ -61,6 +66,29 @@ from perfslo_tui.verdict.model import METRIC_LABELS, Evaluation, SLOResult
 SORTS = ("status", "name", "budget")
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 OUTPUT_LINES = 5000
+# The samples of this many latest runs of a shared history reach the monitor (and
+# of as many of the baseline's commit): the evaluation reads ~60 per series, the
+# drill-down the latest 15; new runs arrive with theirs.
+MONITOR_SAMPLES = 500
+DAY_MS = 86_400_000
+
+
+def monitor_loader(config: Config, machine: str | None = None) -> HistoryLoader:
+    """The monitor's history: the shared history when configured, else the artifacts folder.
+
+    Raises:
+        SharedHistoryError: A shared history is configured but cannot be used.
+    """
+    import os
+
+    return open_loader(
+        config.artifacts_dir,
+        config.history_url,
+        os.environ,
+        choice=machine or LATEST,
+        window_ms=config.trend_days * DAY_MS,
+        recent_samples=MONITOR_SAMPLES,
+    )
 
 
 def _sort_key(mode: str) -> Callable[[SLOCard], tuple[object, ...]]:
@@ -109,6 +137,8 @@ class PerfSLOApp(App[int]):
         now: The clock (seconds since the epoch) for ages on screen; tests
             freeze it.
         watch: Start the watchfiles watcher (tests of static screens turn it off).
+        loader: Where the runs come from (default: the shared history when
+            one is configured, else the artifacts folder).
     """
 
     CSS_PATH = "app.tcss"
@@ -131,6 +161,7 @@ class PerfSLOApp(App[int]):
         Binding("o", "toggle_log", "Output"),
         Binding("b", "baseline", "Baseline"),
         Binding("m", "cycle_metric", "Metric", show=False),
+        Binding("M", "cycle_machine", "Machine", show=False),
     ]
 
     # What the screen shows; each change redraws what depends on it (watch_ methods).
@@ -155,6 +186,7 @@ class PerfSLOApp(App[int]):
         config_file: Path | None = None,
         config_start: Path | None = None,
         artifacts_override: Path | None = None,
+        loader: HistoryLoader | None = None,
     ) -> None:
         super().__init__()
         self.config = config
@@ -167,7 +199,10 @@ class PerfSLOApp(App[int]):
         self.layout_choice = Layout("cards", 2, 12)
         self.hidden_count = 0
         self.output_lines: list[str] = []
-        self.store = RunStore(config.artifacts_dir)
+        self.store = loader if loader is not None else monitor_loader(config)
+        self._stop_listen = threading.Event()
+        # A machine the user picked (M), applied by the refresh worker.
+        self._machine_request: str | None = None
         self.cards: dict[str, SLOCard] = {}
         self.updates = 0
         self.runner: CommandRunner | None = None
@@ -197,6 +232,7 @@ class PerfSLOApp(App[int]):
     def compose(self) -> ComposeResult:
         """Header, filter, the card grid, the panels, the log, the status line, the footer."""
         yield HeaderBar(now=lambda: self.now(), id="header")
+        yield SharedBar(id="shared")
         yield FilterInput(placeholder="filter SLOs by name", id="filter", classes="hidden")
         with Horizontal(id="body"):
             with Vertical(id="main"):
@@ -220,9 +256,14 @@ class PerfSLOApp(App[int]):
         self.query_one("#errors-box").border_title = "load errors"
         self.query_one("#log").border_title = "bench command output (o hides)"
         self._update_header()
+        self.query_one(SharedBar).display = False
+        live = self.store.live_source()
+        if live is not None:
+            self._listen(live)  # before the first load: no run can fall in between
         self.request_refresh()
         if self.watch_enabled:
-            self._watch()
+            if live is None:  # the shared history's listener tells of new runs instead
+                self._watch()
             self._watch_config()
         self.set_interval(1.0, self._tick)
         scroll = self.query_one("#cards-scroll", VerticalScroll)
@@ -304,6 +345,8 @@ class PerfSLOApp(App[int]):
             header.tick()
 
     def _folder_label(self) -> str:
+        if self.history is not None and self.history.shared is not None:
+            return self.history.shared
         folder = self.config.artifacts_dir
         try:
             return str(folder.relative_to(self.config.root)) + "/"
@@ -444,12 +487,19 @@ class PerfSLOApp(App[int]):
 
     def _refresh_once(self, names: set[str] | None) -> None:
         """Runs in the worker thread: refresh, evaluate, post the new state."""
+        request, self._machine_request = self._machine_request, None
+        if request is not None:
+            self.store.select_machine(request)
         try:
             history = self.store.refresh(names)
         except OSError as exc:  # an unexpected I/O failure must not kill the monitor
             self.store.errors[self.config.artifacts_dir] = f"cannot refresh: {exc}"
             history = self.store.history()
-        session = self.session_run_id
+        except (SharedHistoryError, MachineError) as exc:
+            # What is on screen stays; the bar says why it is not current.
+            self.post_message(SharedStatus(f"cannot refresh: {exc}", False))
+            return
+        session = self.session_run_id if request is None else None
         if session is None and history.latest is not None:
             # The session's reference: the latest run at first load (or the first to arrive).
             session = history.latest.run_id
@@ -467,6 +517,7 @@ class PerfSLOApp(App[int]):
         self.evaluation = message.evaluation
         self.session_run_id = message.evaluation.session_run_id
         self.missing_dir = message.history.missing_dir
+        self.query_one(SharedBar).show(message.history)
         self.updates += 1
         grid = self.query_one("#cards", Container)
         names = [r.name for r in message.evaluation.slos]
@@ -610,13 +661,8 @@ class PerfSLOApp(App[int]):
         if config == old:
             return
         self.config = config
-        if config.artifacts_dir != old.artifacts_dir:
-            self.store = RunStore(config.artifacts_dir)
-            self._evaluated = None
-            if self.watch_enabled:
-                self._stop_watch.set()
-                self._stop_watch = asyncio.Event()
-                self._watch()
+        if config.artifacts_dir != old.artifacts_dir or config.history_url != old.history_url:
+            self._switch_history(config)
         old_folder = old.path.parent if old.path else self.config_start
         if self.watch_enabled and self._config_folder() != old_folder:
             self._stop_config_watch.set()
@@ -625,6 +671,85 @@ class PerfSLOApp(App[int]):
         where = printable(str(config.path), 200) if config.path else "defaults (no config file)"
         self._set_status(Text(f"✓ config reloaded from {where}", style="green"))
         self.refresh_bindings()
+        self.request_refresh()
+
+    def _switch_history(self, config: Config) -> None:
+        """Read the history the new config names (another folder, or the shared history came or went)."""
+        try:
+            loader = monitor_loader(config, self.store.choice)
+        except SharedHistoryError as exc:
+            self.config_error = str(exc)
+            self._set_status(Text(f"✗ history not switched: {printable(str(exc), 300)}", style="red"))
+            return
+        self.store.close()
+        self.store = loader
+        self._evaluated = None
+        self._stop_listen.set()
+        self._stop_listen = threading.Event()
+        self._stop_watch.set()
+        self._stop_watch = asyncio.Event()
+        live = loader.live_source()
+        if live is not None:
+            self._listen(live)
+        elif self.watch_enabled:
+            self._watch()
+
+    # ------------------------------------------------------ shared history
+
+    @work(thread=True, exclusive=True, group="listen", exit_on_error=False)
+    def _listen(self, url: str) -> None:
+        """LISTEN to the shared history (its own connection) until quit; reconnects by itself."""
+        from perfslo_tui.runs.pg.history import PgHistory, RunEvent
+
+        def arrived(event: RunEvent) -> None:
+            if event.run is not None:
+                self.post_message(SharedRun(event.run.machine, event.run.run_id))
+            else:
+                self.post_message(SharedRun(None, None))
+
+        def status(text: str, ok: bool) -> None:
+            self.post_message(SharedStatus(text, ok))
+
+        try:
+            with PgHistory(url) as listener:
+                listener.listen(arrived, self._stop_listen, status)
+        except SharedHistoryError as exc:
+            status(f"not live: {exc}", False)
+
+    def on_shared_status(self, message: SharedStatus) -> None:
+        """The listener is live, lost, or back: say so; once back, catch up."""
+        bar = self.query_one(SharedBar)
+        was_ok = bar.ok
+        bar.set_status(message.text, message.ok)
+        if message.ok and not was_ok:
+            self.notify(printable(message.text, 200))
+            self.request_refresh()
+        elif not message.ok and was_ok:
+            self.notify(printable(message.text, 200), severity="warning")
+
+    def on_shared_run(self, message: SharedRun) -> None:
+        """A run (or a baseline) arrived: refresh when it concerns the machine shown."""
+        shown = self.history.machine if self.history is not None else None
+        if message.machine is None or shown is None or message.machine == shown:
+            self.request_refresh()
+        else:
+            self.query_one(SharedBar).count_elsewhere()
+
+    def action_cycle_machine(self) -> None:
+        """Show the next machine of the history (the last choice mixes all of them)."""
+        history = self.history
+        if history is None or not history.machines:
+            self.notify("no runs yet")
+            return
+        order = [*history.machines, ALL]
+        current = history.machine if history.machine is not None else ALL
+        if len(order) == 2 and current != ALL:
+            self.notify(f"only one machine in this history: {describe_choice(current, history.machines)}")
+            return
+        choice = order[(order.index(current) + 1) % len(order)] if current in order else order[0]
+        self._machine_request = choice
+        self.query_one(SharedBar).reset_elsewhere()
+        self.notify(f"showing {printable(describe_choice(choice, history.machines), 120)}")
         self.request_refresh()
 
     # --------------------------------------------------- cards: navigation
@@ -850,7 +975,9 @@ class PerfSLOApp(App[int]):
         commit = info.commit if info is not None else "?"
         measured = self.history.measured(run_id) if self.history is not None else set()
         plan = plan_baseline(measured, self.history.baseline if self.history is not None else None)
-        question = baseline_question(run_id, short_commit(commit), plan)
+        question = baseline_question(
+            run_id, short_commit(commit), plan, shared=self.store.live_source() is not None
+        )
         chosen = run_id
 
         def answered(yes: bool | None) -> None:
@@ -862,8 +989,18 @@ class PerfSLOApp(App[int]):
     @work(thread=True, exclusive=True, group="baseline", exit_on_error=False)
     def _establish(self, run_id: str) -> None:
         try:
-            path, kept, run, carried = establish_baseline(self.config, self.config.artifacts_dir / run_id)
-        except (ArtifactError, OSError, ValueError) as exc:
+            live = self.store.live_source()
+            if live is not None:
+                from perfslo_tui.actions.baseline import establish_shared_baseline
+                from perfslo_tui.runs.pg.history import PgHistory
+
+                # The baseline of the run's machine, in the shared history (its own connection).
+                with PgHistory(live) as history:
+                    run, carried = establish_shared_baseline(history, run_id)
+            else:
+                path = self.config.artifacts_dir / run_id
+                _path, _kept, run, carried = establish_baseline(self.config, path)
+        except (ArtifactError, OSError, ValueError, SharedHistoryError) as exc:
             self.post_message(BaselineDone(f"✗ baseline not set: {printable(str(exc), 200)}", False))
             return
         text = f"✓ baseline set from {printable(run.run_id, 80)}"
@@ -908,6 +1045,7 @@ class PerfSLOApp(App[int]):
     def _stop_everything(self) -> None:
         self._stop_watch.set()
         self._stop_config_watch.set()
+        self._stop_listen.set()
         if self.runner is not None:
             self.runner.kill()
         for screen in self.screen_stack:
@@ -917,6 +1055,7 @@ class PerfSLOApp(App[int]):
     def on_unmount(self) -> None:
         """Belt and braces for exits that bypass ``q``."""
         self._stop_everything()
+        self.store.close()
 
     def result(self, name: str) -> SLOResult | None:
         """The current result of one SLO in the metric on screen (for tests and the drill-down)."""
@@ -925,7 +1064,7 @@ class PerfSLOApp(App[int]):
 
 
 def prepare(args: argparse.Namespace) -> tuple[PerfSLOApp | None, str | None]:
-    """The app for parsed ``perfslo-tui`` arguments, or the one-line config error."""
+    """The app for parsed ``perfslo-tui`` arguments, or the one-line error (config, shared history)."""
     try:
         config = load_config(args.config)
     except ConfigError as exc:
@@ -934,7 +1073,16 @@ def prepare(args: argparse.Namespace) -> tuple[PerfSLOApp | None, str | None]:
     if artifacts is not None:
         config = config.with_artifacts_dir(artifacts)
     config_file = args.config.resolve() if args.config is not None else None
-    app = PerfSLOApp(config, config_file=config_file, config_start=Path.cwd(), artifacts_override=artifacts)
+    try:
+        loader = monitor_loader(config, getattr(args, "machine", None))
+        if loader.live_source() is not None:
+            # A wrong URL, password or database is one line now, not a screen that never fills.
+            loader.refresh()
+    except (SharedHistoryError, MachineError) as exc:
+        return None, printable(str(exc), 1000)
+    app = PerfSLOApp(
+        config, config_file=config_file, config_start=Path.cwd(), artifacts_override=artifacts, loader=loader
+    )
     return app, None
 
 
@@ -947,7 +1095,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"perfslo-tui: {error}", file=sys.stderr)
         return 2
     return app.run() or 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

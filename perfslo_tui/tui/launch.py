@@ -26,6 +26,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--config", type=Path, help="the config file (default: found from the current directory)"
     )
+    parser.add_argument(
+        "--machine",
+        metavar="KEY",
+        help="the machine to show first: a key (or its first characters), `this`, or `all` "
+        "(default: the newest run's; M switches)",
+    )
     return parser
 
 

@@ -69,7 +69,6 @@ class BaselineDone(Message):
     ok: bool
 
 
-
 @dataclass(eq=False)
 class CompareProgressed(Message):
     """The drill-down's compare moved on: a stage, a run, or a pair with new estimates."""
@@ -127,3 +126,23 @@ class ProfileFinished(Message):
     cancelled: bool
     profile: Profile | None = None
     comparison: KeptComparison | None = None
+
+
+@dataclass(eq=False)
+class SharedStatus(Message):
+    """The shared history's listener: connected (``ok``), lost and reconnecting, or back."""
+
+    text: str
+    ok: bool
+
+    def can_replace(self, message: Message) -> bool:
+        """Only the latest state matters."""
+        return isinstance(message, SharedStatus)
+
+
+@dataclass(eq=False)
+class SharedRun(Message):
+    """Something arrived in the shared history: a run of ``machine``, or a baseline (``machine`` None)."""
+
+    machine: str | None
+    run_id: str | None

@@ -69,20 +69,28 @@ KEYS: list[tuple[str, str, str]] = [
     ("p", "drill-down", "profile this SLO's benchmark: hot spots, call tree (x cancels, Esc goes back)"),
     ("d", "profile", "diff against a profile of the baseline's commit (kept, or made in a worktree)"),
     ("1 2 3", "profile", "show the hot spots, the call tree, the diff"),
+    ("M", "overview", "next machine (runs of two machines are never compared; the last choice mixes them)"),
     ("Esc", "drill-down", "back to the overview"),
     ("?", "anywhere", "this help"),
     ("q", "anywhere", "quit (stops the watchers and any running command)"),
 ]
 
 
-def baseline_question(run_id: str, commit: str, plan: BaselinePlan) -> Text:
-    """The confirmation for ``b``: which SLOs the run sets and which keep their baseline, from where."""
+def baseline_question(run_id: str, commit: str, plan: BaselinePlan, shared: bool = False) -> Text:
+    """The confirmation for ``b``: which SLOs the run sets and which keep their baseline, from where.
+
+    Args:
+        run_id: The run that would become the baseline.
+        commit: Its short commit.
+        plan: Which SLOs it sets and which keep their baseline.
+        shared: The history is the shared one (the baseline is its machine's, there).
+    """
     question = Text()
     question.append("Make run ")
     question.append(printable(run_id, 80), style="bold")
     question.append(" (commit ")
     question.append(printable(commit, 12), style="bold")
-    question.append(") the baseline?")
+    question.append(") the baseline of its machine in the shared history?" if shared else ") the baseline?")
     if plan.kept:
         question.append(f"\nFrom this run: {len(plan.from_run)} SLO(s): ")
         question.append(
@@ -95,7 +103,10 @@ def baseline_question(run_id: str, commit: str, plan: BaselinePlan) -> Text:
             shown = printable(short_commit(origin), 12)
             question.append(f"\nNot in this run, kept from the baseline at {shown}: ", style="yellow")
             question.append(", ".join(names[:6]) + ("…" if len(names) > 6 else ""))
-    question.append("\nThe current baseline file is kept in baselines/.")
+    if shared:
+        question.append("\nEarlier baselines stay there.")
+    else:
+        question.append("\nThe current baseline file is kept in baselines/.")
     return question
 
 

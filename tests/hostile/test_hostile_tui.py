@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 
 from perfslo_tui.config import load_config
+from perfslo_tui.runs.selection import ALL
 from perfslo_tui.text import printable
-from perfslo_tui.tui.app import PerfSLOApp
+from perfslo_tui.tui.app import PerfSLOApp, monitor_loader
 from perfslo_tui.tui.widgets import ErrorsPanel
 from tests.conftest import BASE_MS, HOUR_MS, make_run
 from tests.hostile.hostile_cases import ANSI, CASES, GOOD_VALUES, HTML, MARKUP, case_ms, named_slo
@@ -54,7 +55,9 @@ async def test_every_rejected_case_is_in_the_errors_panel_good_runs_show(project
     names = {case.build(artifacts, case_ms(CASES.index(case))): case for case in CASES if not case.heavy}
     rejected = {artifacts / name for name, case in names.items() if case.outcome == "rejected"}
     loaded = {name for name, case in names.items() if case.outcome == "loaded"}
-    app = PerfSLOApp(load_config(start=project), now=lambda: NOW, watch=False)
+    config = load_config(start=project)
+    # Some usable cases record no host facts (a machine of their own): show every machine.
+    app = PerfSLOApp(config, now=lambda: NOW, watch=False, loader=monitor_loader(config, ALL))
     async with app.run_test(size=SIZE) as pilot:
         panel = app.query_one(ErrorsPanel)
 

@@ -14,8 +14,8 @@ from perfslo_tui.config import load_config
 from perfslo_tui.tui.app import PerfSLOApp
 
 BASE_MS = 1_795_000_000_000  # as in tests/conftest.py
-# Workers that run as long as the app: the artifacts folder's and the config's watchers.
-WATCHERS = ("watch", "config-watch")
+# Workers that run for as long as the app: the watchers and the shared history's listener.
+WATCHERS = ("watch", "config-watch", "listen")
 HOUR_MS = 3_600_000
 # Three hours after the last fixed run: ages on screen read "3h ago".
 FROZEN_NOW = (BASE_MS + 5 * HOUR_MS) / 1000
