@@ -195,7 +195,7 @@ class BaselineAge:
             hours = self.days * 24
             parts.append(f"{self.days:.0f}d" if self.days >= 1 else f"{hours:.0f}h" if hours >= 1 else "<1h")
         if self.commits is not None:
-            parts.append(f"{self.commits} commits")
+            parts.append(f"{self.commits} commit{'' if self.commits == 1 else 's'}")
         return " · ".join(parts)
 
     @property
