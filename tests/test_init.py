@@ -80,7 +80,7 @@ def test_a_python_project_from_nothing_to_a_passing_gate(tmp_path: Path) -> None
     bench = run_cli("bench", cwd=root)
     assert bench.returncode == 0, bench.stderr
     [run] = runs(root)
-    assert set(read_run(run).samples) == {"import-tiny_calc"}
+    assert set(read_run(run).samples) == {"import-tiny_calc", "import-tiny_calc@ref"}
     # Before the first commit the run says so, in its name and its metadata.
     assert run.name.startswith("perf-uncommitted-")
     assert read_run(run).dirty
@@ -176,7 +176,8 @@ def test_a_node_project_with_a_seed_baseline(tmp_path: Path) -> None:
     assert imported.returncode == 0, imported.stderr
     bench = run_cli("bench", cwd=root)
     assert bench.returncode == 0, bench.stdout + bench.stderr
-    assert set(read_run(runs(root)[-1]).samples) == {"load-mini-lib", "npm-bench"}
+    expected = {"load-mini-lib", "load-mini-lib@ref", "npm-bench", "npm-bench@ref"}
+    assert set(read_run(runs(root)[-1]).samples) == expected
 
 
 def test_hyperfine_exports_become_command_slos(tmp_path: Path) -> None:
