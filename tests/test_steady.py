@@ -13,6 +13,7 @@ import orjson
 import polars as pl
 import pytest
 
+from benchmarks.steady_detection import NODE_SEQUENCE
 from perfslo_tui.runs.files import build_run_document, write_run
 from perfslo_tui.runs.metadata import make_metadata
 from perfslo_tui.runs.steady import MIN_TESTED, SteadyClass, detect_steady
@@ -21,46 +22,8 @@ from tests.conftest import BASE_MS, make_run, run_cli
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "node" / "write-run.js"
 
-# A tokenizer and emitter: V8 runs it interpreted, then compiles it in tiers.
-NODE_SEQUENCE = """\
-'use strict';
-const src = 'local x = a + b * (c - 42) / foo(bar, "str", 3.5) ; if x then y = x end\\n'.repeat(20);
-function tokenize(s) {
-  const out = []; let i = 0;
-  while (i < s.length) {
-    const c = s.charCodeAt(i);
-    if (c === 32 || c === 10) { i++; continue; }
-    if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90)) {
-      let j = i; while (j < s.length && /[A-Za-z0-9_]/.test(s[j])) j++;
-      out.push({ t: 'id', v: s.slice(i, j) }); i = j; continue;
-    }
-    if (c >= 48 && c <= 57) {
-      let j = i; while (j < s.length && /[0-9.]/.test(s[j])) j++;
-      out.push({ t: 'num', v: parseFloat(s.slice(i, j)) }); i = j; continue;
-    }
-    if (c === 34) {
-      let j = i + 1; while (s[j] !== '"') j++;
-      out.push({ t: 'str', v: s.slice(i + 1, j) }); i = j + 1; continue;
-    }
-    out.push({ t: 'op', v: s[i] }); i++;
-  }
-  return out;
-}
-const work = () => tokenize(src).map((t) => String(t.v)).join(' ');
-let samples;
-if (process.argv[2] === 'harness') {
-  samples = require(process.argv[3]).bench(work, 200).samples;
-} else {
-  for (let i = 0; i < 10; i++) work();  // the example's old fixed warm-up
-  samples = [];
-  for (let s = 0; s < 200; s++) {
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < 16; i++) work();
-    samples.push(Number(process.hrtime.bigint() - t0) / 16e6);
-  }
-}
-console.log(JSON.stringify(samples));
-"""
+# A tokenizer and emitter (V8 runs it interpreted, then compiles it in tiers): the
+# sequence the steady-detection benchmark records.
 
 PYTHON_SEQUENCE = """\
 import json
