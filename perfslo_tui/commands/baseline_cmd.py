@@ -128,8 +128,10 @@ def _shared(args: argparse.Namespace, config: Config) -> int:
                 baseline = history.baseline(machine)
                 shown = describe_choice(machine or "all", machines)
                 if baseline is None:
-                    print(f"No baseline for {printable(shown, 120)} in {history.where}; "
-                          "establish one with `perfslo baseline --establish`.")
+                    print(
+                        f"No baseline for {printable(shown, 120)} in {history.where}; "
+                        "establish one with `perfslo baseline --establish`."
+                    )
                     return 0
                 print(f"Shared history {history.where}, {printable(shown, 120)}")
                 print(_describe(baseline))

@@ -78,7 +78,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.handler(args)
     except (  # one line each, exit 2
-        ConfigError, ArtifactError, UsageError, BenchCommandError, SharedHistoryError, MachineError
+        ConfigError,
+        ArtifactError,
+        UsageError,
+        BenchCommandError,
+        SharedHistoryError,
+        MachineError,
     ) as exc:
         print(f"perfslo: {_one_line(str(exc))}", file=sys.stderr)
         return 2

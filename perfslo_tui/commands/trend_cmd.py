@@ -14,9 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from perfslo_tui.commands import add_machine_option
 
     add_machine_option(parser)
-    parser.add_argument(
-        "--output", "-o", type=Path, help="write here instead of <artifacts>/perf-trend.json"
-    )
+    parser.add_argument("--output", "-o", type=Path, help="write here instead of <artifacts>/perf-trend.json")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -575,6 +575,7 @@ class PerfSLOApp(App[int]):
             text.append(" (this monitor picks up the config when it is written)", style="dim")
         box.update(text)
         box.set_class(False, "hidden")
+
     def _celebrate_targets(self, evaluation: Evaluation, announce: bool) -> None:
         """A notification the first time a run confirms a target (once per SLO and metric).
 
@@ -1095,6 +1096,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"perfslo-tui: {error}", file=sys.stderr)
         return 2
     return app.run() or 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -63,8 +63,12 @@ KEYS: list[tuple[str, str, str]] = [
         "SLOs it lacks keep theirs",
     ),
     ("m", "anywhere", "switch the metric shown: time, instruction counts, peak memory (where measured)"),
-    ("c", "drill-down", "did my edit help? compare the working tree (uncommitted edits) against HEAD, "
-     "measured side by side; the estimate updates live (x or Esc cancels)"),
+    (
+        "c",
+        "drill-down",
+        "did my edit help? compare the working tree (uncommitted edits) against HEAD, "
+        "measured side by side; the estimate updates live (x or Esc cancels)",
+    ),
     ("C", "drill-down", "the same against the baseline's commit"),
     ("p", "drill-down", "profile this SLO's benchmark: hot spots, call tree (x cancels, Esc goes back)"),
     ("d", "profile", "diff against a profile of the baseline's commit (kept, or made in a worktree)"),

@@ -145,9 +145,11 @@ def _improvement(
     reference = Reference("baseline", quiet_pool, base_commit, None, context.baseline_fingerprint)
     pooled = compare(reference, since[::-1], setting)
     estimate = pooled.estimate
-    if estimate is None or not estimate.significant or severity_for_change(
-        estimate.change, context.tolerance
-    ) is not Severity.IMPROVED:
+    if (
+        estimate is None
+        or not estimate.significant
+        or severity_for_change(estimate.change, context.tolerance) is not Severity.IMPROVED
+    ):
         return None
     return estimate
 

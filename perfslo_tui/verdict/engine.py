@@ -369,7 +369,9 @@ def _evaluate_slo(
         return _no_data_result(slo, spec, context.confirm)
     last = frame.row(frame.height - 1, named=True)
     steady = SteadySummary(
-        SteadyClass(last["steady_class"]), int(last["steady_from"]), int(last["samples_total"]),
+        SteadyClass(last["steady_class"]),
+        int(last["steady_from"]),
+        int(last["samples_total"]),
         float(last["steady_change"]),
     )
     stats = SampleStats(
