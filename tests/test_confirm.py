@@ -287,3 +287,35 @@ def test_reruns_must_land_where_the_gate_reads(paired_gate: Path, tmp_path: Path
     [line] = [ln for ln in refused.stderr.splitlines() if "wrote no new run" in ln]
     assert str(untouched) in line and "PERFSLO_ARTIFACTS" in line
     assert "Traceback" not in refused.stderr
+
+
+def test_a_slowdown_under_the_regression_threshold_is_confirmed_as_a_warning(
+    gate: Path, write: RunWriter
+) -> None:
+    # +7.5 %: past the ±5 % tolerance, under the +10 % regression threshold.
+    write({"transpile-simple": jittered(0.86, 7)}, ts_ms=BASE_MS + 50 * HOUR_MS, commit="2" * 40)
+    (gate / "plan.json").write_text("[0.86, 0.86, 0.86]")
+    result = run_cli("check", "--confirm", "3", "--format", "json", cwd=gate)
+    assert result.returncode == 0, result.stderr
+    assert bench_calls(gate) == 2, result.stderr
+    report = json.loads(result.stdout)
+    slo = next(s for s in report["slos"] if s["name"] == "transpile-simple")
+    assert report["verdict"] == "WARNING" and slo["warning"] and not slo["blocking"]
+    slowdown = slo["confirmed_slowdown"]
+    assert slowdown is not None and 0 < slowdown["ci_low"] < slowdown["change"] < 0.10
+    assert "confirmed (3/3 runs)" in report["warnings"][0]["message"]
+    assert "under the +10.0% regression threshold" in report["warnings"][0]["message"]
+    text = run_cli("check", cwd=gate).stdout
+    assert "a warning (investigate); it blocks past +10.0%" in text
+    assert "unconfirmed" not in text
+
+
+def test_a_slowdown_under_the_threshold_that_clears_is_not_reported(gate: Path, write: RunWriter) -> None:
+    write({"transpile-simple": jittered(0.86, 7)}, ts_ms=BASE_MS + 50 * HOUR_MS, commit="2" * 40)
+    (gate / "plan.json").write_text("[0.80]")
+    result = run_cli("check", "--confirm", "3", "--format", "json", cwd=gate)
+    assert result.returncode == 0, result.stderr
+    assert bench_calls(gate) == 1
+    report = json.loads(result.stdout)
+    slo = next(s for s in report["slos"] if s["name"] == "transpile-simple")
+    assert report["verdict"] == "PASSED" and slo["confirmed_slowdown"] is None

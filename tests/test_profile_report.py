@@ -1,7 +1,8 @@
-"""The gate's Markdown report shows the kept profile diff behind a confirmed regression."""
+"""The gate's reports (Markdown, text, JSON) show the kept profile diff behind a confirmed regression."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from conftest import BASE_MS, HOUR_MS, make_run, run_cli
@@ -10,6 +11,7 @@ from markdown_it import MarkdownIt
 from tests.test_profile_command import git, make_project, perfslo
 
 HEADING = "### Where the time went (profile diff vs the baseline's commit)"
+TEXT_HEADING = "Where the time went (kept profiles"
 
 
 def write_history(artifacts: Path, good: str, bad: str) -> None:
@@ -54,10 +56,23 @@ def test_a_confirmed_regression_shows_the_kept_profile_diff(tmp_path: Path) -> N
     assert 1 <= len(top) <= 5
     assert " b (workload.py) " in top[0], top  # the function that got 30 % more work comes first
     assert top[0].startswith("+") and "(+" in top[0]
-    # Text and JSON reports are unchanged; the gate never profiles (no new profile files).
     kept = sorted((root / "artifacts" / "profiles").glob("*.pstats"))
     assert len(kept) == 2
-    assert run_cli("check", cwd=root).returncode == 1
+    # The text report shows the same top lines, in the same order.
+    plain = run_cli("check", cwd=root)
+    assert plain.returncode == 1
+    section = plain.stdout.split(TEXT_HEADING, 1)[1]
+    assert f"  work: {good[:7]} → {bad[:7]} (per benchmark call;" in section
+    assert [line.strip() for line in section.splitlines()[2 : 2 + len(top)]] == top
+    # JSON: the diff as data, the same lines.
+    report = json.loads(run_cli("check", "--format", "json", cwd=root).stdout)
+    (entry,) = report["profile_diffs"]
+    assert entry["slo"] == "work" and entry["kept"] and entry["unit"] == "s"
+    assert entry["before"]["commit"] == good and entry["after"]["commit"] == bad
+    assert entry["lines"][: len(top)] == top
+    first = entry["changes"][0]
+    assert first["function"] == "b" and first["after"] > first["before"] > 0 and first["contribution"] > 0
+    # The gate never profiles: no new profile files.
     assert sorted((root / "artifacts" / "profiles").glob("*.pstats")) == kept
 
 
@@ -93,3 +108,9 @@ def test_without_kept_profiles_the_report_names_the_command(project: Path) -> No
         "- **parse it**: no kept profiles of both commits; `perfslo profile 'parse it' --baseline`"
         in done.stdout
     )
+    plain = run_cli("check", cwd=project).stdout
+    assert "parse it: no kept profiles of both commits; `perfslo profile 'parse it' --baseline`" in plain
+    report = json.loads(run_cli("check", "--format", "json", cwd=project).stdout)
+    assert report["profile_diffs"] == [
+        {"slo": "parse it", "kept": False, "command": "perfslo profile 'parse it' --baseline"}
+    ]

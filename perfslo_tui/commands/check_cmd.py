@@ -158,26 +158,26 @@ def _render(evaluation: object, fmt: str, config: object = None) -> str:
     from perfslo_tui.verdict.model import Evaluation
 
     assert isinstance(evaluation, Evaluation)
+    profile_diffs = None
+    if isinstance(config, Config) and any(r.confirmed_regression for r in evaluation.all_results):
+        from perfslo_tui.actions.profile import regression_profile_diffs
+        from perfslo_tui.text import printable
+
+        # Only what `perfslo profile` kept is read: the gate never profiles.
+        profile_diffs, problems = regression_profile_diffs(config.artifacts_dir, evaluation)
+        for problem in problems:
+            print(f"perfslo: warning: {printable(problem, 300)}", file=sys.stderr)
     if fmt == "json":
         from perfslo_tui.report.json_report import render_json
 
-        return render_json(evaluation)
+        return render_json(evaluation, profile_diffs)
     if fmt == "markdown":
         from perfslo_tui.actions.bench import reproduce_commands
         from perfslo_tui.report.markdown import render_markdown
 
         # The PR comment says how to reproduce: the project's bench command, then the gate.
         reproduce = reproduce_commands(config) if isinstance(config, Config) else "perfslo check"
-        profile_diffs = None
-        if isinstance(config, Config) and any(r.confirmed_regression for r in evaluation.all_results):
-            from perfslo_tui.actions.profile import regression_profile_diffs
-            from perfslo_tui.text import printable
-
-            # Only what `perfslo profile` kept is read: the gate never profiles.
-            profile_diffs, problems = regression_profile_diffs(config.artifacts_dir, evaluation)
-            for problem in problems:
-                print(f"perfslo: warning: {printable(problem, 300)}", file=sys.stderr)
         return render_markdown(evaluation, reproduce, profile_diffs)
     from perfslo_tui.report.text import render_text
 
-    return render_text(evaluation)
+    return render_text(evaluation, profile_diffs)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 from perfslo_tui.text import format_change, format_percent, format_value, printable, short_commit
 from perfslo_tui.verdict.model import Comparison, Evaluation, SLOResult, Verdict
 
@@ -69,6 +71,15 @@ def short_reason(result: SLOResult) -> str:
     if ab is not None and not ab.cleared:
         # The interleaved compare decided: its estimate, not this run's.
         reasons.append(f"{ab.verdict.value} {format_change(ab.decision.change)} vs baseline, {ab.label}")
+    elif ab is None and cmp is not None and result.confirmed_slowdown is not None:
+        # Confirmed, but below the regression threshold: the seed's warning.
+        adj = " adj." if cmp.adjusted else ""
+        change = format_change(result.confirmed_slowdown.change)
+        threshold = format_change(2.0 * result.tolerance)
+        reasons.append(
+            f"{change}{adj} slowdown vs baseline, {result.confirmation_label},"
+            f" under the {threshold} regression threshold"
+        )
     elif ab is None and cmp is not None and result.regression:
         if result.confirmed_regression and result.confirmation is not None:
             # The pooled change of the confirming runs is what blocks.
@@ -169,8 +180,7 @@ def problem_lines(evaluation: Evaluation) -> list[str]:
     unjudged = evaluation.unjudged
     if unjudged:
         details = ", ".join(
-            f"{printable(r.display_name, 70)}: {printable(r.unjudged, 160)}"
-            for r in unjudged
+            f"{printable(r.display_name, 70)}: {printable(r.unjudged, 160)}" for r in unjudged
         )
         lines.append(f"Not judged: {len(unjudged)} ({details})")
     warnings = evaluation.warnings
@@ -213,3 +223,13 @@ def goal_lines(evaluation: Evaluation) -> list[str]:
     if advice:
         lines.append(f"↻ {printable(advice, 400)}")
     return lines
+
+
+def profile_diff_results(evaluation: Evaluation) -> list[SLOResult]:
+    """The results a report shows a kept profile diff for: confirmed time regressions."""
+    return [r for r in evaluation.all_results if r.confirmed_regression and r.metric == "time"]
+
+
+def profile_command(result: SLOResult) -> str:
+    """The command that keeps the profiles a report's profile diff needs."""
+    return f"perfslo profile {shlex.quote(result.name)} --baseline"

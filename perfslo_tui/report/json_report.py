@@ -34,25 +34,38 @@ Format (``format_version`` 1)::
             "ci_low", "ci_high", "pairs", "base_commit", "head", "message", "action"} | null,
         "messages": [str],
         "target": {"target", "to_go", "met", "confirmed", "newly_met", "streak", "line"} | null,
+        "confirmed_slowdown": {"change", "ci_low", "ci_high"} | null,  (confirmed, under the regression
+            threshold: a warning)
         "improvement": {"change", "ci_low", "ci_high"} | null,
         "metrics": [the same object for each other metric of the SLO]
       }],
       "goals": [str] (targets met in this run, a stale baseline, re-establishing it),
+      "profile_diffs": [{"slo", "kept": true, "before": {"commit", "file"}, "after": {"commit", "file"},
+                         "unit" ("s" per call | "share"), "changes": [{"function", "file", "before",
+                         "after", "contribution"}], "lines": [str]}
+                        | {"slo", "kept": false, "command"}] | null   (per confirmed time regression;
+                        null when not looked up)
       "errors": [{"path", "reason"}]
     }
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from perfslo_tui.report.common import goal_lines, short_reason
+from perfslo_tui.report.common import goal_lines, profile_command, profile_diff_results, short_reason
 from perfslo_tui.text import utc_iso
 from perfslo_tui.verdict.model import Comparison, Evaluation, SLOResult, finite_or_none
+from perfslo_tui.verdict.stats import ChangeEstimate
+
+if TYPE_CHECKING:
+    from perfslo_tui.profiles.store import KeptComparison
 
 FORMAT_VERSION = 1
+PROFILE_DIFF_CHANGES = 10
 
 
 def _comparison(cmp: Comparison | None) -> dict[str, Any] | None:
@@ -142,6 +155,7 @@ def slo_to_dict(result: SLOResult) -> dict[str, Any]:
         "ab_confirmation": _ab_confirmation(result),
         "messages": result.messages(),
         "target": _target(result),
+        "confirmed_slowdown": _estimate(result.confirmed_slowdown),
         "improvement": None
         if result.improvement is None
         else {
@@ -150,6 +164,16 @@ def slo_to_dict(result: SLOResult) -> dict[str, Any]:
             "ci_high": result.improvement.ci_high,
         },
         "metrics": [slo_to_dict(other) for other in result.also],
+    }
+
+
+def _estimate(estimate: ChangeEstimate | None) -> dict[str, Any] | None:
+    if estimate is None:
+        return None
+    return {
+        "change": finite_or_none(estimate.change),
+        "ci_low": finite_or_none(estimate.ci_low),
+        "ci_high": finite_or_none(estimate.ci_high),
     }
 
 
@@ -186,6 +210,8 @@ def _baseline(evaluation: Evaluation) -> dict[str, Any] | None:
 
 def _problem(result: SLOResult) -> dict[str, str]:
     return {"slo": result.name, "metric": result.metric, "message": short_reason(result)}
+
+
 def _ab_confirmation(result: SLOResult) -> dict[str, Any] | None:
     """The interleaved compare that confirmed or cleared a suspected regression, if the gate ran one."""
     ab = result.ab_confirmation
@@ -205,8 +231,14 @@ def _ab_confirmation(result: SLOResult) -> dict[str, Any] | None:
     }
 
 
-def evaluation_to_dict(evaluation: Evaluation) -> dict[str, Any]:
-    """The whole evaluation as a JSON-ready dict (see the module docstring)."""
+def evaluation_to_dict(
+    evaluation: Evaluation, profile_diffs: Mapping[str, KeptComparison] | None = None
+) -> dict[str, Any]:
+    """The whole evaluation as a JSON-ready dict (see the module docstring).
+
+    ``profile_diffs``: the kept profile diffs the gate found for confirmed
+    regressions, by SLO name (None: not looked up; ``profile_diffs`` is null).
+    """
     run = evaluation.run
     return {
         "format_version": FORMAT_VERSION,
@@ -231,10 +263,44 @@ def evaluation_to_dict(evaluation: Evaluation) -> dict[str, Any]:
         "unjudged": [{"slo": r.name, "metric": r.metric, "message": r.unjudged} for r in evaluation.unjudged],
         "slos": [slo_to_dict(r) for r in evaluation.slos],
         "goals": goal_lines(evaluation),
+        "profile_diffs": None if profile_diffs is None else _profile_diffs(evaluation, profile_diffs),
         "errors": [{"path": p, "reason": reason} for p, reason in evaluation.errors],
     }
 
 
-def render_json(evaluation: Evaluation) -> str:
-    """Render the evaluation as indented JSON text."""
-    return orjson.dumps(evaluation_to_dict(evaluation), option=orjson.OPT_INDENT_2).decode() + "\n"
+def _profile_diffs(evaluation: Evaluation, diffs: Mapping[str, KeptComparison]) -> list[dict[str, Any]]:
+    """Per confirmed time regression: its kept profile diff, or the command that would keep one."""
+    out: list[dict[str, Any]] = []
+    for result in profile_diff_results(evaluation):
+        comparison = diffs.get(result.name)
+        if comparison is None:
+            out.append({"slo": result.name, "kept": False, "command": profile_command(result)})
+            continue
+        diff = comparison.diff
+        out.append(
+            {
+                "slo": result.name,
+                "kept": True,
+                "before": {"commit": comparison.before.commit, "file": comparison.before.file},
+                "after": {"commit": comparison.after.commit, "file": comparison.after.file},
+                "unit": diff.unit,
+                "changes": [
+                    {
+                        "function": change.name,
+                        "file": change.file,
+                        "before": finite_or_none(change.before_s),
+                        "after": finite_or_none(change.after_s),
+                        "contribution": finite_or_none(change.contribution),
+                    }
+                    for change in diff.top(PROFILE_DIFF_CHANGES)
+                ],
+                "lines": diff.lines(PROFILE_DIFF_CHANGES),
+            }
+        )
+    return out
+
+
+def render_json(evaluation: Evaluation, profile_diffs: Mapping[str, KeptComparison] | None = None) -> str:
+    """Render the evaluation as indented JSON text (``profile_diffs``: see :func:`evaluation_to_dict`)."""
+    document = evaluation_to_dict(evaluation, profile_diffs)
+    return orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n"

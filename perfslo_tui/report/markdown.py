@@ -11,7 +11,6 @@ raw text, and ``<script>`` stays text.
 from __future__ import annotations
 
 import re
-import shlex
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -27,6 +26,8 @@ from perfslo_tui.report.common import (
     headline,
     percent_cell,
     problem_lines,
+    profile_command,
+    profile_diff_results,
     reference_cell,
     sparkline,
     status_cell,
@@ -151,13 +152,11 @@ def _fence(text: str) -> str:
 def _profile_lines(evaluation: Evaluation, profile_diffs: Mapping[str, KeptComparison]) -> list[str]:
     """Per confirmed time regression: the kept profile diff's top lines, or the command that makes one."""
     out: list[str] = []
-    for r in evaluation.all_results:
-        if not r.confirmed_regression or r.metric != "time":
-            continue
+    for r in profile_diff_results(evaluation):
         name = md_escape(r.display_name, 70)
         comparison = profile_diffs.get(r.name)
         if comparison is None:
-            command = md_code(f"perfslo profile {shlex.quote(r.name)} --baseline", 120)
+            command = md_code(profile_command(r), 120)
             out.append(
                 f"- **{name}**: no kept profiles of both commits; {command} shows which functions got slower"
             )

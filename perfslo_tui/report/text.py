@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
 from perfslo_tui.report.common import (
     ADJUSTED_LEGEND,
     action_line,
@@ -13,6 +16,8 @@ from perfslo_tui.report.common import (
     headline,
     percent_cell,
     problem_lines,
+    profile_command,
+    profile_diff_results,
     reference_cell,
     status_cell,
     target_line,
@@ -21,12 +26,22 @@ from perfslo_tui.report.common import (
 from perfslo_tui.text import printable, utc_iso
 from perfslo_tui.verdict.model import Evaluation
 
+if TYPE_CHECKING:
+    from perfslo_tui.profiles.store import KeptComparison
 
-def render_text(evaluation: Evaluation) -> str:
+PROFILE_DIFF_LINES = 5
+NOTHING_MOVED = "no function moved by more than 0.05% of the total"
+
+
+def render_text(evaluation: Evaluation, profile_diffs: Mapping[str, KeptComparison] | None = None) -> str:
     """Render the gate's report as plain text.
 
     Args:
         evaluation: The evaluation of the run.
+        profile_diffs: Kept profile diffs (baseline's commit → the measured
+            one) by SLO name, found for confirmed regressions; each confirmed
+            time regression shows its top lines, or the command that would
+            make them. None: the section is left out.
 
     Returns:
         The report, ending with a newline.
@@ -90,6 +105,8 @@ def render_text(evaluation: Evaluation) -> str:
             for line in lines:
                 out.append(f"  {printable(result.display_name, 48)}: {printable(line, 400)}")
         out.append("")
+    if profile_diffs is not None:
+        out.extend(_profile_lines(evaluation, profile_diffs))
     if evaluation.errors:
         out.append(f"Skipped {len(evaluation.errors)} unusable file(s):")
         for path, reason in evaluation.errors:
@@ -118,3 +135,30 @@ def _width(text: str) -> int:
 def _row(cells: tuple[str, ...], widths: list[int]) -> str:
     parts = [cell + " " * (width - _width(cell)) for cell, width in zip(cells, widths, strict=True)]
     return "  ".join(parts).rstrip()
+
+
+def _profile_lines(evaluation: Evaluation, profile_diffs: Mapping[str, KeptComparison]) -> list[str]:
+    """Per confirmed time regression: the kept profile diff's top lines, or the command that makes one."""
+    results = profile_diff_results(evaluation)
+    if not results:
+        return []
+    # Profiled times carry the profiler's overhead: the order of the
+    # functions is what counts, the change's size is the measured one.
+    out = ["Where the time went (kept profiles, baseline's commit → this one; read the order, not sizes):"]
+    for result in results:
+        name = printable(result.display_name, 48)
+        comparison = profile_diffs.get(result.name)
+        if comparison is None:
+            command = printable(profile_command(result), 120)
+            out.append(f"  {name}: no kept profiles of both commits; `{command}` shows what got slower")
+            continue
+        footing = "per benchmark call" if comparison.diff.unit == "s" else "as shares of samples"
+        before, after = comparison.before, comparison.after
+        out.append(
+            f"  {name}: {printable(before.label, 40)} → {printable(after.label, 40)} ({footing};"
+            f" profiles/{printable(before.file, 80)} → profiles/{printable(after.file, 80)})"
+        )
+        lines = comparison.diff.lines(PROFILE_DIFF_LINES) or [NOTHING_MOVED]
+        out.extend(f"    {printable(line, 200)}" for line in lines)
+    out.append("")
+    return out

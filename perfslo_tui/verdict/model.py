@@ -401,6 +401,7 @@ class SLOResult:
     def for_metric(self, metric: str) -> SLOResult | None:
         """The same SLO's result for ``metric``, if it measures it."""
         return next((r for r in self.metrics if r.metric == metric), None)
+
     ab_confirmation: ABConfirmation | None = None
     steady: SteadySummary | None = None
     settle: str = ""
@@ -465,6 +466,41 @@ class SLOResult:
         return pooled.significant and severity_for_change(pooled.change, tolerance) is Severity.REGRESSION
 
     @property
+    def confirmed_slowdown(self) -> ChangeEstimate | None:
+        """A confirmed slowdown below the regression threshold: the seed's "warning, investigate".
+
+        ``confirm_runs`` consecutive runs slower than the baseline by more
+        than the tolerance whose pooled change is significant but at most
+        +2×tolerance (or an interleaved compare that showed such a
+        slowdown). It warns and does not block; a slowdown past the
+        threshold is a :attr:`confirmed_regression` instead. None otherwise.
+        """
+        if self.confirmed_regression:
+            return None
+        tolerance = self.tolerance
+        ab = self.ab_confirmation
+        if ab is not None:
+            d = ab.decision
+            if ab.regressed and severity_for_change(d.change, tolerance) is Severity.WARNING:
+                return ChangeEstimate(d.change, d.ci_low, d.ci_high, 0.0, True)
+            return None
+        pooled = self.confirmation
+        if pooled is None or self.regression_streak < self.confirm_runs or not pooled.significant:
+            return None
+        return pooled if severity_for_change(pooled.change, tolerance) is Severity.WARNING else None
+
+    def slowdown_message(self, slowdown: ChangeEstimate) -> str:
+        """The line for a confirmed slowdown below the regression threshold."""
+        cmp = self.vs_baseline
+        adj = " adj." if cmp is not None and cmp.adjusted else ""
+        interval = f"[{format_change(slowdown.ci_low)}, {format_change(slowdown.ci_high)}]"
+        threshold = format_change(2.0 * self.tolerance)
+        return (
+            f"slowdown {format_change(slowdown.change)}{adj} {interval} vs baseline,"
+            f" {self.confirmation_label}: a warning (investigate); it blocks past {threshold}"
+        )
+
+    @property
     def unjudged(self) -> str:
         """Why this SLO's comparison with the baseline could not be judged (empty when it was).
 
@@ -483,8 +519,9 @@ class SLOResult:
         """An unconfirmed problem that more runs could confirm or clear.
 
         A violation not yet seen in enough runs, a slowdown past the
-        tolerance whose interval reaches the regression threshold (a +8 %
-        change with interval [+3 %, +13 %] may be a regression), or a run
+        tolerance not yet confirmed (a +8 % change with interval [+3 %,
+        +13 %] may be a regression; one with [+6 %, +9 %] is a warning only
+        once enough runs show it), or a run
         that could not be judged because the machine was busy or the run
         never settled (not one measured differently from the baseline:
         another run of the same kind cannot help).
@@ -498,11 +535,10 @@ class SLOResult:
             # A busy machine or an unsettled run hides the truth either way:
             # only another run can tell.
             return True
-        tolerance = self.tolerance
-        if cmp.change <= tolerance:
-            return False
-        # Not yet significant alone is fine: the pooled runs decide.
-        return cmp.estimate is None or cmp.estimate.ci_high >= 2.0 * tolerance
+        # Any slowdown past the tolerance is confirmed or cleared, one that
+        # cannot reach the regression threshold too: a warning the gate
+        # reports as confirmed must have been seen in enough runs.
+        return cmp.change > self.tolerance and self.confirmed_slowdown is None
 
     @property
     def suspected_regression(self) -> bool:
@@ -510,8 +546,8 @@ class SLOResult:
 
         The part of :attr:`needs_confirmation` that an interleaved compare of
         the baseline's commit against HEAD can settle: the run is slower
-        than the baseline by more than the tolerance and its interval leaves
-        room for a regression, or it was measured on a busy machine, which
+        than the baseline by more than the tolerance (a regression, or a
+        warning to confirm), or it was measured on a busy machine, which
         hides a regression as well as it fakes one (a compare interleaves
         both sides, so the load hits them alike).
         """
@@ -520,10 +556,7 @@ class SLOResult:
             return False
         if cmp.busy:
             return True
-        tolerance = self.tolerance
-        if cmp.change <= tolerance:
-            return False
-        return cmp.estimate is None or cmp.estimate.ci_high >= 2.0 * tolerance
+        return cmp.change > self.tolerance and self.confirmed_slowdown is None
 
     @property
     def blocking(self) -> bool:
@@ -547,6 +580,8 @@ class SLOResult:
             # The compare decides: a slowdown it showed (below the regression
             # threshold) or one it could not settle warns; a cleared one does not.
             return not ab.cleared
+        if self.confirmed_slowdown is not None:
+            return True
         cmp = self.vs_baseline
         return cmp is not None and cmp.effective_severity in (Severity.WARNING, Severity.REGRESSION)
 
@@ -588,7 +623,7 @@ class SLOResult:
             streak = self.violation_streak
         elif self.ab_confirmation is not None:
             return self.ab_confirmation.label
-        elif self.regression:
+        elif self.regression or self.confirmed_slowdown is not None:
             streak = self.regression_streak
         else:
             return ""
@@ -635,6 +670,9 @@ class SLOResult:
             if self.regression:
                 text += f" — {self.confirmation_label}"
             lines.append(text)
+        slowdown = self.confirmed_slowdown
+        if slowdown is not None and ab is None:
+            lines.append(self.slowdown_message(slowdown))
         if self.step is not None:
             lines.append(self.step.message)
         if self.drift is not None:
