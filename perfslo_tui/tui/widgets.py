@@ -444,7 +444,7 @@ def regression_table(evaluation: Evaluation | None, width: int, needle: str = ""
             since = Text("")
         else:
             change = comparison_text("", cmp, compact=True)
-            if r.regression and not r.confirmed_regression:
+            if r.regression and not r.confirmed_regression or r.confirmed_slowdown is not None:
                 change.append(f" {min(r.regression_streak, r.confirm_runs)}/{r.confirm_runs}", style="dim")
             since = Text(no_wrap=True)
             if r.step is not None and r.step.change > 0 and cmp.change > 0:
