@@ -324,3 +324,48 @@ def test_interrupted_samples_do_not_hide_a_real_slowdown(
     assert cmp.estimate is not None and cmp.estimate.ci_high - cmp.estimate.ci_low < 0.15
     assert cmp.change == pytest.approx(0.25, abs=0.03)
     assert result.confirmed_regression and evaluation.verdict is Verdict.FAILED
+
+
+def split_speeds(level: float, work_speed: float, reference_speed: float, seed: int) -> dict[str, list[float]]:
+    """Samples whose work and reference workload ran at different speeds (a load that hit only one)."""
+    rng = np.random.default_rng(seed)
+    work = level * work_speed * rng.lognormal(0.0, 0.01, 60)
+    reference = 0.02 * reference_speed * rng.lognormal(0.0, 0.01, 60)
+    return {SLO: work.tolist(), f"{SLO}@ref": reference.tolist()}
+
+
+def test_an_adjusted_change_the_raw_medians_do_not_back_is_not_claimed(
+    project: Path, cfg: Config, write: RunWriter
+) -> None:
+    history(write, cfg)
+    # The reference ran 8 % slower (not busy), the work did not: adjusted says −7 %, raw 0 %.
+    write(split_speeds(1.0, 1.0, 1.08, seed=70), ts_ms=at(0), commit="2" * 40)
+    _, result = judge(project, cfg)
+    cmp = result.vs_baseline
+    assert cmp is not None and cmp.judged and cmp.adjusted and cmp.significant
+    assert cmp.severity is Severity.IMPROVED and abs(cmp.raw_change) < 0.02
+    assert cmp.raw_disagrees and cmp.effective_severity is Severity.STABLE
+    assert cmp.label.startswith(f"{100 * cmp.change:+.1f}% adj., raw ") and cmp.label.endswith(": stable")
+    assert not result.warning and result.improvement is None
+
+
+def test_a_slowdown_both_measures_show_keeps_the_milder_severity(
+    project: Path, cfg: Config, write: RunWriter
+) -> None:
+    history(write, cfg)
+    # +25 % more work measured while the machine ran 8 % slower: raw +35 %, adjusted +25 %.
+    write(split_speeds(1.25, 1.08, 1.08, seed=71), ts_ms=at(0), commit="2" * 40)
+    _, result = judge(project, cfg)
+    cmp = result.vs_baseline
+    assert cmp is not None and cmp.change == pytest.approx(0.25, abs=0.02)
+    assert cmp.raw_change == pytest.approx(0.35, abs=0.03)
+    assert not cmp.raw_disagrees and cmp.effective_severity is Severity.REGRESSION
+    assert result.regression
+    # +8 % more work on a machine 5 % faster than the baseline's: raw +3 % (stable), adjusted +8 % (warning).
+    write(split_speeds(1.08, 0.95, 0.95, seed=72), ts_ms=at(1), commit="3" * 40)
+    _, result = judge(project, cfg)
+    cmp = result.vs_baseline
+    assert cmp is not None and cmp.severity is Severity.WARNING and cmp.raw_disagrees
+    assert cmp.effective_severity is Severity.STABLE
+    # Not claimed on one run, but the gate still confirms or clears it on more runs.
+    assert result.needs_confirmation

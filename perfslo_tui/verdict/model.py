@@ -190,9 +190,30 @@ class Comparison:
         return self.severity is not Severity.STABLE and not self.significant
 
     @property
+    def agreed_severity(self) -> Severity:
+        """The severity the machine-adjusted change and the raw medians both support.
+
+        Each has its own way of failing: the raw medians when the machine's
+        speed changed between the runs, the adjusted change when the work
+        and the reference workload did not slow down alike (a short run
+        under a passing load). A change is claimed only as far as both go:
+        the one nearer to STABLE, and STABLE when they point opposite ways.
+        Raw runs (no reference series) have only their own severity.
+        """
+        if not self.raw_disagrees:
+            return self.severity
+        raw = severity_for_change(self.raw_change, self.tolerance)
+        if (raw is Severity.IMPROVED) != (self.severity is Severity.IMPROVED) and Severity.STABLE not in (
+            raw,
+            self.severity,
+        ):
+            return Severity.STABLE  # opposite ways
+        return min(raw, self.severity, key=lambda s: abs(s.rank - Severity.STABLE.rank))
+
+    @property
     def effective_severity(self) -> Severity:
-        """The severity that counts: STABLE when the change is within noise."""
-        return Severity.STABLE if self.within_noise else self.severity
+        """The severity that counts: STABLE within noise, else what raw and adjusted both support."""
+        return Severity.STABLE if self.within_noise else self.agreed_severity
 
     @property
     def label(self) -> str:
@@ -207,8 +228,13 @@ class Comparison:
             kind = "machine busy"
         elif self.unjudged:
             kind = self.unjudged
+        elif self.within_noise:
+            kind = "within noise"
+        elif self.agreed_severity is not self.severity:
+            # The raw medians do not back the adjusted change: both are shown.
+            return f"{self.change_text}, raw {format_change(self.raw_change)}: {self.agreed_severity.value}"
         else:
-            kind = "within noise" if self.within_noise else self.severity.value
+            kind = self.severity.value
         return f"{self.change_text} {kind}"
 
     @property
