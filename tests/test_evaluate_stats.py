@@ -73,9 +73,7 @@ def test_reference_series_are_not_slos(project: Path, cfg: Config, write: RunWri
     assert result.machine_load is not None and abs(result.machine_load) < 0.05
 
 
-def test_a_busy_machine_is_not_judged_and_never_passes(
-    project: Path, cfg: Config, write: RunWriter
-) -> None:
+def test_a_busy_machine_is_not_judged_and_never_passes(project: Path, cfg: Config, write: RunWriter) -> None:
     history(write, cfg)
     # Slower code, measured while the machine ran 1.6x slower.
     write(paired(1.25, [1.6] * 60, seed=50), ts_ms=at(0), commit="2" * 40)
@@ -326,7 +324,9 @@ def test_interrupted_samples_do_not_hide_a_real_slowdown(
     assert result.confirmed_regression and evaluation.verdict is Verdict.FAILED
 
 
-def split_speeds(level: float, work_speed: float, reference_speed: float, seed: int) -> dict[str, list[float]]:
+def split_speeds(
+    level: float, work_speed: float, reference_speed: float, seed: int
+) -> dict[str, list[float]]:
     """Samples whose work and reference workload ran at different speeds (a load that hit only one)."""
     rng = np.random.default_rng(seed)
     work = level * work_speed * rng.lognormal(0.0, 0.01, 60)

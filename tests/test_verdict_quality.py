@@ -14,6 +14,7 @@ RULES = [
     "naive (seed): one median, fail > +10%",
     "perfslo, confirm 1",
     "perfslo gate, confirm 3 (re-runs)",
+    "perfslo gate: FAILED or confirmed slowdown (warning)",
 ]
 
 
@@ -35,18 +36,26 @@ def test_quick_mode_runs_every_rule_for_every_producer(tmp_path: Path) -> None:
         section = result.stdout.split(f"### {producer}\n", 1)[1]
         table = [line for line in section.splitlines() if line.startswith("| ")]
         assert table[0].startswith("| rule | A/A false alarms | detected +10% | detected +15% |")
-        assert [row.split(" | ")[0].removeprefix("| ") for row in table[1:4]] == RULES
-        assert table[4].startswith("| gate ended NOT JUDGED (exit 3) |")
+        assert [row.split(" | ")[0].removeprefix("| ") for row in table[1:5]] == RULES
+        assert table[5].startswith("| gate ended NOT JUDGED (exit 3) |")
         for rule in RULES:
             assert len(outcome["alarms"][f"{producer}|{rule}|A/A"]) == 2
             for step in ("+10%", "+15%", "+25%"):
                 assert len(outcome["alarms"][f"{producer}|{rule}|{step}"]) == 1
+        # What the gate reported includes every FAILED gate.
+        for kind in ("A/A", "+10%", "+15%", "+25%"):
+            failed = outcome["alarms"][f"{producer}|{RULES[2]}|{kind}"]
+            reported = outcome["alarms"][f"{producer}|{RULES[3]}|{kind}"]
+            assert all(r or not f for f, r in zip(failed, reported, strict=True))
         gate_runs = outcome["runs"][f"{producer}|perfslo gate, confirm 3 (re-runs)|+25%"]
         assert all(1 <= runs <= 7 for runs in gate_runs)
         assert all(t > 0 for t in outcome["times"][f"{producer}|naive (seed): one median, fail > +10%|A/A"])
     # The 30-vs-200-samples study ran for the producers that take samples in-process.
     assert sorted(outcome["samples_study"]) == [
-        "node|200 → 30", "node|30 → 200", "python|200 → 30", "python|30 → 200",
+        "node|200 → 30",
+        "node|30 → 200",
+        "python|200 → 30",
+        "python|30 → 200",
     ]
     assert "load average" in result.stdout
     # Nothing is left behind: the trials ran in a temporary folder.
