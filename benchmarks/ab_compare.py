@@ -12,7 +12,8 @@ A real three-commit git repository is made in a temporary folder:
 With ``--node`` the workload is JavaScript measured by the shipped Node
 example (``examples/node/write-run.js``, copied into the repository with its
 ``BENCHMARKS`` replaced by the workload, as a user does): a tokenizer with a
-real JIT warm-up (``benchmarks/node_ab/work.js``), 15 % more input on commit 3.
+real JIT warm-up (``benchmarks/node_ab/work.js`` and the ``tokenize.js`` it
+loads, both copied in), 15 % more input on commit 3.
 
 Each trial runs :func:`perfslo_tui.actions.compare.compare` (worktrees, ABBA
 order, sequential decision, budget 40 pairs) for commit 1 against commit 3
@@ -96,7 +97,8 @@ perf.bench("work", work)
 perf.write()
 """
 
-WORK_JS = (Path(__file__).resolve().parent / "node_ab" / "work.js").read_text()
+NODE_AB = Path(__file__).resolve().parent / "node_ab"
+WORK_JS = (NODE_AB / "work.js").read_text()
 
 
 def node_bench_script(example_path: Path = NODE_EXAMPLE) -> str:
@@ -132,6 +134,7 @@ def make_repo(folder: Path, node: bool, example: Path = NODE_EXAMPLE) -> tuple[P
     if node:
         base_n, slow_n = 40, 46  # +15 % input
         (repo / "work.js").write_text(WORK_JS.replace("__REPEAT__", str(base_n)))
+        shutil.copyfile(NODE_AB / "tokenize.js", repo / "tokenize.js")
         (repo / "bench.js").write_text(node_bench_script(example))
         command = "node bench.js --slo {slo}"
     else:
