@@ -46,28 +46,28 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from perfslo_tui.actions.compare import CompareProgress, compare, describe
-from perfslo_tui.config import load_config
-from perfslo_tui.verdict.ab import DEFAULT_MAX_PAIRS, LOOK_CONFIDENCE, SequentialAB
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script: benchmarks.shared
+
+from benchmarks.shared import cpu_hog, git  # noqa: E402
+from perfslo_tui.actions.compare import CompareProgress, compare, describe  # noqa: E402
+from perfslo_tui.config import load_config  # noqa: E402
+from perfslo_tui.verdict.ab import DEFAULT_MAX_PAIRS, LOOK_CONFIDENCE, SequentialAB  # noqa: E402
+
 NODE_EXAMPLE = ROOT / "examples" / "node" / "write-run.js"
 
 WORK_PY = """\
@@ -115,17 +115,6 @@ def node_bench_script(example_path: Path = NODE_EXAMPLE) -> str:
     return replaced
 
 
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.email=b@b", "-c", "user.name=b", *args],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.strip()
-
-
 def make_repo(folder: Path, node: bool, example: Path = NODE_EXAMPLE) -> tuple[Path, dict[str, str]]:
     """The three-commit repository; returns it and the commits by role."""
     repo = folder / "project"
@@ -160,20 +149,6 @@ def make_repo(folder: Path, node: bool, example: Path = NODE_EXAMPLE) -> tuple[P
     git(repo, "commit", "-q", "-am", "+15% work")
     commits["slow"] = git(repo, "rev-parse", "HEAD")
     return repo, commits
-
-
-@contextlib.contextmanager
-def cpu_hog(enabled: bool = True) -> Iterator[None]:
-    """One core spinning in a separate process for the duration; always killed."""
-    if not enabled:
-        yield
-        return
-    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-    try:
-        yield
-    finally:
-        hog.kill()
-        hog.wait()
 
 
 def proportion(k: int, n: int) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.shared import git
 from perfslo_tui.config import ConfigError, load_config
 from tests.test_profiles import WORKLOAD
 
@@ -29,18 +30,6 @@ from workload import work
 for _ in range(300):
     work()
 """
-
-
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.email=t@t", "-c", "user.name=t", *args],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
-    )
-    return done.stdout.strip()
 
 
 def make_project(root: Path, extra_config: str = "") -> Path:
