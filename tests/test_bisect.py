@@ -14,18 +14,7 @@ import pytest
 
 from benchmarks.bisect_search import make_history
 from benchmarks.shared import git
-
-
-def perfslo(root: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "perfslo_tui.commands.cli", *args],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=900,
-        env={**os.environ, **(env or {})},
-    )
+from tests.conftest import run_cli
 
 
 def state(repo: Path) -> tuple[str, str, str]:
@@ -45,7 +34,9 @@ def test_bisect_names_the_culprit_and_skips_a_commit_whose_setup_fails(tmp_path:
     before = state(root)
     scratch = tmp_path / "tmp"
     scratch.mkdir()
-    done = perfslo(root, "bisect", ids[0][:10], "HEAD", "--slo", "work", env={"TMPDIR": str(scratch)})
+    done = run_cli(
+        "bisect", ids[0][:10], "HEAD", "--slo", "work", cwd=root, env={"TMPDIR": str(scratch)}, timeout=900
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
     assert out.startswith(f"first bad commit for work: {ids[5][:12]} (#5 of 6)  commit 5: more work")
@@ -109,11 +100,11 @@ def test_bad_ranges_are_one_line_each(tmp_path: Path) -> None:
         (("nope", "main"), "GOOD 'nope' is not a commit"),
     ]
     for (good, bad), problem in cases:
-        done = perfslo(root, "bisect", good, bad, "--slo", "work")
+        done = run_cli("bisect", good, bad, "--slo", "work", cwd=root, timeout=900)
         assert done.returncode == 2, done.stderr
         assert problem in done.stderr.strip().splitlines()[-1], done.stderr
         assert "Traceback" not in done.stderr
-    done = perfslo(root, "bisect", ids[0], "main", "--slo", "work", "--max-pairs", "1")
+    done = run_cli("bisect", ids[0], "main", "--slo", "work", "--max-pairs", "1", cwd=root, timeout=900)
     assert done.returncode == 2 and "--max-pairs must be at least" in done.stderr
     assert len(git(root, "worktree", "list").splitlines()) == 1
 
@@ -121,7 +112,8 @@ def test_bad_ranges_are_one_line_each(tmp_path: Path) -> None:
 def test_no_slowdown_between_good_and_bad_is_not_bisected(tmp_path: Path) -> None:
     root = tmp_path / "repo"
     ids = make_history(root, 2, culprit=99)  # no commit changes the work
-    done = perfslo(root, "bisect", ids[0], ids[-1], "--slo", "work", "--format", "json", "--max-pairs", "6")
+    args = ("bisect", ids[0], ids[-1], "--slo", "work", "--format", "json", "--max-pairs", "6")
+    done = run_cli(*args, cwd=root, timeout=900)
     data = json.loads(done.stdout)
     assert done.returncode in (1, 3), done.stderr
     assert data["culprit"] is None and data["tested"] == []
