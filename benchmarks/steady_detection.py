@@ -60,6 +60,7 @@ if (process.argv[2] === 'harness') {
 console.log(JSON.stringify(samples));
 """.replace("__TOKENIZE_JS__", json.dumps(str(TOKENIZE_JS)))
 
+# A Python workload through bench(): ``{samples}`` samples, printed as JSON.
 PYTHON_SEQUENCE = """\
 import json
 from perfslo_tui.collect.measure import bench
@@ -70,7 +71,7 @@ def work():
         total += (i * 7) ^ (total & 0xFFFF)
     return total
 
-print(json.dumps(bench(work, iterations=200, reference=False).samples_ms))
+print(json.dumps(bench(work, iterations={samples}, reference=False).samples_ms))
 """
 
 SETTINGS: dict[str, Callable[[np.ndarray], SteadyState]] = {
@@ -116,7 +117,7 @@ def real(count: int) -> None:
         kinds: dict[str, Callable[[], list[float]]] = {
             "python bench()": lambda: json.loads(
                 subprocess.run(
-                    [sys.executable, "-c", PYTHON_SEQUENCE],
+                    [sys.executable, "-c", PYTHON_SEQUENCE.format(samples=200)],
                     capture_output=True,
                     text=True,
                     check=True,
