@@ -14,7 +14,10 @@ import pytest
 
 from benchmarks.bisect_search import make_history
 from benchmarks.shared import git
+from perfslo_tui.actions.bisect import BisectError, bisect
+from perfslo_tui.config import load_config
 from tests.conftest import run_cli
+from tests.gitrepo import BENCH, WORK, fingerprint, make_repo
 
 
 def state(repo: Path) -> tuple[str, str, str]:
@@ -119,6 +122,29 @@ def test_no_slowdown_between_good_and_bad_is_not_bisected(tmp_path: Path) -> Non
     assert data["culprit"] is None and data["tested"] == []
     assert data["step"]["verdict"] in ("same", "unknown", "improved")
     assert len(git(root, "worktree", "list").splitlines()) == 1
+
+
+def test_a_bench_command_that_loads_the_checkouts_code_is_refused(tmp_path: Path) -> None:
+    # PYTHONPATH hidden inside the bench command: every worktree would measure the checkout's
+    # code. Only the files the first pair loaded show it.
+    repo = make_repo(tmp_path / "repo")
+    (repo / "src" / "pkg").mkdir(parents=True)
+    (repo / "src" / "pkg" / "__init__.py").write_text(WORK.format(n=20000))
+    (repo / "bench.py").write_text(BENCH.replace("from work import work", "from pkg import work"))
+    (repo / "perfslo.toml").write_text(
+        f'bench_command = "PYTHONPATH={repo / "src"}:$PYTHONPATH {sys.executable} bench.py"\n'
+    )
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "src layout")
+    (repo / "src" / "pkg" / "__init__.py").write_text(WORK.format(n=60000))
+    git(repo, "commit", "-q", "-am", "three times the work")
+    before = fingerprint(repo)
+    with pytest.raises(BisectError) as caught:
+        bisect(load_config(repo / "perfslo.toml"), "HEAD~1", "HEAD", "work", max_pairs=4)
+    message = str(caught.value)
+    assert message.startswith("same code in every worktree: GOOD loaded ")
+    assert str(repo / "src" / "pkg" / "__init__.py") in message and "from your checkout" in message
+    assert fingerprint(repo) == before
 
 
 @pytest.mark.slow
