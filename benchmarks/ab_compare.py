@@ -12,7 +12,8 @@ A real three-commit git repository is made in a temporary folder:
 With ``--node`` the workload is JavaScript measured by the shipped Node
 example (``examples/node/write-run.js``, copied into the repository with its
 ``BENCHMARKS`` replaced by the workload, as a user does): a tokenizer with a
-real JIT warm-up (``benchmarks/node_ab/work.js``), 15 % more input on commit 3.
+real JIT warm-up (``benchmarks/node_ab/work.js`` and the ``tokenize.js`` it
+loads, both copied in), 15 % more input on commit 3.
 
 Each trial runs :func:`perfslo_tui.actions.compare.compare` (worktrees, ABBA
 order, sequential decision, budget 40 pairs) for commit 1 against commit 3
@@ -45,28 +46,28 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from perfslo_tui.actions.compare import CompareProgress, compare, describe
-from perfslo_tui.config import load_config
-from perfslo_tui.verdict.ab import DEFAULT_MAX_PAIRS, LOOK_CONFIDENCE, SequentialAB
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script: benchmarks.shared
+
+from benchmarks.shared import cpu_hog, git  # noqa: E402
+from perfslo_tui.actions.compare import CompareProgress, compare, describe  # noqa: E402
+from perfslo_tui.config import load_config  # noqa: E402
+from perfslo_tui.verdict.ab import DEFAULT_MAX_PAIRS, LOOK_CONFIDENCE, SequentialAB  # noqa: E402
+
 NODE_EXAMPLE = ROOT / "examples" / "node" / "write-run.js"
 
 WORK_PY = """\
@@ -96,7 +97,8 @@ perf.bench("work", work)
 perf.write()
 """
 
-WORK_JS = (Path(__file__).resolve().parent / "node_ab" / "work.js").read_text()
+NODE_AB = Path(__file__).resolve().parent / "node_ab"
+WORK_JS = (NODE_AB / "work.js").read_text()
 
 
 def node_bench_script(example_path: Path = NODE_EXAMPLE) -> str:
@@ -113,17 +115,6 @@ def node_bench_script(example_path: Path = NODE_EXAMPLE) -> str:
     return replaced
 
 
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.email=b@b", "-c", "user.name=b", *args],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.strip()
-
-
 def make_repo(folder: Path, node: bool, example: Path = NODE_EXAMPLE) -> tuple[Path, dict[str, str]]:
     """The three-commit repository; returns it and the commits by role."""
     repo = folder / "project"
@@ -132,6 +123,7 @@ def make_repo(folder: Path, node: bool, example: Path = NODE_EXAMPLE) -> tuple[P
     if node:
         base_n, slow_n = 40, 46  # +15 % input
         (repo / "work.js").write_text(WORK_JS.replace("__REPEAT__", str(base_n)))
+        shutil.copyfile(NODE_AB / "tokenize.js", repo / "tokenize.js")
         (repo / "bench.js").write_text(node_bench_script(example))
         command = "node bench.js --slo {slo}"
     else:
@@ -157,20 +149,6 @@ def make_repo(folder: Path, node: bool, example: Path = NODE_EXAMPLE) -> tuple[P
     git(repo, "commit", "-q", "-am", "+15% work")
     commits["slow"] = git(repo, "rev-parse", "HEAD")
     return repo, commits
-
-
-@contextlib.contextmanager
-def cpu_hog(enabled: bool = True) -> Iterator[None]:
-    """One core spinning in a separate process for the duration; always killed."""
-    if not enabled:
-        yield
-        return
-    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-    try:
-        yield
-    finally:
-        hog.kill()
-        hog.wait()
 
 
 def proportion(k: int, n: int) -> str:

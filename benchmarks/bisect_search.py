@@ -33,8 +33,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
+
+from benchmarks.shared import cpu_hog, git
 
 WORK = '''\
 """The benchmark's workload (commit {index})."""
@@ -63,19 +64,21 @@ BASE_N = 6000
 STEP = 0.15
 
 
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.email=b@b", "-c", "user.name=bench", "-c", "core.hooksPath=/dev/null", *args],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.strip()
-
-
-def make_history(root: Path, commits: int, culprit: int, step: float = STEP) -> list[str]:
+def make_history(
+    root: Path, commits: int, culprit: int, step: float = STEP, broken: int | None = None, setup: str = ""
+) -> list[str]:
     """An initial commit, then ``commits`` more; commit ``culprit`` (1-based) adds ``step`` work.
+
+    Every other commit changes something that costs nothing (a constant, NOTES.md).
+
+    Args:
+        root: the repository's folder (made here).
+        commits: how many commits follow the initial one.
+        culprit: the commit that makes ``work()`` slower (none when past ``commits``).
+        step: how much more work it does (0.15: +15 %; 1.0: twice the work).
+        broken: a commit that holds a file ``BROKEN`` (gone again from the next one),
+            for a ``bench_setup`` that fails there.
+        setup: more lines of ``perfslo.toml`` before ``[slos.work]``.
 
     Returns:
         Every commit id, the initial one (GOOD) first, BAD last.
@@ -84,7 +87,7 @@ def make_history(root: Path, commits: int, culprit: int, step: float = STEP) -> 
     git(root, "init", "-q", "-b", "main")
     (root / "bench.py").write_text(BENCH)
     (root / "perfslo.toml").write_text(
-        f'bench_command = "{sys.executable} bench.py"\n\n[slos.work]\nbudget = 50\ntolerance = 0.05\n'
+        f'bench_command = "{sys.executable} bench.py"\n{setup}\n[slos.work]\nbudget = 50\ntolerance = 0.05\n'
     )
     (root / ".gitignore").write_text("__pycache__/\nartifacts/\n")
     (root / "work.py").write_text(WORK.format(index=0, n=BASE_N))
@@ -92,6 +95,7 @@ def make_history(root: Path, commits: int, culprit: int, step: float = STEP) -> 
     git(root, "commit", "-q", "-m", "initial")
     ids = [git(root, "rev-parse", "HEAD")]
     n = BASE_N
+    marker = root / "BROKEN"
     for index in range(1, commits + 1):
         if index == culprit:
             n = round(BASE_N * (1 + step))
@@ -100,24 +104,14 @@ def make_history(root: Path, commits: int, culprit: int, step: float = STEP) -> 
             message = f"commit {index}: rename a constant"
         (root / "work.py").write_text(WORK.format(index=index, n=n))
         (root / "NOTES.md").write_text(f"note {index}\n")
+        if index == broken:
+            marker.write_text("setup fails here\n")
+        else:
+            marker.unlink(missing_ok=True)
         git(root, "add", "-A")
         git(root, "commit", "-q", "-m", message)
         ids.append(git(root, "rev-parse", "HEAD"))
     return ids
-
-
-@contextlib.contextmanager
-def cpu_hog(enabled: bool) -> Iterator[None]:
-    """A busy loop on one core for the duration (killed on exit)."""
-    if not enabled:
-        yield
-        return
-    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-    try:
-        yield
-    finally:
-        hog.kill()
-        hog.wait()
 
 
 def perfslo_bisect(repo: Path, good: str, bad: str) -> tuple[str | None, float, int, dict[str, object]]:

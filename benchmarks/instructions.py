@@ -50,13 +50,15 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from perfslo_tui.collect.command_timing import time_command
-from perfslo_tui.collect.instructions import count_command, valgrind_available
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: benchmarks.shared
+
+from benchmarks.shared import cpu_hog  # noqa: E402
+from perfslo_tui.collect.command_timing import time_command  # noqa: E402
+from perfslo_tui.collect.instructions import count_command, valgrind_available  # noqa: E402
 
 TOLERANCE = 0.01
 BASE_ITEMS = 500
@@ -124,17 +126,6 @@ def padded_env(rng: random.Random) -> dict[str, str]:
     env = dict(os.environ)
     env["PERFSLO_BENCH_PAD"] = "x" * rng.randrange(0, 256)
     return env
-
-
-@contextmanager
-def cpu_hog() -> Iterator[None]:
-    """A busy loop on one core for the duration (always stopped)."""
-    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-    try:
-        yield
-    finally:
-        hog.kill()
-        hog.wait()
 
 
 def run_py(folder: Path, args: list[str], env: dict[str, str]) -> tuple[dict[str, object], float]:

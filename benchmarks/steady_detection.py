@@ -38,30 +38,12 @@ from perfslo_tui.runs.steady import SteadyClass, SteadyState, detect_steady
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "node" / "write-run.js"
 
+TOKENIZE_JS = ROOT / "benchmarks" / "node_ab" / "tokenize.js"
+
 NODE_SEQUENCE = """\
 'use strict';
-const src = 'local x = a + b * (c - 42) / foo(bar, "str", 3.5) ; if x then y = x end\\n'.repeat(20);
-function tokenize(s) {
-  const out = []; let i = 0;
-  while (i < s.length) {
-    const c = s.charCodeAt(i);
-    if (c === 32 || c === 10) { i++; continue; }
-    if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90)) {
-      let j = i; while (j < s.length && /[A-Za-z0-9_]/.test(s[j])) j++;
-      out.push({ t: 'id', v: s.slice(i, j) }); i = j; continue;
-    }
-    if (c >= 48 && c <= 57) {
-      let j = i; while (j < s.length && /[0-9.]/.test(s[j])) j++;
-      out.push({ t: 'num', v: parseFloat(s.slice(i, j)) }); i = j; continue;
-    }
-    if (c === 34) {
-      let j = i + 1; while (s[j] !== '"') j++;
-      out.push({ t: 'str', v: s.slice(i + 1, j) }); i = j + 1; continue;
-    }
-    out.push({ t: 'op', v: s[i] }); i++;
-  }
-  return out;
-}
+const { source, tokenize } = require(__TOKENIZE_JS__);
+const src = source(20);
 const work = () => tokenize(src).map((t) => String(t.v)).join(' ');
 let samples;
 if (process.argv[2] === 'harness') {
@@ -76,8 +58,9 @@ if (process.argv[2] === 'harness') {
   }
 }
 console.log(JSON.stringify(samples));
-"""
+""".replace("__TOKENIZE_JS__", json.dumps(str(TOKENIZE_JS)))
 
+# A Python workload through bench(): ``{samples}`` samples, printed as JSON.
 PYTHON_SEQUENCE = """\
 import json
 from perfslo_tui.collect.measure import bench
@@ -88,7 +71,7 @@ def work():
         total += (i * 7) ^ (total & 0xFFFF)
     return total
 
-print(json.dumps(bench(work, iterations=200, reference=False).samples_ms))
+print(json.dumps(bench(work, iterations={samples}, reference=False).samples_ms))
 """
 
 SETTINGS: dict[str, Callable[[np.ndarray], SteadyState]] = {
@@ -134,7 +117,7 @@ def real(count: int) -> None:
         kinds: dict[str, Callable[[], list[float]]] = {
             "python bench()": lambda: json.loads(
                 subprocess.run(
-                    [sys.executable, "-c", PYTHON_SEQUENCE],
+                    [sys.executable, "-c", PYTHON_SEQUENCE.format(samples=200)],
                     capture_output=True,
                     text=True,
                     check=True,

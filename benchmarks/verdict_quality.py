@@ -110,35 +110,16 @@ def transpile(count: int) -> int:
     return len(seen) + len("\n".join(out))
 
 
-# A tokenizer and emitter: V8 runs it interpreted, then compiles it in tiers.
+# The tokenizer of benchmarks/node_ab/tokenize.js: V8 runs it interpreted, then compiles it in tiers.
+TOKENIZE_JS = ROOT / "benchmarks" / "node_ab" / "tokenize.js"
 NODE_BENCH = """\
 'use strict';
 const { main } = require(process.env.PERFSLO_EXAMPLE);
+const { source, tokenize } = require(__TOKENIZE_JS__);
 const lines = Number(process.env.WORK_LINES || '20');
-const src = 'local x = a + b * (c - 42) / foo(bar, "str", 3.5) ; if x then y = x end\\n'.repeat(lines);
-function tokenize(s) {
-  const out = []; let i = 0;
-  while (i < s.length) {
-    const c = s.charCodeAt(i);
-    if (c === 32 || c === 10) { i++; continue; }
-    if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90)) {
-      let j = i; while (j < s.length && /[A-Za-z0-9_]/.test(s[j])) j++;
-      out.push({ t: 'id', v: s.slice(i, j) }); i = j; continue;
-    }
-    if (c >= 48 && c <= 57) {
-      let j = i; while (j < s.length && /[0-9.]/.test(s[j])) j++;
-      out.push({ t: 'num', v: parseFloat(s.slice(i, j)) }); i = j; continue;
-    }
-    if (c === 34) {
-      let j = i + 1; while (s[j] !== '"') j++;
-      out.push({ t: 'str', v: s.slice(i + 1, j) }); i = j + 1; continue;
-    }
-    out.push({ t: 'op', v: s[i] }); i++;
-  }
-  return out;
-}
+const src = source(lines);
 process.exitCode = main({ 'node-tokenize': () => tokenize(src).map((t) => String(t.v)).join(' ') });
-"""
+""".replace("__TOKENIZE_JS__", json.dumps(str(TOKENIZE_JS)))
 
 COMMAND_WORK = """\
 import os

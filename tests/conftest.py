@@ -159,7 +159,7 @@ def write(project: Path) -> Iterator[RunWriter]:
 
 
 def run_cli(
-    *args: str, cwd: Path | None = None, env: Mapping[str, str] | None = None
+    *args: str, cwd: Path | None = None, env: Mapping[str, str] | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
     """Run the real ``perfslo`` CLI in a subprocess."""
     import sys
@@ -173,6 +173,6 @@ def run_cli(
         env=full_env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         check=False,
     )

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import subprocess
 import sys
 from pathlib import Path
+
+from benchmarks.shared import git
 
 BENCH = """\
 import json, os, pathlib, time
@@ -35,18 +35,6 @@ document = {
 """
 
 WORK = "def work():\n    return sum(i * i for i in range({n}))\n"
-
-
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.email=t@t", "-c", "user.name=t", *args],
-        cwd=repo,
-        env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},  # our own `git status` must not write the index
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.strip()
 
 
 def make_repo(

@@ -12,62 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.bisect_search import BENCH, WORK
-
-BASE_N = 6000
-
-
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.email=t@t", "-c", "user.name=t", *args],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
-    )
-    return done.stdout.strip()
-
-
-def history(root: Path, commits: int, culprit: int, broken: int | None = None, setup: str = "") -> list[str]:
-    """GOOD, then ``commits`` commits; ``culprit`` doubles the work; ``broken`` fails bench_setup."""
-    root.mkdir(parents=True)
-    git(root, "init", "-q", "-b", "main")
-    (root / "bench.py").write_text(BENCH)
-    (root / "perfslo.toml").write_text(
-        f'bench_command = "{sys.executable} bench.py"\n{setup}\n[slos.work]\nbudget = 50\ntolerance = 0.05\n'
-    )
-    (root / ".gitignore").write_text("__pycache__/\nartifacts/\n")
-    (root / "work.py").write_text(WORK.format(index=0, n=BASE_N))
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "initial")
-    ids = [git(root, "rev-parse", "HEAD")]
-    n = BASE_N
-    for index in range(1, commits + 1):
-        if index == culprit:
-            n = BASE_N * 2
-        (root / "work.py").write_text(WORK.format(index=index, n=n))
-        marker = root / "BROKEN"
-        if index == broken:
-            marker.write_text("setup fails here\n")
-        elif marker.exists():
-            marker.unlink()
-        git(root, "add", "-A")
-        git(root, "commit", "-q", "-m", f"commit {index}" + (" (slower)" if index == culprit else ""))
-        ids.append(git(root, "rev-parse", "HEAD"))
-    return ids
-
-
-def perfslo(root: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "perfslo_tui.commands.cli", *args],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=900,
-        env={**os.environ, **(env or {})},
-    )
+from benchmarks.bisect_search import make_history
+from benchmarks.shared import git
+from perfslo_tui.actions.bisect import BisectError, bisect
+from perfslo_tui.config import load_config
+from tests.conftest import run_cli
+from tests.gitrepo import BENCH, WORK, fingerprint, make_repo
 
 
 def state(repo: Path) -> tuple[str, str, str]:
@@ -81,14 +31,18 @@ def state(repo: Path) -> tuple[str, str, str]:
 @pytest.mark.slow
 def test_bisect_names_the_culprit_and_skips_a_commit_whose_setup_fails(tmp_path: Path) -> None:
     root = tmp_path / "repo"
-    ids = history(root, 6, culprit=5, broken=3, setup="bench_setup = 'test ! -e {worktree}/BROKEN'")
+    ids = make_history(
+        root, 6, culprit=5, step=1.0, broken=3, setup="bench_setup = 'test ! -e {worktree}/BROKEN'"
+    )
     before = state(root)
     scratch = tmp_path / "tmp"
     scratch.mkdir()
-    done = perfslo(root, "bisect", ids[0][:10], "HEAD", "--slo", "work", env={"TMPDIR": str(scratch)})
+    done = run_cli(
+        "bisect", ids[0][:10], "HEAD", "--slo", "work", cwd=root, env={"TMPDIR": str(scratch)}, timeout=900
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
-    assert out.startswith(f"first bad commit for work: {ids[5][:12]} (#5 of 6)  commit 5 (slower)")
+    assert out.startswith(f"first bad commit for work: {ids[5][:12]} (#5 of 6)  commit 5: more work")
     assert "the slowdown: GOOD" in out and "regressed +" in out
     rows = {line.split()[0]: line for line in out.splitlines() if line.startswith("  #")}
     assert "skipped" in rows["#3"] and "C3: bench setup failed (exit 1)" in rows["#3"]
@@ -104,7 +58,7 @@ def test_bisect_names_the_culprit_and_skips_a_commit_whose_setup_fails(tmp_path:
 @pytest.mark.slow
 def test_ctrl_c_mid_bisect_removes_the_worktrees(tmp_path: Path) -> None:
     root = tmp_path / "repo"
-    ids = history(root, 4, culprit=2)
+    ids = make_history(root, 4, culprit=2, step=1.0)
     before = state(root)
     scratch = tmp_path / "tmp"
     scratch.mkdir()
@@ -135,7 +89,7 @@ def test_ctrl_c_mid_bisect_removes_the_worktrees(tmp_path: Path) -> None:
 
 def test_bad_ranges_are_one_line_each(tmp_path: Path) -> None:
     root = tmp_path / "repo"
-    ids = history(root, 2, culprit=2)
+    ids = make_history(root, 2, culprit=2, step=1.0)
     git(root, "checkout", "-q", "-b", "side", ids[1])
     (root / "NOTES.md").write_text("side\n")
     git(root, "add", "-A")
@@ -149,24 +103,48 @@ def test_bad_ranges_are_one_line_each(tmp_path: Path) -> None:
         (("nope", "main"), "GOOD 'nope' is not a commit"),
     ]
     for (good, bad), problem in cases:
-        done = perfslo(root, "bisect", good, bad, "--slo", "work")
+        done = run_cli("bisect", good, bad, "--slo", "work", cwd=root, timeout=900)
         assert done.returncode == 2, done.stderr
         assert problem in done.stderr.strip().splitlines()[-1], done.stderr
         assert "Traceback" not in done.stderr
-    done = perfslo(root, "bisect", ids[0], "main", "--slo", "work", "--max-pairs", "1")
+    done = run_cli("bisect", ids[0], "main", "--slo", "work", "--max-pairs", "1", cwd=root, timeout=900)
     assert done.returncode == 2 and "--max-pairs must be at least" in done.stderr
     assert len(git(root, "worktree", "list").splitlines()) == 1
 
 
 def test_no_slowdown_between_good_and_bad_is_not_bisected(tmp_path: Path) -> None:
     root = tmp_path / "repo"
-    ids = history(root, 2, culprit=99)  # no commit changes the work
-    done = perfslo(root, "bisect", ids[0], ids[-1], "--slo", "work", "--format", "json", "--max-pairs", "6")
+    ids = make_history(root, 2, culprit=99)  # no commit changes the work
+    args = ("bisect", ids[0], ids[-1], "--slo", "work", "--format", "json", "--max-pairs", "6")
+    done = run_cli(*args, cwd=root, timeout=900)
     data = json.loads(done.stdout)
     assert done.returncode in (1, 3), done.stderr
     assert data["culprit"] is None and data["tested"] == []
     assert data["step"]["verdict"] in ("same", "unknown", "improved")
     assert len(git(root, "worktree", "list").splitlines()) == 1
+
+
+def test_a_bench_command_that_loads_the_checkouts_code_is_refused(tmp_path: Path) -> None:
+    # PYTHONPATH hidden inside the bench command: every worktree would measure the checkout's
+    # code. Only the files the first pair loaded show it.
+    repo = make_repo(tmp_path / "repo")
+    (repo / "src" / "pkg").mkdir(parents=True)
+    (repo / "src" / "pkg" / "__init__.py").write_text(WORK.format(n=20000))
+    (repo / "bench.py").write_text(BENCH.replace("from work import work", "from pkg import work"))
+    (repo / "perfslo.toml").write_text(
+        f'bench_command = "PYTHONPATH={repo / "src"}:$PYTHONPATH {sys.executable} bench.py"\n'
+    )
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "src layout")
+    (repo / "src" / "pkg" / "__init__.py").write_text(WORK.format(n=60000))
+    git(repo, "commit", "-q", "-am", "three times the work")
+    before = fingerprint(repo)
+    with pytest.raises(BisectError) as caught:
+        bisect(load_config(repo / "perfslo.toml"), "HEAD~1", "HEAD", "work", max_pairs=4)
+    message = str(caught.value)
+    assert message.startswith("same code in every worktree: GOOD loaded ")
+    assert str(repo / "src" / "pkg" / "__init__.py") in message and "from your checkout" in message
+    assert fingerprint(repo) == before
 
 
 @pytest.mark.slow

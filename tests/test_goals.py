@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.shared import git
 from perfslo_tui.config import ConfigError, load_config
 from perfslo_tui.report.html import render_html
 from perfslo_tui.runs.files import baseline_document_from_run, read_run, write_baseline
@@ -38,17 +39,6 @@ def project_with(root: Path, config: str) -> Path:
     (root / "perfslo.toml").write_text(config)
     (root / "artifacts").mkdir(exist_ok=True)
     return root
-
-
-def git(root: Path, *args: str) -> str:
-    result = subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
-        cwd=root,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return result.stdout.strip()
 
 
 def commit(root: Path, message: str) -> str:

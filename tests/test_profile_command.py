@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from benchmarks.shared import git
 from perfslo_tui.config import ConfigError, load_config
+from tests.conftest import run_cli
 from tests.test_profiles import WORKLOAD
 
 BENCH = """\
@@ -31,18 +32,6 @@ for _ in range(300):
 """
 
 
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.email=t@t", "-c", "user.name=t", *args],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
-    )
-    return done.stdout.strip()
-
-
 def make_project(root: Path, extra_config: str = "") -> Path:
     """A git repository: commit 1 with equal a/b/c, commit 2 where b does 30 % more."""
     root.mkdir(parents=True)
@@ -61,20 +50,9 @@ def make_project(root: Path, extra_config: str = "") -> Path:
     return root
 
 
-def perfslo(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "perfslo_tui.commands.cli", *args],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
-
-
 def test_profile_in_the_checkout_and_against_the_previous_commit(tmp_path: Path) -> None:
     root = make_project(tmp_path / "p")
-    done = perfslo(root, "profile", "work", "--against", "HEAD~1", "--top", "5")
+    done = run_cli("profile", "work", "--against", "HEAD~1", "--top", "5", cwd=root, timeout=600)
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert out.startswith("profile of work at ")
@@ -88,7 +66,7 @@ def test_profile_in_the_checkout_and_against_the_previous_commit(tmp_path: Path)
     assert git(root, "status", "--porcelain") == ""
     assert len(git(root, "worktree", "list").splitlines()) == 1
     # The kept profile of HEAD~1 is reused the next time (no worktree needed).
-    again = perfslo(root, "profile", "work", "--against", "HEAD~1")
+    again = run_cli("profile", "work", "--against", "HEAD~1", cwd=root, timeout=600)
     assert again.returncode == 0 and "reusing the kept profile" in again.stderr
 
 
@@ -96,7 +74,7 @@ def test_a_py_spy_profile_command(tmp_path: Path) -> None:
     py_spy = Path(sys.executable).parent / "py-spy"
     command = f"{py_spy} record --format speedscope -r 250 -o {{output}} -- {sys.executable} plain.py"
     root = make_project(tmp_path / "p", f"profile_command = '{command}'")
-    done = perfslo(root, "profile", "work", "--top", "8")
+    done = run_cli("profile", "work", "--top", "8", cwd=root, timeout=600)
     assert done.returncode == 0, done.stderr
     assert "profile command:" in done.stdout and "(sampled:" in done.stdout
     assert " b  workload.py" in done.stdout
@@ -117,7 +95,7 @@ def test_a_profile_command_that_fails_or_writes_nothing_usable(
     tmp_path: Path, profile_command: str, problem: str
 ) -> None:
     root = make_project(tmp_path / "p", f"profile_command = '{profile_command}'")
-    done = perfslo(root, "profile", "work")
+    done = run_cli("profile", "work", cwd=root, timeout=600)
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert problem in lines[-1] and lines[-1].startswith("perfslo: ")
@@ -131,7 +109,7 @@ def test_a_bench_command_without_the_harness_writes_no_profile(tmp_path: Path) -
     root = make_project(tmp_path / "p")
     config = f'bench_command = "{sys.executable} plain.py"\n[slos.work]\nbudget = 50\n'
     (root / "perfslo.toml").write_text(config)
-    done = perfslo(root, "profile", "work")
+    done = run_cli("profile", "work", cwd=root, timeout=600)
     assert done.returncode == 2
     assert "the bench command wrote no profile of work" in done.stderr
     assert "set profile_command" in done.stderr
@@ -140,7 +118,7 @@ def test_a_bench_command_without_the_harness_writes_no_profile(tmp_path: Path) -
 def test_a_command_benchmark_needs_a_profile_command(tmp_path: Path) -> None:
     root = make_project(tmp_path / "p")
     (root / "perfslo.toml").write_text('[slos.cli]\nbudget = 50\ncommand = "node app.js"\n')
-    done = perfslo(root, "profile", "cli")
+    done = run_cli("profile", "cli", cwd=root, timeout=600)
     assert done.returncode == 2
     assert "cli is a command benchmark (node app.js): set profile_command" in done.stderr
 
@@ -149,9 +127,9 @@ def test_unreadable_file_and_bad_revision(tmp_path: Path) -> None:
     root = make_project(tmp_path / "p")
     bad = root / "bad.prof"
     bad.write_bytes(b"\x00\xffnot a profile")
-    done = perfslo(root, "profile", "work", "--file", str(bad))
+    done = run_cli("profile", "work", "--file", str(bad), cwd=root, timeout=600)
     assert done.returncode == 2 and f"{bad}: not a profile perfslo can read" in done.stderr
-    done = perfslo(root, "profile", "work", "--at", "no-such-rev")
+    done = run_cli("profile", "work", "--at", "no-such-rev", cwd=root, timeout=600)
     assert done.returncode == 2 and "'no-such-rev' is not a commit" in done.stderr
 
 

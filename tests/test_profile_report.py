@@ -8,7 +8,8 @@ from pathlib import Path
 from conftest import BASE_MS, HOUR_MS, make_run, run_cli
 from markdown_it import MarkdownIt
 
-from tests.test_profile_command import git, make_project, perfslo
+from benchmarks.shared import git
+from tests.test_profile_command import make_project
 
 HEADING = "### Where the time went (profile diff vs the baseline's commit)"
 TEXT_HEADING = "Where the time went (kept profiles"
@@ -38,7 +39,7 @@ def test_a_confirmed_regression_shows_the_kept_profile_diff(tmp_path: Path) -> N
     root = make_project(tmp_path / "p")  # HEAD: b() does 30 % more work than at HEAD~1
     good, bad = git(root, "rev-parse", "HEAD~1"), git(root, "rev-parse", "HEAD")
     # Real profiles of both commits, kept in artifacts/profiles/ by the real command.
-    made = perfslo(root, "profile", "work", "--against", "HEAD~1", "--quiet")
+    made = run_cli("profile", "work", "--against", "HEAD~1", "--quiet", cwd=root, timeout=600)
     assert made.returncode == 0, made.stderr
     write_history(root / "artifacts", good, bad)
     establish_first_run(root)

@@ -13,7 +13,7 @@ import orjson
 import polars as pl
 import pytest
 
-from benchmarks.steady_detection import NODE_SEQUENCE
+from benchmarks.steady_detection import NODE_SEQUENCE, PYTHON_SEQUENCE
 from perfslo_tui.runs.files import build_run_document, write_run
 from perfslo_tui.runs.metadata import make_metadata
 from perfslo_tui.runs.steady import MIN_TESTED, SteadyClass, detect_steady
@@ -22,21 +22,8 @@ from tests.conftest import BASE_MS, make_run, run_cli
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "node" / "write-run.js"
 
-# A tokenizer and emitter (V8 runs it interpreted, then compiles it in tiers): the
-# sequence the steady-detection benchmark records.
-
-PYTHON_SEQUENCE = """\
-import json
-from perfslo_tui.collect.measure import bench
-
-def work():
-    total = 0
-    for i in range(3000):
-        total += (i * 7) ^ (total & 0xFFFF)
-    return total
-
-print(json.dumps(bench(work, iterations=150, reference=False).samples_ms))
-"""
+# The sequences come from the steady-detection benchmark: a JavaScript tokenizer (V8 runs
+# it interpreted, then compiles it in tiers) and a Python loop through bench().
 
 
 def record_node(tmp_path: Path, mode: str) -> list[float]:
@@ -84,7 +71,11 @@ def test_real_python_harness_sequences_are_steady() -> None:
     states = []
     for _ in range(3):
         done = subprocess.run(
-            [sys.executable, "-c", PYTHON_SEQUENCE], capture_output=True, text=True, timeout=120, check=True
+            [sys.executable, "-c", PYTHON_SEQUENCE.format(samples=150)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
         )
         states.append(detect_steady(json.loads(done.stdout)))
     assert all(s.count == 150 for s in states)

@@ -242,20 +242,7 @@ def run_to_completion(
             ``cancel`` was set.
     """
     command = build_command(config, slo)
-    try:
-        process = subprocess.Popen(
-            command,
-            shell=True,
-            cwd=config.root,
-            env={**command_env(config, slo), **(extra_env or {})},
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    except (OSError, ValueError) as exc:  # ValueError: a NUL character in the command
-        reason = getattr(exc, "strerror", None) or exc
-        raise BenchCommandError(f"cannot start bench command {command!r}: {reason}") from None
+    process = _start(config, command, {**command_env(config, slo), **(extra_env or {})}, capture=True)
     assert process.stdout is not None
     chunks: collections.deque[bytes] = collections.deque()
     reader = threading.Thread(target=_keep_tail, args=(process.stdout, chunks), daemon=True)
@@ -278,6 +265,28 @@ def run_to_completion(
         last = tail.strip().splitlines()[-1:] or [""]
         raise BenchCommandError(f"bench command exited {returncode}: {command}: {last[0][:200]}")
     return result
+
+
+def _start(config: Config, command: str, env: Mapping[str, str], *, capture: bool) -> subprocess.Popen[bytes]:
+    """Start the bench command in its own process group (output and errors piped when ``capture``).
+
+    Raises:
+        BenchCommandError: When it cannot start.
+    """
+    try:
+        return subprocess.Popen(
+            command,
+            shell=True,
+            cwd=config.root,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE if capture else None,
+            stderr=subprocess.STDOUT if capture else None,
+            start_new_session=True,
+        )
+    except (OSError, ValueError) as exc:  # ValueError: a NUL character in the command
+        reason = getattr(exc, "strerror", None) or exc
+        raise BenchCommandError(f"cannot start bench command {command!r}: {reason}") from None
 
 
 def _wait(
@@ -331,24 +340,11 @@ def run_in_terminal(config: Config, slo: str | None = None) -> int:
     Raises:
         BenchCommandError: When no command is configured or it cannot start.
     """
-    command = build_command(config, slo)
-    try:
-        process = subprocess.Popen(
-            command,
-            shell=True,
-            cwd=config.root,
-            env=command_env(config, slo),
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    except (OSError, ValueError) as exc:
-        reason = getattr(exc, "strerror", None) or exc
-        raise BenchCommandError(f"cannot start bench command {command!r}: {reason}") from None
+    process = _start(config, build_command(config, slo), command_env(config, slo), capture=False)
     try:
         return _wait(process, None)
     except BaseException:
-        signal_group(process.pid)
-        process.wait()
+        _stop_group(process)
         raise
 
 

@@ -44,23 +44,22 @@ from pathlib import Path
 
 from perfslo_tui.actions.bench import BenchCancelled, BenchCommandError, build_command
 from perfslo_tui.actions.same_code import (
-    loaded_files_trap_check,
-    read_trace,
+    loaded_pair_trap_check,
     static_trap_check,
     trace_environment,
-    tracked_files,
 )
 from perfslo_tui.actions.worktree import (
     ProjectCheckout,
     WorktreeError,
     git,
     project_checkout,
+    read_bench_runs,
     repository_root,
     resolve_commit,
     scratch_folder,
 )
 from perfslo_tui.config import Config
-from perfslo_tui.runs.files import REFERENCE_SUFFIX, ArtifactError, read_run
+from perfslo_tui.runs.files import ArtifactError
 from perfslo_tui.text import short_commit
 from perfslo_tui.verdict.ab import (
     DEFAULT_MAX_PAIRS,
@@ -429,20 +428,14 @@ class _Session:
                 side.label,
                 f"{label}: the bench command wrote no run file into PERFSLO_ARTIFACTS ({side.artifacts})",
             )
-        samples: list[float] = []
-        references: list[float] = []
-        for path in new:
-            try:
-                run = read_run(path)
-            except ArtifactError as exc:
-                raise _SideFailed(side.label, f"{label}: {exc}") from None
-            finally:
-                path.unlink(missing_ok=True)
-            samples.extend(float(v) for v in run.samples.get(self.slo, ()))
-            references.extend(float(v) for v in run.samples.get(self.slo + REFERENCE_SUFFIX, ()))
+        try:
+            by_slo, references = read_bench_runs(new)
+        except ArtifactError as exc:
+            raise _SideFailed(side.label, f"{label}: {exc}") from None
+        samples = by_slo.get(self.slo, [])
         if not samples:
             raise _SideFailed(side.label, f"{label}: the bench command's run has no samples of {self.slo}")
-        return samples, references if len(references) == len(samples) else []
+        return samples, references.get(self.slo, [])
 
     def pair(
         self,
@@ -488,21 +481,12 @@ class _Session:
             except _SideFailed as exc:
                 raise BisectError(str(exc)) from None
             if trace is not None and number == 0:
-                self._check_loaded(good, bad, parent)
+                problems = loaded_pair_trap_check(good, bad, self.span.checkout, parent / "trace")
+                if problems:
+                    raise BisectError("same code in every worktree: " + problems[0])
             if decision.settled and procedure.pairs_done >= self.min_pairs:
                 break
         return procedure.decision()
-
-    def _check_loaded(self, good: ProjectCheckout, bad: ProjectCheckout, parent: Path) -> None:
-        loaded = {side.label: read_trace(parent / "trace" / f"loaded-{side.label}") for side in (good, bad)}
-        tracked = tracked_files(good.worktree) | tracked_files(bad.worktree)
-        checkout = self.span.checkout
-        problems = loaded_files_trap_check(
-            "GOOD", loaded["good"], good.worktree, checkout, tracked, loaded["bad"], bad.worktree
-        )
-        problems += loaded_files_trap_check("BAD", loaded["bad"], bad.worktree, checkout, tracked)
-        if problems:
-            raise BisectError("same code in every worktree: " + problems[0])
 
     def classify(
         self, good: ProjectCheckout, side: ProjectCheckout, midpoint: float, position: int

@@ -33,24 +33,23 @@ from pathlib import Path
 
 from perfslo_tui.actions.bench import BenchCancelled, BenchCommandError
 from perfslo_tui.actions.same_code import (
-    loaded_files_trap_check,
-    read_trace,
+    loaded_pair_trap_check,
     static_trap_check,
     trace_environment,
-    tracked_files,
 )
 from perfslo_tui.actions.worktree import (
     ProjectCheckout,
     WorktreeError,
     dirty_paths,
     project_checkout,
+    read_bench_runs,
     repository_root,
     resolve_commit,
     scratch_folder,
     snapshot_working_tree,
 )
 from perfslo_tui.config import Config
-from perfslo_tui.runs.files import REFERENCE_SUFFIX, ArtifactError, is_reference_name, read_run
+from perfslo_tui.runs.files import ArtifactError
 from perfslo_tui.text import short_commit
 from perfslo_tui.verdict.ab import (
     DEFAULT_MAX_PAIRS,
@@ -395,7 +394,11 @@ def _measure(
             measured[name] = samples
             measured_refs[name] = references
         if trace is not None and pair == 0:
-            _check_loaded(sides, session.target.checkout, parent)
+            problems = loaded_pair_trap_check(
+                sides[BASE], sides[HEAD], session.target.checkout, parent / "trace"
+            )
+            if problems:
+                raise CompareError("same code on both sides: " + problems[0])
         names = sorted(set(measured[BASE]) & set(measured[HEAD]))
         if only is not None:
             missing = sorted(set(only) - set(names))
@@ -471,33 +474,10 @@ def _run_once(
             f"{label}: the bench command wrote no run file into PERFSLO_ARTIFACTS"
             f" ({side.artifacts}): it must write its runs where that variable says"
         )
-    samples: dict[str, list[float]] = {}
-    references: dict[str, list[float]] = {}
-    for path in new:
-        try:
-            run = read_run(path)
-        except ArtifactError as exc:
-            raise CompareError(f"{label}: {exc}") from None
-        for name, values in run.samples.items():
-            if is_reference_name(name):
-                references.setdefault(name[: -len(REFERENCE_SUFFIX)], []).extend(float(v) for v in values)
-            else:
-                samples.setdefault(name, []).extend(float(v) for v in values)
-        path.unlink(missing_ok=True)  # read: the next run's files are told apart by name alone
-    paired = {k: v for k, v in references.items() if len(v) == len(samples.get(k, ()))}
-    return samples, paired
-
-
-def _check_loaded(sides: Mapping[str, ProjectCheckout], checkout: Path, parent: Path) -> None:
-    base, head = sides[BASE], sides[HEAD]
-    loaded = {name: read_trace(parent / "trace" / f"loaded-{name}") for name in (BASE, HEAD)}
-    tracked = tracked_files(head.worktree) | tracked_files(base.worktree)
-    problems = loaded_files_trap_check(
-        "BASE", loaded[BASE], base.worktree, checkout, tracked, loaded[HEAD], head.worktree
-    )
-    problems += loaded_files_trap_check("HEAD", loaded[HEAD], head.worktree, checkout, tracked)
-    if problems:
-        raise CompareError("same code on both sides: " + problems[0])
+    try:
+        return read_bench_runs(new)
+    except ArtifactError as exc:
+        raise CompareError(f"{label}: {exc}") from None
 
 
 def describe(decision: ABDecision) -> str:

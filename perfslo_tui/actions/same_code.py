@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from perfslo_tui.actions.worktree import git
+from perfslo_tui.actions.worktree import ProjectCheckout, git
 
 TRACE_FILE_ENV = "PERFSLO_TRACE_FILE"
 
@@ -221,4 +221,33 @@ def loaded_files_trap_check(
                 " from outside their worktrees: an installed copy is measured on both sides;"
                 " install each worktree's own code in bench_setup"
             )
+    return problems
+
+
+def loaded_pair_trap_check(
+    first: ProjectCheckout, second: ProjectCheckout, checkout: Path, traces: Path
+) -> list[str]:
+    """Problems shown by the files both sides' traced bench processes loaded.
+
+    Each side's trace is ``traces/loaded-<label>`` (:func:`trace_environment`);
+    its label, upper-cased, names it in the messages. The first side is also
+    checked against the second (both loading one copy).
+
+    Returns:
+        One line per problem, the first side's first.
+    """
+    loaded = {side.label: read_trace(traces / f"loaded-{side.label}") for side in (first, second)}
+    tracked = tracked_files(first.worktree) | tracked_files(second.worktree)
+    problems = loaded_files_trap_check(
+        first.label.upper(),
+        loaded[first.label],
+        first.worktree,
+        checkout,
+        tracked,
+        loaded[second.label],
+        second.worktree,
+    )
+    problems += loaded_files_trap_check(
+        second.label.upper(), loaded[second.label], second.worktree, checkout, tracked
+    )
     return problems

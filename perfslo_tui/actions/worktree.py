@@ -401,6 +401,33 @@ class ProjectCheckout:
         return sorted(set(self.artifacts.glob(RUN_GLOB)) - before)
 
 
+def read_bench_runs(paths: Sequence[Path]) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """The samples in the run files a bench run wrote, per SLO, and the reference series they pair with.
+
+    Each file is removed once read: the next run's files are told apart by
+    name alone. A reference series (``<slo>@ref``) is kept only when it has
+    as many samples as its SLO.
+
+    Raises:
+        ArtifactError: A file is not a run perfslo can read (one line).
+    """
+    from perfslo_tui.runs.files import REFERENCE_SUFFIX, is_reference_name, read_run
+
+    samples: dict[str, list[float]] = {}
+    references: dict[str, list[float]] = {}
+    for path in paths:
+        try:
+            run = read_run(path)
+        finally:
+            path.unlink(missing_ok=True)
+        for name, values in run.samples.items():
+            if is_reference_name(name):
+                references.setdefault(name[: -len(REFERENCE_SUFFIX)], []).extend(float(v) for v in values)
+            else:
+                samples.setdefault(name, []).extend(float(v) for v in values)
+    return samples, {k: v for k, v in references.items() if len(v) == len(samples.get(k, ()))}
+
+
 @contextlib.contextmanager
 def project_checkout(
     config: Config,

@@ -29,6 +29,40 @@ def load_context(args: argparse.Namespace) -> Config:
     return config
 
 
+def pair_budget(max_pairs: int | None) -> int:
+    """``--max-pairs`` of a command that measures in pairs (default: the A/B default).
+
+    Raises:
+        UsageError: Fewer pairs than a decision needs.
+    """
+    from perfslo_tui.verdict.ab import DEFAULT_MAX_PAIRS, MIN_PAIRS
+
+    pairs = DEFAULT_MAX_PAIRS if max_pairs is None else max_pairs
+    if pairs < MIN_PAIRS:
+        raise UsageError(f"--max-pairs must be at least {MIN_PAIRS}, got {pairs}")
+    return pairs
+
+
+def require_bench_command(config: Config, command: str) -> None:
+    """Stop a command that runs the project's bench command when none is configured.
+
+    Raises:
+        UsageError: No ``bench_command`` in the config.
+    """
+    if not config.bench_command:
+        raise UsageError(f"{config.path or 'the config'}: no bench_command configured ({command} runs it)")
+
+
+def interrupted_in_worktrees(command: str, started: float) -> UsageError:
+    """The one line of a command measuring in worktrees stopped by Ctrl-C after ``started`` (monotonic)."""
+    import time
+
+    return UsageError(
+        f"{command} interrupted (Ctrl-C) after {time.monotonic() - started:.0f}s:"
+        " worktrees removed, nothing written, your checkout untouched"
+    )
+
+
 DAY_MS = 86_400_000
 MACHINE_HELP = (
     "the machine whose runs to read: a machine key (or its first characters), a label "

@@ -61,16 +61,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Bisect; progress on stderr, culprit and evidence on stdout; return the exit code."""
     from perfslo_tui.actions.bisect import BisectError, bisect, resolve_range, steps_for
-    from perfslo_tui.commands import UsageError, load_context
+    from perfslo_tui.commands import (
+        UsageError,
+        interrupted_in_worktrees,
+        load_context,
+        pair_budget,
+        require_bench_command,
+    )
     from perfslo_tui.text import printable, short_commit
-    from perfslo_tui.verdict.ab import DEFAULT_MAX_PAIRS, MIN_PAIRS
 
     config = load_context(args)
-    max_pairs = DEFAULT_MAX_PAIRS if args.max_pairs is None else args.max_pairs
-    if max_pairs < MIN_PAIRS:
-        raise UsageError(f"--max-pairs must be at least {MIN_PAIRS}, got {max_pairs}")
-    if not config.bench_command:
-        raise UsageError(f"{config.path or 'the config'}: no bench_command configured (bisect runs it)")
+    max_pairs = pair_budget(args.max_pairs)
+    require_bench_command(config, "bisect")
     started = time.monotonic()
     last: list[BisectProgress] = []
 
@@ -108,10 +110,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     except KeyboardInterrupt:
         _print_partial(last)
-        raise UsageError(
-            f"bisect interrupted (Ctrl-C) after {time.monotonic() - started:.0f}s:"
-            " worktrees removed, nothing written, your checkout untouched"
-        ) from None
+        raise interrupted_in_worktrees("bisect", started) from None
     code = exit_code(result)
     if args.format == "json":
         sys.stdout.write(json.dumps(result_json(result, code), indent=2) + "\n")

@@ -73,18 +73,20 @@ def run(args: argparse.Namespace) -> int:
     """Compare; print progress on stderr and the verdict on stdout; return the exit code."""
     from perfslo_tui.actions.bench import BenchCommandError
     from perfslo_tui.actions.compare import CompareError, compare, resolve_target
-    from perfslo_tui.commands import UsageError, load_context
+    from perfslo_tui.commands import (
+        UsageError,
+        interrupted_in_worktrees,
+        load_context,
+        pair_budget,
+        require_bench_command,
+    )
     from perfslo_tui.text import printable, short_commit
-    from perfslo_tui.verdict.ab import DEFAULT_MAX_PAIRS, MIN_PAIRS
 
     config = load_context(args)
-    max_pairs = DEFAULT_MAX_PAIRS if args.max_pairs is None else args.max_pairs
-    if max_pairs < MIN_PAIRS:
-        raise UsageError(f"--max-pairs must be at least {MIN_PAIRS}, got {max_pairs}")
+    max_pairs = pair_budget(args.max_pairs)
     if args.working_tree and args.head is not None:
         raise UsageError("give HEAD or --working-tree, not both")
-    if not config.bench_command:
-        raise UsageError(f"{config.path or 'the config'}: no bench_command configured (compare runs it)")
+    require_bench_command(config, "compare")
     only = [args.slo] if args.slo else None
     started = time.monotonic()
     try:
@@ -117,10 +119,7 @@ def run(args: argparse.Namespace) -> int:
     except BenchCommandError as exc:
         raise UsageError(str(exc)) from None
     except KeyboardInterrupt:
-        raise UsageError(
-            f"compare interrupted (Ctrl-C) after {time.monotonic() - started:.0f}s:"
-            " worktrees removed, nothing written, your checkout untouched"
-        ) from None
+        raise interrupted_in_worktrees("compare", started) from None
     code = exit_code(result)
     if args.format == "json":
         sys.stdout.write(json.dumps(result_json(result, args.base, code), indent=2) + "\n")
