@@ -161,3 +161,19 @@ def test_the_bisect_benchmark_runs_in_quick_mode() -> None:
     assert "perfslo bisect: right in" in done.stdout
     assert "plain binary search (single runs): right in" in done.stdout
     assert "wall time ratio" in done.stdout
+
+
+def test_the_help_and_the_next_step_name_the_real_pair_budget() -> None:
+    from perfslo_tui.actions.bisect import BisectResult
+    from perfslo_tui.commands.bisect_cmd import render_text
+    from perfslo_tui.verdict.ab import DEFAULT_MAX_PAIRS, ABDecision, ABVerdict
+
+    shown = run_cli("bisect", "--help")
+    assert shown.returncode == 0
+    assert f"(default: {DEFAULT_MAX_PAIRS})" in " ".join(shown.stdout.split())
+    # Commits left undecided: the next command asks for twice the pairs this bisect spent on each.
+    step = ABDecision(ABVerdict.REGRESSED, 12, 0.3, 0.2, 0.4, 0.05, 0.1, True)
+    commits = ("a" * 40, "b" * 40)
+    result = BisectResult("work", "1" * 40, "b" * 40, commits, step, None, candidates=commits)
+    assert render_text(result, 40).rstrip().endswith("--max-pairs 80")
+    assert render_text(result, 64).rstrip().endswith("--max-pairs 128")

@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--slo", metavar="NAME", required=True, help="the SLO that got slower")
     parser.add_argument(
-        "--max-pairs", type=int, default=None, metavar="N", help="pair budget of each decision (default: 20)"
+        "--max-pairs", type=int, default=None, metavar="N", help="pair budget of each decision (default: 40)"
     )
     parser.add_argument(
         "--setup",
@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "json":
         sys.stdout.write(json.dumps(result_json(result, code), indent=2) + "\n")
     else:
-        sys.stdout.write(render_text(result))
+        sys.stdout.write(render_text(result, max_pairs))
     return code
 
 
@@ -154,7 +154,7 @@ def _evidence_line(tested: TestedCommit) -> str:
     )
 
 
-def render_text(result: BisectResult) -> str:
+def render_text(result: BisectResult, max_pairs: int = 40) -> str:
     """The culprit (or why none is named) and the evidence, as text."""
     from perfslo_tui.actions.bisect import suggested_command
     from perfslo_tui.text import printable, short_commit
@@ -201,7 +201,9 @@ def render_text(result: BisectResult) -> str:
             "  (which functions got slower in it)"
         )
     else:
-        lines.append(f"next: {suggested_command(result.slo, result.good, result.bad)} --max-pairs 40")
+        # Commits left undecided: twice the pair budget each of them had.
+        command = suggested_command(result.slo, result.good, result.bad)
+        lines.append(f"next: {command} --max-pairs {2 * max_pairs}")
     return "\n".join(lines) + "\n"
 
 
