@@ -42,8 +42,16 @@ def record_node(tmp_path: Path, mode: str) -> list[float]:
 def test_real_node_jit_warm_up_is_found_and_left_out(tmp_path: Path) -> None:
     samples = record_node(tmp_path, "fixed")
     state = detect_steady(samples)
-    # Found either way: cut off (warm-up), or, when the JIT was still at work past the
-    # first half of the run, reported as no steady state. Never taken as flat.
+    head, tail = float(np.median(samples[:10])), float(np.median(samples[100:]))
+    if head < 1.5 * tail:
+        # The JIT was done within a few samples (it varies with the machine's load): what
+        # is left of the warm-up cannot move the run's value, which must be the tail's level.
+        if state.kind is not SteadyClass.NO_STEADY_STATE:
+            assert abs(float(np.median(state.samples)) / tail - 1) < 0.10, state.message
+        return
+    # A warm-up long enough to move the value is found either way: cut off (warm-up), or,
+    # when the JIT was still at work past the first half of the run, reported as no
+    # steady state. Never taken as flat.
     assert state.kind in (SteadyClass.WARMUP, SteadyClass.NO_STEADY_STATE), state.message
     if state.kind is SteadyClass.NO_STEADY_STATE:
         assert state.change < 0 and "still falling" in state.message and "not judged" in state.message
