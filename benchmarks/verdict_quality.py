@@ -579,6 +579,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples-study", type=int, help="30-vs-200 trials each way (default 10, quick 1)")
     parser.add_argument("--confirm", type=int, default=3, help="the gate's confirm_runs (default 3)")
     parser.add_argument("--iterations", type=int, help="samples per run (default 100, quick 30)")
+    parser.add_argument("--command-runs", type=int, help="processes timed per command run (10, quick 5)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, help="also write the raw outcome as JSON")
     args = parser.parse_args(argv)
@@ -591,7 +592,7 @@ def main(argv: list[str] | None = None) -> int:
     makers: dict[str, Callable[[], Producer]] = {
         "python": lambda: PythonProducer(clock, iterations),
         "node": lambda: NodeProducer(iterations),
-        "command": lambda: CommandProducer(5 if args.quick else 10),
+        "command": lambda: CommandProducer(args.command_runs or (5 if args.quick else 10)),
     }
     unknown = [n for n in names if n not in makers]
     if unknown:

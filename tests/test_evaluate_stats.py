@@ -369,3 +369,26 @@ def test_a_slowdown_both_measures_show_keeps_the_milder_severity(
     assert cmp.effective_severity is Severity.STABLE
     # Not claimed on one run, but the gate still confirms or clears it on more runs.
     assert result.needs_confirmation
+
+
+def test_a_streak_whose_pooled_change_is_not_significant_is_not_called_confirmed(
+    project: Path, cfg: Config, write: RunWriter
+) -> None:
+    last = None
+    for i, level in enumerate([1.0, 0.95, 1.05, 0.95, 1.05, 1.0]):  # a history that moves ±5 % run to run
+        last = write(paired(level, QUIET, seed=80 + i), ts_ms=BASE_MS + i * HOUR_MS, commit="1" * 40)
+    establish_baseline(cfg, last)
+    # Two runs just past the tolerance, then one clearly slower: three slow runs in a row.
+    for i, level in enumerate([1.06, 1.06, 1.25]):
+        write(paired(level, QUIET, seed=90 + i), ts_ms=at(i), commit="2" * 40)
+    evaluation, result = judge(project, cfg)
+    assert result.regression and result.regression_streak == 3
+    assert result.confirmation is not None and not result.confirmation.significant
+    assert not result.confirmed_regression and result.confirmed_slowdown is None and not result.blocking
+    label = "unconfirmed (3 slow runs, but their pooled change is not significant)"
+    assert result.confirmation_label == label
+    assert any(line.endswith(label) for line in result.messages())
+    assert "confirmed (3/3 runs)" not in " ".join(result.messages())
+    assert evaluation.verdict is Verdict.WARNING
+    report = json.loads(run_cli("check", "--format", "json", cwd=project).stdout)
+    assert report["warnings"][0]["message"].endswith(label)

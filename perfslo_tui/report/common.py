@@ -87,8 +87,7 @@ def short_reason(result: SLOResult) -> str:
             change = format_change(result.confirmation.change)
             text = f"{change}{adj} regression vs baseline, {result.confirmation_label}"
         else:
-            seen = min(result.regression_streak, result.confirm_runs)
-            text = f"{cmp.label} vs baseline, unconfirmed ({seen}/{result.confirm_runs} runs)"
+            text = f"{cmp.label} vs baseline, {result.confirmation_label}"
         reasons.append(text)
     if budget is not None and not result.violation and budget.over_by_percent > 0:
         reasons.append(f"drift, {format_percent(budget.percent_of_budget)} of budget")

@@ -644,16 +644,24 @@ class SLOResult:
 
     @property
     def confirmation_label(self) -> str:
-        """``confirmed (3/3 runs)`` or ``unconfirmed (1/3 runs)``; empty if n/a."""
+        """``confirmed (3/3 runs)`` or ``unconfirmed (1/3 runs)``; empty if n/a.
+
+        A regression streak long enough whose pooled change is not a
+        significant slowdown is not confirmed, and says why.
+        """
         if self.violation:
             streak = self.violation_streak
+            confirmed = self.confirmed_violation
         elif self.ab_confirmation is not None:
             return self.ab_confirmation.label
         elif self.regression or self.confirmed_slowdown is not None:
             streak = self.regression_streak
+            confirmed = self.confirmed_regression or self.confirmed_slowdown is not None
+            if not confirmed and streak >= self.confirm_runs:
+                return f"unconfirmed ({streak} slow runs, but their pooled change is not significant)"
         else:
             return ""
-        word = "confirmed" if streak >= self.confirm_runs else "unconfirmed"
+        word = "confirmed" if confirmed else "unconfirmed"
         return f"{word} ({min(streak, self.confirm_runs)}/{self.confirm_runs} runs)"
 
     def messages(self) -> list[str]:
