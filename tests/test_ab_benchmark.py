@@ -47,9 +47,13 @@ def test_quick_gate_mode_confirms_both_ways_from_the_same_state(tmp_path: Path) 
     assert result.returncode == 0, result.stdout + result.stderr
     rows = json.loads(out.read_text())["gate"]
     assert [r["expect"] for r in rows] == ["regressed", "same"]
+    # On a busy machine either way may end NOT JUDGED (exit 3); neither may pass the
+    # +15 % slowdown or fail the unchanged code.
+    never = {"regressed": "PASSED", "same": "FAILED"}
     for row in rows:
         for way in ("compare", "rerun"):
-            assert row[way]["verdict"] in ("PASSED", "WARNING", "FAILED")
+            assert row[way]["verdict"] in ("PASSED", "WARNING", "FAILED", "UNJUDGED")
+            assert row[way]["verdict"] != never[row["expect"]], (row["expect"], way, row[way])
             assert row[way]["suspected"] == row["compare"]["suspected"]  # the same candidate state
     assert "  +15 % compare : FAILED " in result.stdout and "  A/A   rerun   : PASSED " in result.stdout
 

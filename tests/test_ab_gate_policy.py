@@ -138,3 +138,14 @@ def test_a_run_on_a_busy_machine_is_settled_by_a_compare_too(project: Path, writ
     r = work(evaluate(load_history(config.artifacts_dir), config))
     assert r.busy and r.vs_baseline is not None and r.vs_baseline.busy
     assert r.suspected_regression and r.needs_confirmation
+    assert evaluate(load_history(config.artifacts_dir), config).verdict is Verdict.UNJUDGED
+    # A compare that decided judges it: cleared → PASSED, not "could not judge".
+    cleared = attach_ab_confirmations(
+        evaluate(load_history(config.artifacts_dir), config), {"work": compared(0.0, 0.005)}
+    )
+    assert work(cleared).unjudged == "" and cleared.verdict is Verdict.PASSED
+    # One that could not decide leaves the busy run unjudged (exit 3), with the compare's action.
+    unsettled = attach_ab_confirmations(
+        evaluate(load_history(config.artifacts_dir), config), {"work": compared(0.04, 0.05, n=12)}
+    )
+    assert work(unsettled).unjudged.startswith("machine busy") and unsettled.verdict is Verdict.UNJUDGED

@@ -530,10 +530,16 @@ class SLOResult:
     def unjudged(self) -> str:
         """Why this SLO's comparison with the baseline could not be judged (empty when it was).
 
-        A confirmed problem is judged whatever the latest run was like.
+        A confirmed problem is judged whatever the latest run was like, and so
+        is one an interleaved compare decided (regressed, same or improved).
         """
         cmp = self.vs_baseline
         if cmp is None or self.blocking:
+            return ""
+        ab = self.ab_confirmation
+        if ab is not None and (ab.regressed or ab.cleared):
+            # The interleaved compare judged what this run could not: both sides
+            # measured in the same window, so the busy machine hit them alike.
             return ""
         if cmp.busy:
             load = format_change(self.machine_load) if self.machine_load is not None else "much"
