@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
 from tuihelpers import BASE_MS, HOUR_MS, anyio_backend, loaded, make_app, wait_for
 from watchfiles import Change
 
@@ -298,9 +298,11 @@ async def test_baseline_key_asks_first(project: Path, write: RunWriter) -> None:
         await pilot.press("b", "y")
         await wait_for(
             pilot,
-            lambda: app.evaluation is not None
-            and app.evaluation.baseline is not None
-            and app.evaluation.baseline.commit.startswith("1111111"),
+            lambda: (
+                app.evaluation is not None
+                and app.evaluation.baseline is not None
+                and app.evaluation.baseline.commit.startswith("1111111")
+            ),
         )
         assert list((project / "artifacts" / "baselines").glob("*.json"))
 
@@ -355,3 +357,35 @@ def test_watch_filter_keeps_run_files_and_the_folder_path_only(tmp_path: Path) -
     assert keep(Change.deleted, str(folder))
     assert keep(Change.deleted, str(tmp_path))
     assert not keep(Change.added, str(tmp_path / "artifacts-old"))
+
+
+async def test_a_confirmed_slowdown_warns_with_its_streak_in_the_panel(
+    project: Path, write: RunWriter
+) -> None:
+    from perfslo_tui.actions.baseline import establish_baseline
+
+    (project / "perfslo.toml").write_text("confirm_runs = 3\n\n[slos.parse]\nbudget = 5.0\n")
+    last = None
+    for i in range(6):
+        offset = 1 + 0.005 * ((i * 37 % 11) - 5) / 5
+        values = [0.80 * offset * (1 + 0.004 * ((k % 7) - 3)) for k in range(21)]
+        last = write({"parse": values}, ts_ms=BASE_MS + i * HOUR_MS, commit="1" * 40)
+    establish_baseline(load_config(start=project), last)
+    for i in range(3):  # +7.5 %: past the tolerance, under the +10 % regression threshold
+        values = [0.86 * (1 + 0.004 * (((k + i) % 7) - 3)) for k in range(21)]
+        write({"parse": values}, ts_ms=BASE_MS + (10 + i) * HOUR_MS, commit="2" * 40)
+    app = make_app(project, watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        assert app.evaluation is not None
+        result = app.evaluation.result("parse")
+        assert result is not None and result.confirmed_slowdown is not None and not result.blocking
+        assert app.evaluation.verdict.value == "WARNING"
+        line = next(x for x in text_of(app.query_one(RegressionPanel).shown).splitlines() if "parse" in x)
+        assert "⚠" in line and "3/3" in line and "❌" not in line
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen))
+        analysis = app.screen.query_one("#analysis", Static)
+        shown = " ".join(text_of(analysis.render(), 400).split())
+        assert "a warning (investigate); it blocks past +10.0%" in shown
+        assert "confirmed (3/3 runs)" in shown
