@@ -351,14 +351,22 @@ class ProfileScreen(Screen[None]):
         diff: ProfileDiff = comparison.diff
         summary = Text()
         summary.append(f"{comparison.before.label} → {comparison.after.label}: ", style="bold")
-        change = diff.total_change
-        style = "red" if change > 0 else "green"
-        summary.append(f"the profile's total {change:+.1%}", style=f"bold {style}")
-        footing = "per benchmark call" if diff.unit == "s" else "as shares of the samples"
-        summary.append(f"  ({footing}; rows by their part of that change)", style="dim")
+        if diff.unit == "s":
+            change = diff.total_change
+            style = "red" if change > 0 else "green"
+            summary.append(f"the profile's total {change:+.1%}", style=f"bold {style}")
+            summary.append("  (per benchmark call; rows by their part of that change)", style="dim")
+            amounts = ("before ms/call", "after ms/call")
+        else:
+            # Sample counts say where the time went, not how much there was: no total to compare.
+            summary.append("shares of the samples", style="bold")
+            summary.append("  (a sampling profile; rows by how much their share moved)", style="dim")
+            amounts = ("before share", "after share")
         self.query_one("#diff-summary", Static).update(summary)
         table = self.query_one("#diff-table", DataTable)
-        table.clear()
+        table.clear(columns=True)
+        for label in ("of total", "function", *amounts, "own change", "where"):
+            table.add_column(label, key=label)
         for row in diff.top(DIFF_ROWS):
             own = row.verb if row.verb in ("new", "gone") else f"{row.relative:+.0%}"
             table.add_row(
