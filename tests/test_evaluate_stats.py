@@ -347,6 +347,12 @@ def test_an_adjusted_change_the_raw_medians_do_not_back_is_not_claimed(
     assert cmp.raw_disagrees and cmp.effective_severity is Severity.STABLE
     assert cmp.label.startswith(f"{100 * cmp.change:+.1f}% adj., raw ") and cmp.label.endswith(": stable")
     assert not result.warning and result.improvement is None
+    # The monitor's compact cell shows both numbers too, in the stable style.
+    from perfslo_tui.text import format_change
+    from perfslo_tui.tui.widgets import comparison_text
+
+    compact = comparison_text("", cmp, compact=True).plain
+    assert compact == f"{format_change(cmp.change)} adj., raw {format_change(cmp.raw_change)}"
 
 
 def test_a_slowdown_both_measures_show_keeps_the_milder_severity(

@@ -23,7 +23,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 from textual_plotext.plot import Plot
 
-from perfslo_tui.text import printable, short_commit
+from perfslo_tui.text import format_change, printable, short_commit
 from perfslo_tui.tui.card_lines import card_body, row_line
 from perfslo_tui.tui.layout import RowColumns
 from perfslo_tui.verdict.model import Comparison, Evaluation, SLOResult, Verdict
@@ -90,6 +90,9 @@ def comparison_text(label: str, cmp: Comparison | None, compact: bool = False) -
     style = SEVERITY_STYLE[cmp.effective_severity] if cmp.judged else "dim"
     if compact and cmp.judged and cmp.effective_severity is Severity.STABLE and not cmp.within_noise:
         text.append(cmp.change_text, style=style)
+        if cmp.agreed_severity is not cmp.severity:
+            # The raw medians did not back the adjusted change: both numbers, one glance.
+            text.append(f", raw {format_change(cmp.raw_change)}", style=style)
     else:
         text.append(cmp.label, style=style)
     return text
