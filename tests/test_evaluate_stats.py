@@ -398,3 +398,28 @@ def test_a_streak_whose_pooled_change_is_not_significant_is_not_called_confirmed
     assert evaluation.verdict is Verdict.WARNING
     report = json.loads(run_cli("check", "--format", "json", cwd=project).stdout)
     assert report["warnings"][0]["message"].endswith(label)
+
+
+def test_a_history_measured_on_a_slower_machine_is_named_when_raw_and_adjusted_disagree(
+    project: Path, cfg: Config, write: RunWriter
+) -> None:
+    # Every earlier run (the baseline's too) was measured with the machine 40 % slower.
+    last = None
+    for i in range(6):
+        last = write(paired(1.0, [1.4] * 60, seed=100 + i), ts_ms=BASE_MS + i * HOUR_MS, commit="1" * 40)
+    establish_baseline(cfg, last)
+    write(paired(1.0, QUIET, seed=110), ts_ms=at(0), commit="2" * 40)
+    _, result = judge(project, cfg)
+    cmp = result.vs_baseline
+    assert result.machine_load is not None and result.machine_load < -0.1
+    assert cmp is not None and cmp.raw_disagrees and cmp.effective_severity is Severity.STABLE
+    assert any("measured on a busier or slower machine" in line for line in result.messages())
+
+
+def test_a_run_like_its_history_has_no_slower_machine_line(
+    project: Path, cfg: Config, write: RunWriter
+) -> None:
+    history(write, cfg)
+    write(paired(1.0, QUIET, seed=111), ts_ms=at(0), commit="2" * 40)
+    _, result = judge(project, cfg)
+    assert not any("busier or slower machine" in line for line in result.messages())

@@ -39,6 +39,11 @@ from perfslo_tui.verdict.stats import BUSY_SLOWDOWN, ChangeEstimate, DriftEstima
 
 METRIC_LABELS = {"time": "time", "instructions": "instructions", "peak_memory": "peak memory"}
 BUSY_HINT = "not judged: the machine was busy while measuring (reference workload {load} slower); re-run"
+FASTER_HINT = (
+    "the reference workload ran {load} against the runs compared with: they were measured on a"
+    " busier or slower machine, so the adjusted and raw changes disagree; re-establish the baseline"
+    " (`perfslo baseline --establish`) from runs of the machine as it is now"
+)
 # Exit code of a gate that could not judge: not a pass (0), not a failure (1),
 # not bad input (2); CI shows it red, and a pipeline can tell it apart.
 UNJUDGED_EXIT = 3
@@ -726,6 +731,15 @@ class SLOResult:
                 if cmp is not None
                 else f"measured while the machine was busy (reference workload {load} slower)"
             )
+        elif (
+            self.machine_load is not None
+            and self.machine_load < -BUSY_SLOWDOWN
+            and cmp is not None
+            and cmp.raw_disagrees
+            and not self.blocking
+        ):
+            # The quiet level came from runs measured slower than the machine runs now.
+            lines.append(FASTER_HINT.format(load=format_change(self.machine_load)))
         elif self.inconclusive and self.settle and not self.blocking and ab is None:
             # After a compare, its own action says what to do.
             lines.append(f"inconclusive: {self.settle}")
