@@ -208,11 +208,8 @@ class Comparison:
         if not self.raw_disagrees:
             return self.severity
         raw = severity_for_change(self.raw_change, self.tolerance)
-        if (raw is Severity.IMPROVED) != (self.severity is Severity.IMPROVED) and Severity.STABLE not in (
-            raw,
-            self.severity,
-        ):
-            return Severity.STABLE  # opposite ways
+        if _direction(raw) * _direction(self.severity) <= 0:
+            return Severity.STABLE  # one of them stable, or opposite ways
         return min(raw, self.severity, key=lambda s: abs(s.rank - Severity.STABLE.rank))
 
     @property
@@ -263,6 +260,11 @@ class Comparison:
         if not self.estimate:
             return ""
         return f"[{format_change(self.estimate.ci_low)}, {format_change(self.estimate.ci_high)}]"
+
+
+def _direction(severity: Severity) -> int:
+    """-1 for faster, 0 for stable, 1 for slower."""
+    return -1 if severity is Severity.IMPROVED else 0 if severity is Severity.STABLE else 1
 
 
 @dataclass(frozen=True, slots=True)
